@@ -1,0 +1,172 @@
+"""An immutable view of a memory tree: every file's path, blob id and bytes at one commit.
+
+The prompt compiler, the memory tree and the doctor all read memory through a ``MemorySnapshot``, so
+they see committed ``HEAD`` (or a directory on disk, for Letta Code folders without git, or ``HEAD``
+with an editor buffer laid over it) and never half-written files. Parsed documents are cached by blob
+id: content-addressed, so a cache entry can never go stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from letta_ls.memfs.frontmatter import MemoryDocument, parse_document
+
+SYSTEM_DIR = "system/"
+SKILLS_DIR = "skills/"
+PERSONA_PATH = "system/persona.md"
+HUMAN_PATH = "system/human.md"
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob (so on-disk and committed files compare directly)."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def tier_of(path: str) -> str:
+    """``system``, ``skill`` or ``external``: where a file's content reaches the model."""
+    if path.startswith(SYSTEM_DIR):
+        return "system"
+    if path.startswith(SKILLS_DIR):
+        return "skill"
+    return "external"
+
+
+def is_memory_markdown(path: str) -> bool:
+    """Markdown files are memory; other files (a skill's scripts, an avatar) are assets."""
+    return path.endswith(".md")
+
+
+def decode_text(data: bytes) -> str | None:
+    """UTF-8 text, or None for binary data (a NUL byte) and bytes that are not UTF-8."""
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+class _DocumentCache:
+    """Parsed documents by blob id, bounded, shared by every snapshot in the process."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._items: OrderedDict[str, MemoryDocument] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, blob: str, text: str) -> MemoryDocument:
+        doc = self._items.get(blob)
+        if doc is None:
+            doc = parse_document(text)
+            self._items[blob] = doc
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return doc
+
+
+DOCUMENTS = _DocumentCache()
+
+
+@dataclass(frozen=True)
+class MemoryFile:
+    path: str
+    blob: str
+    data: bytes = field(repr=False)
+
+    @cached_property
+    def text(self) -> str | None:
+        return decode_text(self.data)
+
+    @property
+    def tier(self) -> str:
+        return tier_of(self.path)
+
+    @property
+    def document(self) -> MemoryDocument | None:
+        """The parsed frontmatter and body, or None for a file that is not text."""
+        text = self.text
+        if text is None:
+            return None
+        return DOCUMENTS.get(self.blob, text)
+
+
+@dataclass(frozen=True)
+class MemorySnapshot:
+    """Files by path (sorted), at commit ``head`` (None for a directory that is not a git commit)."""
+
+    head: str | None
+    files: Mapping[str, MemoryFile]
+
+    def __iter__(self) -> Iterator[MemoryFile]:
+        return iter(self.files.values())
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.files
+
+    def get(self, path: str) -> MemoryFile | None:
+        return self.files.get(path)
+
+    @cached_property
+    def folders(self) -> frozenset[str]:
+        """Every folder that holds a file, as ``a/b`` (no trailing slash)."""
+        out: set[str] = set()
+        for path in self.files:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                out.add("/".join(parts[:i]))
+        return frozenset(out)
+
+    def markdown(self, tier: str | None = None) -> list[MemoryFile]:
+        return [f for f in self.files.values() if is_memory_markdown(f.path) and (tier is None or f.tier == tier)]
+
+    def with_text(self, path: str, text: str | bytes | None) -> MemorySnapshot:
+        """This snapshot with one file replaced (an editor buffer) or removed (None)."""
+        files = dict(self.files)
+        if text is None:
+            files.pop(path, None)
+        else:
+            data = text.encode("utf-8") if isinstance(text, str) else text
+            files[path] = MemoryFile(path, git_blob_id(data), data)
+        return MemorySnapshot(self.head, dict(sorted(files.items())))
+
+    @classmethod
+    def from_mapping(cls, files: Mapping[str, str | bytes], head: str | None = None) -> MemorySnapshot:
+        out = {}
+        for path, content in sorted(files.items()):
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            out[path] = MemoryFile(path, git_blob_id(data), data)
+        return cls(head, out)
+
+    @classmethod
+    def from_directory(cls, root: Path, max_file_bytes: int = 8 * 1024 * 1024) -> MemorySnapshot:
+        """Every file under ``root`` as it is on disk (hidden entries and symlinks leaving it skipped).
+
+        Files larger than ``max_file_bytes`` are read only up to that size plus one byte, which is
+        enough for every check to see that they are oversized without loading a huge file whole.
+        """
+        root = Path(root)
+        root_real = os.path.realpath(root)
+        out: dict[str, MemoryFile] = {}
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                full = os.path.join(dirpath, name)
+                real = os.path.realpath(full)
+                if not real.startswith(root_real + os.sep) or not os.path.isfile(real):
+                    continue
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                with open(full, "rb") as handle:
+                    data = handle.read(max_file_bytes + 1)
+                out[rel] = MemoryFile(rel, git_blob_id(data), data)
+        return cls(None, dict(sorted(out.items())))

@@ -1,0 +1,134 @@
+import subprocess
+
+import pytest
+
+from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, StaleVersionError, user_author
+from letta_ls.memfs.snapshot import git_blob_id
+from tests.conftest import AGENT
+
+
+def git(repo: MemoryRepo, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=True).stdout
+
+
+def test_new_repository_is_on_main_with_one_commit_by_the_agent(repo):
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    log = git(repo, "log", "--format=%an <%ae>|%s")
+    assert log.strip() == "Test Agent <agent-test@letta-ls.local>|chore: initialize memory"
+    assert sorted(repo.snapshot().files) == ["system/human.md", "system/persona.md"]
+
+
+def test_each_change_is_one_commit_with_the_reason_as_message(repo):
+    result = repo.commit({"notes/a.md": b"---\ndescription: a\n---\nA\n", "notes/b.md": b"B"}, "add notes", AGENT)
+    assert result.paths == ("notes/a.md", "notes/b.md")
+    assert git(repo, "log", "-1", "--format=%s").strip() == "add notes"
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["notes/a.md", "notes/b.md"]
+    assert git(repo, "status", "--porcelain") == ""
+    assert result.blobs["notes/b.md"] == git_blob_id(b"B") == git(repo, "rev-parse", "HEAD:notes/b.md").strip()
+
+
+def test_identical_content_makes_no_commit(repo):
+    head = repo.head()
+    result = repo.commit({"system/human.md": repo.read("system/human.md").data}, "no-op", AGENT)
+    assert result.commit is None and repo.head() == head
+
+
+def test_deleting_a_folder_removes_every_file_in_it(repo):
+    repo.commit({"ref/a.md": b"a", "ref/deep/b.md": b"b"}, "add", AGENT)
+    repo.commit({"ref": None}, "drop ref", AGENT)
+    assert not (repo.path / "ref").exists()
+    assert "ref/a.md" not in repo.snapshot()
+    with pytest.raises(MemoryFileNotFoundError):
+        repo.commit({"ref": None}, "again", AGENT)
+
+
+def test_stale_base_version_is_refused_and_loses_nothing(repo):
+    loaded = repo.read("system/human.md").blob
+    repo.commit({"system/human.md": b"---\ndescription: d\n---\nfrom the agent\n"}, "agent edit", AGENT)
+    head = repo.head()
+    with pytest.raises(StaleVersionError) as err:
+        repo.commit({"system/human.md": b"---\ndescription: d\n---\nfrom the editor\n"}, "save", AGENT,
+                    expect={"system/human.md": loaded})
+    assert "reload" in str(err.value)
+    assert repo.head() == head
+    assert (repo.path / "system/human.md").read_text().endswith("from the agent\n")
+
+
+def test_snapshot_reads_commits_not_the_working_tree(repo):
+    (repo.path / "system/human.md").write_text("dirty, uncommitted")
+    (repo.path / "stray.md").write_text("untracked")
+    snap = repo.snapshot()
+    assert snap.get("system/human.md").text.endswith("The user likes short answers.\n")
+    assert "stray.md" not in snap
+
+
+def test_commit_leaves_unrelated_dirty_files_alone(repo):
+    (repo.path / "system/human.md").write_text("user is typing here")
+    repo.commit({"notes/x.md": b"x"}, "agent note", AGENT)
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["notes/x.md"]
+    assert (repo.path / "system/human.md").read_text() == "user is typing here"
+
+
+def test_failed_commit_puts_the_working_tree_back(repo, monkeypatch):
+    original = repo._git
+
+    def failing(*args, **kwargs):
+        if args[0] == "commit":
+            raise repo_error("simulated failure")
+        return original(*args, **kwargs)
+
+    from letta_ls.memfs.repo import MemoryRepoError as repo_error
+
+    monkeypatch.setattr(repo, "_git", failing)
+    with pytest.raises(repo_error):
+        repo.commit({"system/human.md": b"new", "brand/new.md": b"n"}, "will fail", AGENT)
+    monkeypatch.setattr(repo, "_git", original)
+    assert git(repo, "status", "--porcelain") == ""
+    assert not (repo.path / "brand").exists()
+
+
+def test_history_restore_and_text_at_any_commit(repo):
+    first = repo.head()
+    repo.commit({"system/human.md": b"---\ndescription: d\n---\nv2\n"}, "v2", AGENT)
+    repo.commit({"system/human.md": b"---\ndescription: d\n---\nv3\n"}, "v3", AGENT)
+    history = repo.history("system/human.md")
+    assert [h.message for h in history] == ["v3", "v2", "chore: initialize memory"]
+    assert repo.read("system/human.md", history[1].commit).text.endswith("v2\n")
+    restored = repo.restore(first, AGENT, ["system/human.md"])
+    assert restored.commit and repo.read("system/human.md").text.endswith("short answers.\n")
+    assert len(repo.history()) == 4  # restore is a new commit: history is never rewritten
+
+
+def test_backup_is_a_ref_and_a_bundle_that_restore_brings_back(repo, tmp_path):
+    ref = repo.backup(tmp_path / "backups", "pre-defrag")
+    assert ref.startswith("refs/letta-backup/pre-defrag-")
+    bundle = next((tmp_path / "backups").glob("*.bundle"))
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True, capture_output=True)
+    repo.commit({"system": None}, "oops, deleted system/", AGENT)
+    repo.restore(ref, AGENT)
+    assert sorted(repo.snapshot().files) == ["system/human.md", "system/persona.md"]
+    assert repo.backups()[0][0] == ref
+
+
+def test_user_author_falls_back_without_git_identity(tmp_path):
+    assert user_author(tmp_path).name == "letta-ls user"
+
+
+def test_stale_index_lock_of_a_dead_git_is_cleared(repo):
+    import os
+    import time
+
+    lock = repo.git_dir / "index.lock"
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    repo.commit({"x.md": b"x"}, "after a crash", AGENT)
+    assert not lock.exists()
+
+
+def test_unknown_revision_is_a_clear_error(repo):
+    from letta_ls.memfs.repo import MemoryRepoError
+
+    with pytest.raises(MemoryRepoError, match="unknown revision"):
+        repo.snapshot("no-such-ref")
