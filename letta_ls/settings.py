@@ -38,24 +38,24 @@ def _diagnostics(_inst: Any, _attribute: attrs.Attribute, value: dict[str, str])
 class ModelSettings:
     provider: Literal["openai", "anthropic", "local"] | None = None
     name: str | None = None
-    baseUrl: str | None = None  # noqa: N815 - SPEC's JSON name
-    apiKeyEnv: str | None = None  # noqa: N815
-    contextWindow: int = attrs.field(default=128_000, validator=_positive)  # noqa: N815
-    maxOutputTokens: int = attrs.field(default=4096, validator=_positive)  # noqa: N815
+    baseUrl: str | None = None
+    apiKeyEnv: str | None = None
+    contextWindow: int = attrs.field(default=128_000, validator=_positive)
+    maxOutputTokens: int = attrs.field(default=4096, validator=_positive)
 
 
 @attrs.define
 class SleeptimeSettings:
     trigger: Literal["off", "step-count", "compaction-event"] = "step-count"
-    stepCount: int = attrs.field(default=25, validator=_positive)  # noqa: N815
-    idleSeconds: float = attrs.field(default=30, validator=_positive)  # noqa: N815
+    stepCount: int = attrs.field(default=25, validator=_positive)
+    idleSeconds: float = attrs.field(default=30, validator=_positive)
     merge: Literal["auto", "explicit"] = "auto"
 
 
 @attrs.define
 class MemorySettings:
-    systemTokenBudget: int = attrs.field(default=20_000, validator=_positive)  # noqa: N815
-    fileTokenLimit: int = attrs.field(default=4_000, validator=_positive)  # noqa: N815
+    systemTokenBudget: int = attrs.field(default=20_000, validator=_positive)
+    fileTokenLimit: int = attrs.field(default=4_000, validator=_positive)
     diagnostics: dict[str, str] = attrs.field(factory=dict, validator=_diagnostics)
 
 
@@ -89,6 +89,15 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def merge_sources(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Raw settings merged the way ``structure_settings`` merges them (later wins)."""
+    merged: dict[str, Any] = {}
+    for source in sources:
+        if source:
+            merged = _deep_merge(merged, source)
+    return merged
 
 
 def _describe(exc: BaseException) -> str:

@@ -172,7 +172,7 @@ def _parse_block(raw: str, lines: list[str], first: int, end: int) -> tuple[dict
     if ok:
         return fast, []
     try:
-        data = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first + (mark.line if mark is not None else 0)
@@ -198,7 +198,8 @@ def _type_errors(fields: Mapping[str, Any], spans: Mapping[str, tuple[int, int]]
     if "limit" in fields:
         value = fields["limit"]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            errors.append(FrontmatterError("type", "`limit` must be a positive whole number of tokens", at("limit"), "limit"))
+            message = "`limit` must be a positive whole number of tokens"
+            errors.append(FrontmatterError("type", message, at("limit"), "limit"))
     return errors
 
 

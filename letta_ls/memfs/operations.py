@@ -113,7 +113,8 @@ class MemoryOperations:
         found = snap.get(path)
         doc = found.document if found is not None else None
         if doc is not None and doc.read_only:
-            raise MemoryToolError(f"{path} is read_only: only the user can change it. Leave it as it is, or ask the user.")
+            raise MemoryToolError(f"{path} is read_only: only the user can change it. "
+                                  "Leave it as it is, or ask the user.")
 
     def _check_read_only_key(self, before: str | None, after: str, path: str) -> None:
         if self.actor != "agent":
@@ -218,7 +219,8 @@ class MemoryOperations:
         body = doc.body if doc.error is None else text
         count = body.count(old_string)
         if count == 0:
-            raise MemoryToolError(f"old_string was not found in the body of {path}; view the file and copy the text exactly")
+            raise MemoryToolError(f"old_string was not found in the body of {path}; "
+                                  "view the file and copy the text exactly")
         if count > 1:
             raise MemoryToolError(
                 f"old_string occurs {count} times in {path}; it must occur exactly once. "
@@ -321,7 +323,8 @@ class MemoryOperations:
         if isinstance(text, bytes):
             decoded = decode_text(text)
             if decoded is None:
-                raise MemoryToolError(f"{path}: the text is not UTF-8 (or holds a NUL byte); memory files are UTF-8 text")
+                raise MemoryToolError(f"{path}: the text is not UTF-8 (or holds a NUL byte); "
+                                      "memory files are UTF-8 text")
             text = decoded
         elif "\x00" in text:
             raise MemoryToolError(f"{path}: the text holds a NUL byte; memory files are UTF-8 text")

@@ -43,7 +43,8 @@ def check_memory_path(path: str) -> str:
     if path.startswith("/"):
         raise UnsafePathError(path, "a path must be relative to the memory directory, not absolute")
     if path.startswith("~") or path.startswith("$"):
-        raise UnsafePathError(path, "a path must be relative to the memory directory ('~' and '$VARS' are not expanded)")
+        raise UnsafePathError(
+            path, "a path must be relative to the memory directory ('~' and '$VARS' are not expanded)")
     if len(path) > 1 and path[1] == ":":
         raise UnsafePathError(path, "a path must be relative to the memory directory, not a drive path")
     for segment in path.split("/"):
@@ -68,6 +69,8 @@ def normalize_memory_path(path: str, memory_dir: Path | None = None, *, add_md: 
         if candidate == root or not candidate.startswith(root + "/"):
             raise UnsafePathError(path, "an absolute path must point inside the memory directory")
         candidate = candidate[len(root) + 1 :]
+    for prefix in ("$MEMORY_DIR/", "${MEMORY_DIR}/"):  # the form the system prompt shows
+        candidate = candidate.removeprefix(prefix)
     candidate = candidate.removeprefix("./")
     if candidate.startswith("memory/"):
         candidate = candidate[len("memory/") :]

@@ -280,7 +280,7 @@ class MemoryRepo:
             if not entry:
                 continue
             meta, _, path = entry.partition(b"\t")
-            mode, kind, blob = meta.split(b" ")
+            _mode, kind, blob = meta.split(b" ")
             if kind == b"blob":
                 tree[path.decode("utf-8", "surrogateescape")] = blob.decode()
         return tree

@@ -71,7 +71,7 @@ def _load_exact() -> TokenCounter | None:
         encoding = bpe_openai.get_encoding(ENCODING)
         backend = encoding._backend  # the Rust tokenizer; its count() avoids building a token list
         backend.count("warm up")
-    except Exception:  # noqa: BLE001 - any failure means "use the estimate"
+    except Exception:
         return None
     return TokenCounter(ENCODING, True, _ThreadSafe(backend))
 

@@ -40,6 +40,8 @@ def test_normalize_accepts_the_forms_agents_send(tmp_path):
     root.mkdir()
     assert normalize_memory_path("memory/system/x.md") == "system/x.md"
     assert normalize_memory_path("system/x", add_md=True) == "system/x.md"
+    assert normalize_memory_path("$MEMORY_DIR/system/x.md") == "system/x.md"
+    assert normalize_memory_path("${MEMORY_DIR}/reference/y.md") == "reference/y.md"
     assert normalize_memory_path(str(root.resolve() / "system/y.md"), root) == "system/y.md"
     with pytest.raises(UnsafePathError):
         normalize_memory_path("/tmp/elsewhere.md", root)

@@ -34,7 +34,7 @@ def test_threads_appending_to_one_file_lose_nothing(repo):
         try:
             for i in range(6):
                 ops.insert("shared.md", 10**6, f"t{n}-{i}", reason=f"t{n} {i}")
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

@@ -1,0 +1,256 @@
+"""``LETTA_LS_HOME``: agents, their memory repositories, ``settings.json``, last-used agent and pins.
+
+Layout (SPEC section 3)::
+
+    settings.json                      global settings + {"lastAgent": id, "pinned": [ids]}
+    agents/<agent-id>/agent.json       name, description, preset, model, created/updated/lastUsed
+    agents/<agent-id>/memory/          the MemFS git repository
+    agents/<agent-id>/memory-worktrees/, conversations/, backups/
+
+All JSON files are written atomically (temporary file + rename) under an ``flock`` on ``.lock`` in the
+home, so two editor windows and the CLI can share one home. This module never talks LSP or prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from letta_ls.memfs.presets import get_preset
+from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.settings import Settings, home_from_environment, structure_settings
+
+DEFAULT_AGENT_NAME = "Letta Code"
+STATE_KEYS = ("lastAgent", "pinned")
+
+
+class AgentError(ValueError):
+    """An agent could not be found or created; the message lists what exists."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AgentError(f"{path} is not valid JSON ({exc}); fix or remove it") from exc
+    if not isinstance(data, dict):
+        raise AgentError(f"{path} must hold a JSON object")
+    return data
+
+
+@dataclass
+class Agent:
+    id: str
+    name: str
+    dir: Path
+    description: str = ""
+    preset: str = "default"
+    model: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    updated: str = ""
+    last_used: str | None = None
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.dir / "memory"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.dir / "memory-worktrees"
+
+    @property
+    def conversations_dir(self) -> Path:
+        return self.dir / "conversations"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.dir / "backups"
+
+    @property
+    def author(self) -> Author:
+        return Author(self.name, f"{self.id}@letta-ls.local")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "description": self.description, "preset": self.preset,
+            "model": self.model, "created": self.created, "updated": self.updated, "lastUsed": self.last_used,
+        }
+
+    @classmethod
+    def from_json(cls, directory: Path, data: dict[str, Any]) -> Agent:
+        return cls(
+            id=str(data.get("id") or directory.name), name=str(data.get("name") or directory.name), dir=directory,
+            description=str(data.get("description") or ""), preset=str(data.get("preset") or "default"),
+            model=dict(data.get("model") or {}), created=str(data.get("created") or ""),
+            updated=str(data.get("updated") or ""), last_used=data.get("lastUsed"),
+        )
+
+
+class Home:
+    """One ``LETTA_LS_HOME``."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else Path(home_from_environment())
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.agents_dir = self.root / "agents"
+        self.settings_path = self.root / "settings.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ------------------------------------------------------------------ settings.json
+    def raw_settings(self) -> dict[str, Any]:
+        return _read_json(self.settings_path)
+
+    def settings(self, *overrides: dict[str, Any] | None) -> Settings:
+        raw = {k: v for k, v in self.raw_settings().items() if k not in STATE_KEYS}
+        return structure_settings(raw, *overrides)
+
+    def update_settings(self, **changes: Any) -> dict[str, Any]:
+        with self._locked():
+            data = self.raw_settings()
+            for key, value in changes.items():
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+            write_json_atomic(self.settings_path, data)
+            return data
+
+    # ------------------------------------------------------------------ agents
+    def list_agents(self) -> list[Agent]:
+        if not self.agents_dir.exists():
+            return []
+        agents = []
+        for entry in sorted(self.agents_dir.iterdir()):
+            meta = entry / "agent.json"
+            if entry.is_dir() and meta.exists():
+                agents.append(Agent.from_json(entry, _read_json(meta)))
+        return agents
+
+    def pinned(self) -> list[str]:
+        value = self.raw_settings().get("pinned") or []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def find_agent(self, key: str) -> Agent:
+        """An agent by id, or by name (case-insensitive)."""
+        agents = self.list_agents()
+        for agent in agents:
+            if agent.id == key:
+                return agent
+        matches = [a for a in agents if a.name.casefold() == key.casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        names = ", ".join(f"{a.name} ({a.id})" for a in agents) or "none yet"
+        if matches:
+            raise AgentError(f"several agents are named {key!r}; use an id: {names}")
+        raise AgentError(f"no agent {key!r}; agents: {names}")
+
+    def create_agent(self, name: str, preset: str = "default", description: str | None = None) -> Agent:
+        name = " ".join(str(name).split())
+        if not name:
+            raise AgentError("an agent needs a name")
+        chosen = get_preset(preset)
+        with self._locked():
+            if any(a.name.casefold() == name.casefold() for a in self.list_agents()):
+                raise AgentError(f"an agent named {name!r} already exists; pick another name or `agents use` it")
+            agent_id = f"agent-{secrets.token_hex(8)}"
+            directory = self.agents_dir / agent_id
+            now = _now()
+            agent = Agent(id=agent_id, name=name, dir=directory, description=description or chosen.description,
+                          preset=chosen.name, created=now, updated=now)
+            directory.mkdir(parents=True)
+            for sub in (agent.conversations_dir, agent.backups_dir, agent.worktrees_dir):
+                sub.mkdir()
+            MemoryRepo.create(agent.memory_dir, chosen.files, agent.author,
+                              message=f"chore: initialize memory from the {chosen.name} preset")
+            write_json_atomic(directory / "agent.json", agent.to_json())
+        return agent
+
+    def save_agent(self, agent: Agent) -> None:
+        agent.updated = _now()
+        write_json_atomic(agent.dir / "agent.json", agent.to_json())
+
+    def current_agent(self, preferred: str | None = None) -> Agent:
+        """The agent to resume: an explicit choice, else the last used, else the only pin, else the most
+        recently used, else a new default agent (first start)."""
+        if preferred:
+            return self.find_agent(preferred)
+        agents = self.list_agents()
+        state = self.raw_settings()
+        last = state.get("lastAgent")
+        for agent in agents:
+            if agent.id == last:
+                return agent
+        pins = [a for a in agents if a.id in self.pinned()]
+        if len(pins) == 1:
+            return pins[0]
+        if agents:
+            return max(agents, key=lambda a: (a.last_used or "", a.created))
+        try:
+            agent = self.create_agent(DEFAULT_AGENT_NAME, "default")
+        except AgentError:  # another process created it first
+            agent = self.find_agent(DEFAULT_AGENT_NAME)
+        self.update_settings(lastAgent=agent.id)
+        return agent
+
+    def use_agent(self, key: str) -> Agent:
+        agent = self.find_agent(key)
+        agent.last_used = _now()
+        self.save_agent(agent)
+        self.update_settings(lastAgent=agent.id)
+        return agent
+
+    def set_pinned(self, key: str | None, pinned: bool) -> Agent:
+        agent = self.find_agent(key) if key else self.current_agent()
+        with self._locked():
+            data = self.raw_settings()
+            pins = [p for p in (data.get("pinned") or []) if p != agent.id]
+            if pinned:
+                pins.append(agent.id)
+            data["pinned"] = pins
+            write_json_atomic(self.settings_path, data)
+        return agent
+
+    def memory_repo(self, agent: Agent) -> MemoryRepo:
+        repo = MemoryRepo(agent.memory_dir)
+        repo.recover()
+        return repo

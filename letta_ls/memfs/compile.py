@@ -1,0 +1,378 @@
+"""The system prompt: memory rendered the way Letta Code renders it, from one snapshot of memory.
+
+This module owns the prompt format (see ``docs/prompt-format.md``): the ``Reminder:`` line, the
+persona in ``<self>``, every other ``system/**/*.md`` file as nested XML elements inside ``<memory>``,
+the external files as a tree in ``<external_projection>``, then ``<memory_metadata>`` and
+``<available_skills>``. It reads only the ``MemorySnapshot`` it is given; building that snapshot from
+the committed ``HEAD`` (never the working tree) is the caller's job. It never raises on bad memory
+content: a file with broken frontmatter is shown whole, a file that is not UTF-8 is named with a note.
+
+``compile_memory`` is cached per ``HEAD`` in a small LRU (with a check that the snapshot really holds
+the same blobs, so an editor overlay on ``HEAD`` can never get a stale answer), so recompiling an
+unchanged ``HEAD`` on every turn is a dictionary lookup and the prompt stays byte-identical (good for
+provider prompt caches). Frontmatter parsing, the expensive part of a cold compile, is cached per blob
+by the snapshot.
+
+Deliberate differences from Letta Code: external files show their descriptions; leading blank lines of
+a body are dropped (Letta Code would emit a whitespace-only line); path segments that are not valid XML
+names are rewritten (``2024`` → ``_2024``, ``my notes`` → ``my_notes``); hidden paths are left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from letta_ls.memfs.frontmatter import one_line
+from letta_ls.memfs.skills import Skill
+from letta_ls.memfs.snapshot import (
+    PERSONA_PATH,
+    SKILLS_DIR,
+    SYSTEM_DIR,
+    MemoryFile,
+    MemorySnapshot,
+    is_memory_markdown,
+)
+from letta_ls.memfs.tree import (
+    TreeEntry,
+    TreeLimits,
+    is_hidden,
+    memory_tree_entries,
+    name_sort_key,
+    render_tree,
+    tree_limits,
+)
+
+CORE_MEMORY = "{CORE_MEMORY}"
+MEMORY_DIR_VAR = "$MEMORY_DIR"
+MEMORY_DIR_PLACEHOLDER = "${MEMORY_DIR}"
+REMINDER = "Reminder: <projection> contains the local path of the memory file projection."
+NOT_TEXT_NOTE = "(not shown: this file is not UTF-8 text)"
+DEFAULT_CONVERSATION = "default"
+CACHE_SIZE = 32
+VARIANTS_PER_HEAD = 4
+
+
+@dataclass(frozen=True)
+class CompiledMemory:
+    """The memory section of the prompt for one snapshot.
+
+    ``text`` is everything between the base prompt and ``<memory_metadata>`` (empty when memory holds
+    nothing to show); ``system_paths`` are the ``system/`` files whose content it carries, persona
+    first; ``skipped`` are ``system/`` files named in it without content because they are not text.
+    """
+
+    head: str | None
+    text: str
+    system_paths: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- XML element names
+
+_NAME_START = (
+    "A-Za-z_\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+_NAME_REST = _NAME_START + r"\-.0-9\u00b7\u0300-\u036f\u203f-\u2040"
+_INVALID_NAME_CHAR = re.compile(f"[^{_NAME_REST}]")
+_VALID_NAME_START = re.compile(f"[{_NAME_START}]")
+
+
+@functools.lru_cache(maxsize=8192)
+def xml_element_name(segment: str) -> str:
+    """``segment`` as a valid XML element name: each character XML forbids (and ``:``) becomes ``_``,
+    and ``_`` is put in front of a name that would start with a digit, ``-`` or ``.``."""
+    name = _INVALID_NAME_CHAR.sub("_", segment)
+    if not name or not _VALID_NAME_START.match(name[0]):
+        name = "_" + name
+    return name
+
+
+# ---------------------------------------------------------------- rendering
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+def _clean_body(body: str) -> str:
+    body = body.replace("\r\n", "\n").removeprefix("\ufeff")
+    return _LEADING_BLANK_LINES.sub("", body).rstrip()
+
+
+@dataclass(frozen=True)
+class _Content:
+    body: str
+    description: str | None
+    text: bool
+
+
+def _content(file: MemoryFile) -> _Content:
+    """Body and description; a file with unreadable frontmatter is all body, with no description."""
+    doc = file.document
+    if doc is None:
+        return _Content("", None, False)
+    if doc.error is not None:
+        return _Content(_clean_body(doc.text), None, True)
+    desc = doc.description
+    return _Content(_clean_body(doc.body), one_line(desc) if desc else None, True)
+
+
+@dataclass
+class _Element:
+    file: MemoryFile | None = None
+    children: dict[str, _Element] = field(default_factory=dict)
+
+
+def _system_tree(files: Iterable[MemoryFile]) -> _Element:
+    root = _Element()
+    for file in files:
+        label = file.path[len(SYSTEM_DIR) :].removesuffix(".md")
+        node = root
+        for part in (p for p in label.split("/") if p):
+            node = node.children.setdefault(part, _Element())
+        node.file = file
+    return root
+
+
+def _render_system(root: _Element, out: list[str], skipped: list[str], shown: list[str]) -> None:
+    def render(node: _Element, depth: int) -> None:
+        pad = "  " * depth
+        for name, child in sorted(node.children.items(), key=lambda item: name_sort_key(item[0])):
+            tag = xml_element_name(name)
+            out.append(f"{pad}<{tag}>")
+            if child.file is not None:
+                out.append(f"{pad}  <projection>{MEMORY_DIR_VAR}/{child.file.path}</projection>")
+                content = _content(child.file)
+                if not content.text:
+                    skipped.append(child.file.path)
+                    out.append(f"{pad}  {NOT_TEXT_NOTE}")
+                else:
+                    shown.append(child.file.path)
+                    if content.description:
+                        out.append(f"{pad}  <description>{content.description}</description>")
+                    if content.body:
+                        out.append(f"{pad}  {content.body}")
+            render(child, depth + 1)
+            out.append(f"{pad}</{tag}>")
+
+    render(root, 0)
+
+
+def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
+    persona: MemoryFile | None = None
+    system: list[MemoryFile] = []
+    for path, file in snapshot.files.items():
+        if not path.startswith(SYSTEM_DIR) or not is_memory_markdown(path) or is_hidden(path):
+            continue
+        if path == PERSONA_PATH:
+            persona = file
+        else:
+            system.append(file)
+    external: list[TreeEntry] = memory_tree_entries(snapshot, exclude_prefixes=(SYSTEM_DIR, SKILLS_DIR))
+
+    if persona is None and not system and not external:
+        return CompiledMemory(snapshot.head, "", ())
+
+    lines = [REMINDER]
+    shown: list[str] = []
+    skipped: list[str] = []
+    if persona is not None:
+        lines += ["", "<self>", f"<projection>{MEMORY_DIR_VAR}/{PERSONA_PATH}</projection>"]
+        content = _content(persona)
+        if not content.text:
+            skipped.append(PERSONA_PATH)
+            lines.append(NOT_TEXT_NOTE)
+        else:
+            shown.append(PERSONA_PATH)
+            if content.body:
+                lines.append(content.body)
+        lines.append("</self>")
+    if system or external:
+        lines += ["", "<memory>"]
+        if system:
+            _render_system(_system_tree(system), lines, skipped, shown)
+        if external:
+            lines.append("<external_projection>")
+            lines.append(
+                render_tree(
+                    external, root_label=f"{MEMORY_DIR_PLACEHOLDER}/", max_lines=limits.max_lines,
+                    max_chars=limits.max_chars, max_children=limits.max_children,
+                )
+            )
+            lines.append("</external_projection>")
+        lines.append("</memory>")
+    return CompiledMemory(snapshot.head, "\n".join(lines), tuple(shown), tuple(skipped))
+
+
+# ---------------------------------------------------------------- cache
+
+
+@dataclass(frozen=True)
+class _CacheEntry:
+    files: object  # the snapshot's mapping, for an identity fast path
+    signature: tuple[list[str], list[str]]
+    limits: TreeLimits
+    compiled: CompiledMemory
+
+
+_blob_of = operator.attrgetter("blob")
+
+
+def _signature(snapshot: MemorySnapshot) -> tuple[list[str], list[str]]:
+    """Paths and blob ids in order: equal signatures mean equal content."""
+    return list(snapshot.files), list(map(_blob_of, snapshot.files.values()))
+
+
+class _CompileCache:
+    """The last few compiled memories by ``HEAD``; a hit must also hold the same blobs and limits.
+
+    A ``HEAD`` keeps up to ``VARIANTS_PER_HEAD`` variants, so compiling an editor overlay on ``HEAD``
+    does not evict the committed compile.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._items: OrderedDict[str, list[_CacheEntry]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory | None:
+        head = snapshot.head
+        if head is None:
+            return None
+        with self._lock:
+            variants = self._items.get(head)
+            if not variants:
+                return None
+            signature = None
+            for index, entry in enumerate(variants):
+                if entry.limits != limits:
+                    continue
+                if entry.files is not snapshot.files:
+                    if signature is None:
+                        signature = _signature(snapshot)
+                    if entry.signature != signature:
+                        continue
+                self._items.move_to_end(head)
+                if index:
+                    variants.insert(0, variants.pop(index))
+                return entry.compiled
+            return None
+
+    def put(self, snapshot: MemorySnapshot, limits: TreeLimits, compiled: CompiledMemory) -> CompiledMemory:
+        head = snapshot.head
+        if head is None:
+            return compiled
+        entry = _CacheEntry(snapshot.files, _signature(snapshot), limits, compiled)
+        with self._lock:
+            variants = self._items.setdefault(head, [])
+            variants.insert(0, entry)
+            del variants[VARIANTS_PER_HEAD:]
+            self._items.move_to_end(head)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return compiled
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _CompileCache(CACHE_SIZE)
+
+
+def clear_compile_cache() -> None:
+    """Forget every cached compile (tests; a change of tree-limit environment is picked up anyway)."""
+    _CACHE.clear()
+
+
+def compile_memory(snapshot: MemorySnapshot) -> CompiledMemory:
+    """The memory section for ``snapshot``; the same object again for an unchanged ``HEAD``."""
+    limits = tree_limits()
+    cached = _CACHE.get(snapshot, limits)
+    if cached is not None:
+        return cached
+    return _CACHE.put(snapshot, limits, _render(snapshot, limits))
+
+
+# ---------------------------------------------------------------- the whole prompt
+
+
+def format_recompiled_at(moment: datetime) -> str:
+    """``2026-05-04 12:00:00 AM UTC+0000``: Letta Code's timestamp, always in UTC (naive means UTC)."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    hour12 = utc.hour % 12 or 12
+    meridiem = "AM" if utc.hour < 12 else "PM"
+    return f"{utc:%Y-%m-%d} {hour12:02d}:{utc:%M:%S} {meridiem} UTC+0000"
+
+
+def memory_metadata(
+    *, agent_id: str, conversation_id: str | None, message_count: int, recompiled_at: datetime
+) -> str:
+    return "\n".join(
+        [
+            "<memory_metadata>",
+            f"- AGENT_ID: {agent_id}",
+            f"- CONVERSATION_ID: {conversation_id or DEFAULT_CONVERSATION}",
+            f"- System prompt last recompiled: {format_recompiled_at(recompiled_at)}",
+            f"- {max(0, message_count)} previous messages between you and the user are stored in recall"
+            " memory",
+            "</memory_metadata>",
+        ]
+    )
+
+
+def available_skills_block(skills: Iterable[Skill]) -> str:
+    """``<available_skills>``: one tree per source folder (sorted), each skill's ``SKILL.md`` with the
+    first line of its description; empty when there are no skills."""
+    groups: dict[str, list[TreeEntry]] = {}
+    for skill in skills:
+        groups.setdefault(skill.root, []).append(
+            TreeEntry(f"{skill.id}/{skill.filename}", skill.summary or None)
+        )
+    if not groups:
+        return ""
+    lines = ["<available_skills>"]
+    for index, root in enumerate(sorted(groups, key=name_sort_key)):
+        if index:
+            lines.append("")
+        lines.append(render_tree(groups[root], root_label=root))
+    lines.append("</available_skills>")
+    return "\n".join(lines)
+
+
+def inject_core_memory(base_prompt: str, core_memory: str) -> str:
+    """Replace every ``{CORE_MEMORY}`` in the base prompt, or append after a blank line."""
+    if CORE_MEMORY in base_prompt:
+        return base_prompt.replace(CORE_MEMORY, core_memory)
+    if not base_prompt.strip():
+        return core_memory
+    return f"{base_prompt.rstrip()}\n\n{core_memory}"
+
+
+def compile_system_prompt(
+    base_prompt: str,
+    memory: CompiledMemory,
+    *,
+    agent_id: str,
+    conversation_id: str | None,
+    message_count: int,
+    skills: list[Skill],
+    recompiled_at: datetime,
+) -> str:
+    """The whole system prompt: base prompt with memory and metadata, then the skill list."""
+    metadata = memory_metadata(
+        agent_id=agent_id, conversation_id=conversation_id, message_count=message_count,
+        recompiled_at=recompiled_at,
+    )
+    core = "\n\n".join(part for part in (memory.text, metadata) if part.strip())
+    prompt = inject_core_memory(base_prompt, core)
+    block = available_skills_block(skills)
+    if block:
+        prompt = f"{prompt.rstrip()}\n\n{block}"
+    return prompt
