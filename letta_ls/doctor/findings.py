@@ -65,7 +65,9 @@ class Finding:
             "message": self.message,
         }
         if self.fix is not None:
-            out["fix"] = {"kind": self.fix.kind, "title": self.fix.title, **({"data": self.fix.data} if self.fix.data else {})}
+            out["fix"] = {"kind": self.fix.kind, "title": self.fix.title}
+            if self.fix.data:
+                out["fix"]["data"] = self.fix.data
         return out
 
 

@@ -133,6 +133,8 @@ class MemoryRepo:
         self._lock = _thread_lock(self._key)
         self._lock_depth = 0
         self._snapshots: dict[str, MemorySnapshot] = {}
+        self._index_stamp: tuple[int, int, int] | None = None
+        self._index_before_add: tuple[int, int, int] | None = None
         self._blobs: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------ creation
@@ -372,8 +374,15 @@ class MemoryRepo:
             paths = sorted(effective)
             try:
                 self._apply_to_worktree(effective)
+                self._index_before_add = self._stat_index()
                 self._git("add", "-A", "--", *paths)
-                self._git("commit", "-q", "--no-verify", "-m", message, "--", *paths, env=author.env())
+                if self._index_untouched_since_our_commit():
+                    # nothing else is staged: a plain commit, as cheap as `git add` + `git commit` by hand
+                    self._git("commit", "-q", "--no-verify", "-m", message, env=author.env())
+                else:
+                    # someone else touched the index: commit only our paths, leave theirs staged
+                    self._git("commit", "-q", "--no-verify", "-m", message, "--", *paths, env=author.env())
+                self._index_stamp = self._stat_index()
             except BaseException:
                 self._restore_worktree(base, paths)
                 raise
@@ -388,6 +397,19 @@ class MemoryRepo:
                     files[path] = MemoryFile(path, blobs[path] or git_blob_id(data), data)
             self._remember_snapshot(MemorySnapshot(head, dict(sorted(files.items()))))
             return CommitResult(head, tuple(paths), blobs)
+
+    def _stat_index(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.git_dir / "index")
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _index_untouched_since_our_commit(self) -> bool:
+        """True when the index is the one our last commit left (so only our `git add` changed it).
+
+        Our own `git add` has just rewritten it, so compare what it was before that add."""
+        return self._index_before_add is not None and self._index_before_add == self._index_stamp
 
     def _worktree_matches(self, path: str, blob: str) -> bool:
         try:

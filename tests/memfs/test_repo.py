@@ -132,3 +132,13 @@ def test_unknown_revision_is_a_clear_error(repo):
 
     with pytest.raises(MemoryRepoError, match="unknown revision"):
         repo.snapshot("no-such-ref")
+
+
+def test_changes_the_user_staged_by_hand_stay_out_of_memory_commits(repo):
+    repo.commit({"a.md": b"a"}, "first", AGENT)  # the repo now knows its own index
+    (repo.path / "system/human.md").write_text("staged by the user")
+    git(repo, "add", "system/human.md")
+    repo.commit({"b.md": b"b"}, "agent note", AGENT)
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["b.md"]
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["system/human.md"]
+    assert repo.snapshot().get("system/human.md").text.endswith("short answers.\n")

@@ -1,0 +1,146 @@
+"""The pygls 2 language server: state, lifecycle, and how work leaves the event loop.
+
+``LettaServer`` holds the session (home, agent, repository, settings) and the helpers the feature
+modules share: ``run_blocking`` sends git, model and CPU work to a dedicated thread pool (never
+pygls' own pool, which also reads stdin), ``notify_memory_changed`` is the one place that announces
+commits, and ``report_server_error`` logs instead of popping errors at the user. Feature modules
+register their handlers on the server object in ``build_server``; none of them holds state of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from letta_ls import __version__
+from letta_ls.server.uris import READ_ONLY_SCHEMES, memory_uri
+from letta_ls.session import Session
+
+log = logging.getLogger("letta_ls.server")
+T = TypeVar("T")
+
+
+class LettaProtocol(LanguageServerProtocol):
+    """Adds what pygls does not compute: ``workspace.textDocumentContent`` for the read-only schemes."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        result = yield from super().lsp_initialize(params)
+        workspace = result.capabilities.workspace or types.WorkspaceOptions()
+        workspace.text_document_content = types.TextDocumentContentOptions(schemes=list(READ_ONLY_SCHEMES))
+        result.capabilities.workspace = workspace
+        return result
+
+
+class LettaServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("letta-ls", __version__, protocol_cls=LettaProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=4)
+        self.session: Session | None = None
+        self.settings_sources: dict[str, Any] = {"init": {}, "client": {}}
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="letta-work")
+        self.background: set[asyncio.Task] = set()
+        self.own_commits: set[str] = set()
+        self.pending_writes = 0
+        self.watch_restart: asyncio.Event | None = None
+        self.announced_head: str | None = None
+        self.hooks: dict[str, list[Callable[..., Any]]] = {"initialized": [], "after_commit": [],
+                                                           "settings_changed": [], "activity": [],
+                                                           "agent_switched": []}
+
+    # ------------------------------------------------------------------ plumbing
+    def on(self, event: str, hook: Callable[..., Any]) -> None:
+        """Let a feature module react to ``initialized``, ``after_commit`` or ``settings_changed``."""
+        self.hooks[event].append(hook)
+
+    def fire(self, event: str, *args: Any) -> None:
+        for hook in self.hooks[event]:
+            try:
+                hook(*args)
+            except Exception:  # one feature's failure must not stop the others
+                log.exception("%s hook failed", event)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run git, model or CPU work off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def spawn(self, coro: Any, name: str | None = None) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.background.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed: %s", task.get_name(), task.exception())
+
+    @property
+    def current(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("the server is not initialized yet")
+        return self.session
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def supports_progress(self) -> bool:
+        return bool(get_capability(self.client_capabilities, "window.work_done_progress", False))
+
+    async def begin_progress(self, title: str, message: str | None = None) -> str | None:
+        if not self.supports_progress():
+            return None
+        token = f"letta-{uuid.uuid4().hex[:12]}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception as exc:
+            log.info("progress refused by the client: %s", exc)
+            return None
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message, percentage=0))
+        return token
+
+    def report_progress(self, token: str | None, message: str, percentage: int | None = None) -> None:
+        if token is not None:
+            self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+
+    def end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    # ------------------------------------------------------------------ events
+    def notify_memory_changed(self, head: str | None, paths: Iterable[str], *, own: bool = False) -> None:
+        """Announce a commit (SPEC: not for this client's own ``letta/memoryWrite``) and refresh diagnostics."""
+        session = self.current
+        paths = sorted(set(paths))
+        if head is not None and head == self.announced_head:
+            return
+        self.announced_head = head
+        if not own:
+            self.protocol.notify("letta/memoryChanged", {
+                "agentId": session.agent.id, "head": head,
+                "uris": [memory_uri(session.agent.id, p) for p in paths],
+            })
+        self.fire("after_commit", paths)
+
+
+def build_server() -> LettaServer:
+    """A server with every feature registered (one module per concern)."""
+    from letta_ls.server import commands, diagnostics, documents, editing, lifecycle, status, watcher
+
+    server = LettaServer()
+    for module in (lifecycle, documents, diagnostics, editing, commands, status, watcher):
+        module.register(server)
+    return server

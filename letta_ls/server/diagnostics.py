@@ -1,0 +1,196 @@
+"""Pushed diagnostics (no pull: it doubles up in both editors), debounced per document and versioned.
+
+Open ``letta-memory://`` documents are checked from their buffer text laid over committed ``HEAD``;
+every other memory file is checked from ``HEAD`` after each commit, so editors can list them all. The
+doctor runs in the worker pool; positions are converted to the client's negotiated encoding (UTF-16
+for VS Code, UTF-8 for Neovim) from the exact line text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+
+from letta_ls.doctor import audit, check_document
+from letta_ls.doctor.checks.common import split_lines
+from letta_ls.doctor.findings import Finding
+from letta_ls.server.app import LettaServer
+from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
+
+log = logging.getLogger("letta_ls.server")
+DEBOUNCE_SECONDS = 0.2
+SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+def _units(text: str, encoding: Any) -> int:
+    if encoding == types.PositionEncodingKind.Utf8:
+        return len(text.encode("utf-8"))
+    if encoding == types.PositionEncodingKind.Utf32:
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def to_diagnostic(finding: Finding, lines: list[str], encoding: Any) -> types.Diagnostic:
+    """A finding (code-point columns) as an LSP diagnostic in the client's position encoding."""
+    def position(line: int, column: int | None) -> types.Position:
+        if line >= len(lines):
+            return types.Position(line=max(0, len(lines)), character=0) if not lines else types.Position(
+                line=len(lines) - 1, character=_units(lines[-1], encoding))
+        text = lines[line]
+        column = len(text) if column is None else min(column, len(text))
+        return types.Position(line=line, character=_units(text[:column], encoding))
+
+    end_line = finding.end_line if finding.end_line is not None else finding.line
+    end_column = finding.end_column
+    if finding.end_line is None and finding.end_column is None:
+        end_column = None  # to the end of the line
+    diagnostic = types.Diagnostic(
+        range=types.Range(start=position(finding.line, finding.column), end=position(end_line, end_column)),
+        message=finding.message, severity=SEVERITY.get(finding.severity, types.DiagnosticSeverity.Warning),
+        code=finding.code, source="letta",
+    )
+    if finding.fix is not None:
+        diagnostic.data = {"fix": finding.fix.kind, "title": finding.fix.title, "path": finding.path,
+                           "line": finding.line, "code": finding.code}
+    return diagnostic
+
+
+def _lines(text: str | None) -> list[str]:
+    """Lines as the doctor counts them (any line break; no BOM, which editors do not show either)."""
+    if not text:
+        return []
+    lines = split_lines(text)
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    return lines
+
+
+class DiagnosticsPublisher:
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self.pending: dict[str, asyncio.Task] = {}
+        self.committed_uris: set[str] = set()
+        self.refresh_task: asyncio.Task | None = None
+
+    # open documents ------------------------------------------------------------
+    def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
+        old = self.pending.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self.pending[uri] = self.ls.spawn(self._publish_open_later(uri, delay), name=f"diagnostics {uri}")
+
+    async def _publish_open_later(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.publish_open(uri)
+        finally:
+            if self.pending.get(uri) is asyncio.current_task():
+                self.pending.pop(uri, None)
+
+    def open_document(self, uri: str):
+        """The open document for ``uri`` (pygls keys them by the unquoted URI)."""
+        docs = self.ls.workspace.text_documents
+        return docs.get(uri) or docs.get(unquote(uri))
+
+    async def publish_open(self, uri: str) -> None:
+        doc = self.open_document(uri)
+        if doc is None:
+            return
+        try:
+            parsed = parse_uri(uri)
+        except BadUriError:
+            return
+        if parsed.scheme != MEMORY or parsed.agent_id != self.ls.current.agent.id:
+            return
+        text, version = doc.source, doc.version
+        session = self.ls.current
+
+        def check() -> list[Finding]:
+            snap = session.repo.snapshot().with_text(parsed.path, text)
+            return check_document(snap, parsed.path, session.settings.memory, session.counter)
+
+        findings = await self.ls.run_blocking(check)
+        current = self.open_document(uri)
+        if current is None or current.version != version:
+            return  # a newer edit is on its way; its own run will publish
+        encoding = self.ls.workspace.position_encoding
+        lines = _lines(text)
+        self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=uri, version=version, diagnostics=[to_diagnostic(f, lines, encoding) for f in findings]))
+
+    # every memory file, from HEAD -------------------------------------------------
+    def refresh_committed(self) -> None:
+        if self.refresh_task is not None and not self.refresh_task.done():
+            self.refresh_task.cancel()
+        self.refresh_task = self.ls.spawn(self._refresh_committed(), name="diagnostics for committed memory")
+
+    async def _refresh_committed(self) -> None:
+        session = self.ls.current
+        snap = await self.ls.run_blocking(session.repo.snapshot)
+        result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
+        by_path: dict[str, list[Finding]] = defaultdict(list)
+        for finding in result.findings:
+            by_path[finding.path].append(finding)
+        encoding = self.ls.workspace.position_encoding
+        agent_id = session.agent.id
+        fresh: set[str] = set()
+        open_keys = {unquote(u) for u in self.ls.workspace.text_documents}
+        for path, findings in by_path.items():
+            uri = memory_uri(agent_id, path)
+            fresh.add(uri)
+            if unquote(uri) in open_keys:
+                continue
+            found = snap.get(path)
+            lines = _lines(found.text if found is not None else "")
+            self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=[to_diagnostic(f, lines, encoding) for f in findings]))
+        for uri in self.committed_uris - fresh:
+            if unquote(uri) not in open_keys:
+                self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        self.committed_uris = fresh
+        for doc in list(self.ls.workspace.text_documents.values()):
+            if doc.uri.startswith(MEMORY + "://"):
+                self.schedule(doc.uri, 0)  # HEAD moved under the open buffers: recheck them too
+
+
+def register(server: LettaServer) -> None:
+    publisher = DiagnosticsPublisher(server)
+    server.diagnostics = publisher  # type: ignore[attr-defined]
+
+    def is_memory(uri: str) -> bool:
+        return uri.startswith(MEMORY + "://")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LettaServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.fire("activity")
+        if is_memory(params.text_document.uri):
+            publisher.schedule(params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: LettaServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.fire("activity")
+        if is_memory(params.text_document.uri):
+            publisher.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LettaServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        task = publisher.pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        if is_memory(uri):
+            publisher.refresh_committed()  # back to the committed text's findings
+
+    server.on("initialized", publisher.refresh_committed)
+    server.on("after_commit", lambda paths: publisher.refresh_committed())
+    server.on("settings_changed", publisher.refresh_committed)

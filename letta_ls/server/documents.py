@@ -1,0 +1,142 @@
+"""Memory as documents: ``workspace/textDocumentContent`` for the three schemes, and the custom
+``letta/memoryRead``, ``letta/memoryWrite``, ``letta/memoryTree`` and ``letta/memoryHistory`` requests.
+
+Versions are git blob ids: a save names the blob it was based on (``baseVersion``) and is refused with
+ContentModified (-32801) when the committed file has moved on, so nothing is silently overwritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from letta_ls.memfs.operations import MemoryOperations
+from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
+from letta_ls.memfs.snapshot import tier_of
+from letta_ls.memfs.tokens import count_blob
+from letta_ls.server.app import LettaServer
+from letta_ls.server.errors import RequestFailed, param, rpc_errors
+from letta_ls.server.uris import CONVERSATION, MEMORY, MEMORY_REV, BadUriError, parse_uri, revision_uri
+
+MEMORY_READ = "letta/memoryRead"
+MEMORY_WRITE = "letta/memoryWrite"
+MEMORY_TREE = "letta/memoryTree"
+MEMORY_HISTORY = "letta/memoryHistory"
+
+
+def repo_for(ls: LettaServer, agent_id: str) -> MemoryRepo:
+    session = ls.current
+    if agent_id == session.agent.id:
+        return session.repo
+    agent = session.home.find_agent(agent_id)
+    if agent.id != agent_id:
+        raise BadUriError(f"{agent_id!r} is not an agent id")
+    return MemoryRepo(agent.memory_dir)
+
+
+def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
+    """(text, version, head) for any of the three schemes; blocking."""
+    parsed = parse_uri(uri)
+    if parsed.scheme == CONVERSATION:
+        raise RequestFailed(f"no conversation {parsed.conversation_id!r} for agent {parsed.agent_id}: "
+                            "conversations are not available in this version yet")
+    repo = repo_for(ls, parsed.agent_id)
+    rev = parsed.commit if parsed.scheme == MEMORY_REV else "HEAD"
+    found = repo.read(parsed.path, rev)
+    if found.text is None:
+        raise RequestFailed(f"{parsed.path} is not UTF-8 text; it cannot be shown as a document")
+    return found.text, found.blob, repo.head()
+
+
+def register(server: LettaServer) -> None:
+    @server.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
+    async def text_document_content(ls: LettaServer, params: types.TextDocumentContentParams):
+        with rpc_errors():
+            text, _version, _head = await ls.run_blocking(read_text, ls, params.uri)
+        return types.TextDocumentContentResult(text=text)
+
+    @server.feature(MEMORY_READ)
+    async def memory_read(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            uri = param(params, "uri", kind=str, required=True)
+            text, version, head = await ls.run_blocking(read_text, ls, uri)
+        return {"uri": uri, "text": text, "version": version, "head": head}
+
+    @server.feature(MEMORY_WRITE)
+    async def memory_write(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            uri = param(params, "uri", kind=str, required=True)
+            text = param(params, "text", kind=str, required=True)
+            base = param(params, "baseVersion", kind=str)
+            reason = param(params, "reason", kind=str)
+            parsed = parse_uri(uri)
+            if parsed.scheme != MEMORY:
+                raise RequestFailed(f"{uri} is read only: only {MEMORY}:// documents can be saved")
+            session = ls.current
+
+            def write():
+                repo = repo_for(ls, parsed.agent_id)
+                ops = MemoryOperations(repo, user_author(repo.path), actor="user",
+                                       guard=session.operations("user").guard)
+                result = ops.write_file(parsed.path, text, base_version=base,
+                                        reason=reason or f"edit {parsed.path} in the editor")
+                if result.commit is not None:
+                    ls.own_commits.add(result.commit)
+                return result, repo
+
+            ls.pending_writes += 1
+            try:
+                result, repo = await ls.run_blocking(write)
+            finally:
+                ls.pending_writes -= 1
+        head = result.commit or repo.head()
+        if result.commit is not None and parsed.agent_id == ls.current.agent.id:
+            ls.notify_memory_changed(result.commit, result.paths, own=True)
+        return {"version": result.versions.get(parsed.path), "commit": head}
+
+    @server.feature(MEMORY_TREE)
+    async def memory_tree(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            agent_id = param(params, "agentId", kind=str) or ls.current.agent.id
+            return await ls.run_blocking(tree_of, ls, agent_id)
+
+    @server.feature(MEMORY_HISTORY)
+    async def memory_history(ls: LettaServer, params: Any) -> list:
+        with rpc_errors():
+            uri = param(params, "uri", kind=str, required=True)
+            limit = param(params, "limit", 50, kind=int)
+            parsed = parse_uri(uri)
+
+            def history():
+                repo = repo_for(ls, parsed.agent_id)
+                entries = repo.history(parsed.path, limit=max(1, min(int(limit), 1000)))
+                if not entries and parsed.path not in repo.snapshot():
+                    raise MemoryFileNotFoundError(parsed.path)
+                return [{"commit": h.commit, "date": h.date, "author": h.author, "message": h.message,
+                         "uri": revision_uri(parsed.agent_id, h.commit, parsed.path)} for h in entries]
+
+            return await ls.run_blocking(history)
+
+
+def tree_of(ls: LettaServer, agent_id: str) -> dict:
+    session = ls.current
+    repo = repo_for(ls, agent_id)
+    snap = repo.snapshot()
+    from letta_ls.server.uris import memory_uri
+
+    entries = []
+    system_tokens = 0
+    for found in snap:
+        doc = found.document
+        tokens = count_blob(session.counter, found.blob, found.text) if found.text is not None else 0
+        tier = tier_of(found.path)
+        if tier == "system" and found.path.endswith(".md"):
+            system_tokens += tokens
+        entries.append({
+            "uri": memory_uri(agent_id, found.path), "path": found.path, "tier": tier,
+            "description": doc.description if doc is not None else None, "tokens": tokens,
+            "readOnly": bool(doc is not None and doc.read_only), "version": found.blob,
+        })
+    return {"agentId": agent_id, "head": snap.head, "entries": entries,
+            "totals": {"systemTokens": system_tokens, "systemTokenBudget": session.settings.memory.systemTokenBudget}}

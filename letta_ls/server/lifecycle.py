@@ -1,0 +1,135 @@
+"""Lifecycle: initialize (settings, session), initialized, configuration changes, shutdown.
+
+Settings come from ``initializationOptions`` and the ``letta`` section of ``workspace/configuration``
+(re-read on ``workspace/didChangeConfiguration``). A bad setting is shown with ``window/showMessage``
+and the previous settings stay in force: the server never starts half-configured or dies of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+
+from letta_ls.home import Home
+from letta_ls.server.app import LettaServer
+from letta_ls.session import Session
+from letta_ls.settings import SettingsError, merge_sources, structure_settings
+
+log = logging.getLogger("letta_ls.server")
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands unknown JSON to us as namedtuples; turn them back into dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _letta_section(raw: Any) -> dict[str, Any]:
+    raw = _plain(raw)
+    if not isinstance(raw, dict):
+        return {}
+    if isinstance(raw.get("letta"), dict):
+        return raw["letta"]
+    return raw
+
+
+def workspace_folders(ls: LettaServer) -> list[Path]:
+    folders = []
+    for folder in ls.workspace.folders.values():
+        if folder.uri.startswith("file://"):
+            from pygls.uris import to_fs_path
+
+            path = to_fs_path(folder.uri)
+            if path:
+                folders.append(Path(path))
+    if not folders and ls.workspace.root_path:
+        folders.append(Path(ls.workspace.root_path))
+    return folders
+
+
+async def apply_settings(ls: LettaServer, *, client: dict[str, Any] | None = None,
+                         init: dict[str, Any] | None = None) -> bool:
+    """Validate and apply new settings; on error tell the user and keep the previous ones."""
+    sources = dict(ls.settings_sources)
+    if init is not None:
+        sources["init"] = init
+    if client is not None:
+        sources["client"] = client
+    overrides = merge_sources(sources["init"], sources["client"])
+    try:
+        structure_settings(overrides)
+        if ls.session is not None:
+            await ls.run_blocking(ls.session.reload_settings, overrides)
+    except SettingsError as exc:
+        ls.show(f"letta: {exc}; keeping the previous settings", _error())
+        return False
+    ls.settings_sources = sources
+    ls.fire("settings_changed")
+    return True
+
+
+def _error() -> types.MessageType:
+    return types.MessageType.Error
+
+
+async def fetch_client_settings(ls: LettaServer) -> dict[str, Any] | None:
+    if not get_capability(ls.client_capabilities, "workspace.configuration", False):
+        return None
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="letta")]))
+    except Exception as exc:
+        log.info("workspace/configuration failed: %s", exc)
+        return None
+    if not result or result[0] is None:
+        return None
+    return _letta_section(result[0])
+
+
+def register(server: LettaServer) -> None:
+    @server.feature(types.INITIALIZE)
+    async def initialize(ls: LettaServer, params: types.InitializeParams) -> None:
+        init = _letta_section(params.initialization_options or {})
+        try:
+            structure_settings(init)
+        except SettingsError as exc:
+            ls.show(f"letta: {exc}; using the default settings", _error())
+            init = {}
+        ls.settings_sources["init"] = init
+        home_dir = init.get("home")
+
+        def open_session() -> Session:
+            home = Home(Path(home_dir).expanduser()) if home_dir else Home()
+            return Session(home, settings=init)
+
+        ls.session = await ls.run_blocking(open_session)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LettaServer, params: types.InitializedParams) -> None:
+        ls.announced_head = ls.current.repo.head()
+        client = await fetch_client_settings(ls)
+        if client:
+            await apply_settings(ls, client=client)
+        ls.fire("initialized")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: LettaServer, params: types.DidChangeConfigurationParams) -> None:
+        client = await fetch_client_settings(ls)
+        if client is None:
+            client = _letta_section(params.settings) if params.settings else {}
+        await apply_settings(ls, client=client)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: LettaServer, params: None) -> None:
+        for task in list(ls.background):
+            task.cancel()
+        ls.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,92 @@
+"""Notice commits made by anyone else: the CLI in another process, ``git`` itself, another editor.
+
+The repository's ``.git`` folder is watched with inotify (watchfiles); only changes to ``HEAD``,
+``refs/heads/*`` and ``packed-refs`` count. When the head moved to a commit this server did not just
+make itself, the changed paths are computed with ``git diff --name-only`` and announced through the
+server's one notifier. If the watch cannot start (no inotify, a limit reached) it falls back to
+checking the ref files' modification time every two seconds: a stat, not a git process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+from pathlib import Path
+
+from letta_ls.server.app import LettaServer
+
+log = logging.getLogger("letta_ls.server")
+POLL_SECONDS = 2.0
+
+
+def changed_paths(repo_path: Path, old: str | None, new: str) -> list[str]:
+    args = ["git", "diff", "--name-only", "-z", "--no-renames", old or "4b825dc642cb6eb9a060e54bf8d69288fbee4904", new]
+    out = subprocess.run(args, cwd=repo_path, capture_output=True, check=False)
+    return [p.decode("utf-8", "surrogateescape") for p in out.stdout.split(b"\x00") if p]
+
+
+def _is_ref_change(path: str) -> bool:
+    name = path.replace("\\", "/")
+    return name.endswith(("/HEAD", "/packed-refs")) or "/refs/heads/" in name
+
+
+async def check_head(ls: LettaServer) -> None:
+    session = ls.current
+    head = await ls.run_blocking(session.repo.head)
+    if head is None or head == ls.announced_head:
+        return
+    if ls.pending_writes:
+        return  # our own save is committing; it announces itself
+    old = ls.announced_head
+    paths = await ls.run_blocking(changed_paths, session.repo.path, old, head)
+    ls.notify_memory_changed(head, paths, own=head in ls.own_commits)
+
+
+async def watch(ls: LettaServer) -> None:
+    ls.spawn(_catch_up(ls), name="first head check")
+    while True:
+        git_dir = ls.current.repo.common_dir
+        try:
+            from watchfiles import awatch
+
+            async for changes in awatch(git_dir, debounce=100, step=25, recursive=True,
+                                        watch_filter=lambda _change, path: _is_ref_change(path),
+                                        stop_event=ls.watch_restart):
+                if any(_is_ref_change(p) for _c, p in changes):
+                    await check_head(ls)
+            if ls.watch_restart.is_set():
+                ls.watch_restart.clear()
+                continue
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("watching %s failed (%s); checking every %ss instead", git_dir, exc, POLL_SECONDS)
+            await poll(ls)
+            return
+
+
+async def _catch_up(ls: LettaServer) -> None:
+    """A commit made while the watch was being set up would otherwise wait for the next one."""
+    await asyncio.sleep(0.5)
+    await check_head(ls)
+
+
+async def poll(ls: LettaServer) -> None:
+    while True:
+        await asyncio.sleep(POLL_SECONDS)
+        await check_head(ls)
+
+
+def register(server: LettaServer) -> None:
+    server.watch_restart = asyncio.Event()  # type: ignore[attr-defined]
+
+    def start() -> None:
+        server.spawn(watch(server), name="git watcher")
+
+    def restart() -> None:
+        server.watch_restart.set()  # type: ignore[attr-defined]
+
+    server.on("initialized", start)
+    server.on("agent_switched", restart)

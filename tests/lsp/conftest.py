@@ -1,0 +1,125 @@
+"""End-to-end fixtures: a real letta-ls process driven by pytest-lsp's real LSP client.
+
+Every test using ``client`` runs twice, once with VS Code's and once with Neovim's client
+capabilities (Neovim negotiates UTF-8 positions, VS Code UTF-16), over stdio and over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+from letta_ls.home import Home
+
+CLIENTS = ["visual-studio-code", "neovim"]
+TRANSPORTS = ["stdio", "tcp"]
+
+
+def server_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "LETTA_LS_HOME": str(home)}
+
+
+class Recorder:
+    """What the server sent besides responses: custom notifications, by method."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Any]] = {}
+        self.waiters: list[tuple[str, Any, asyncio.Future]] = []
+
+    def record(self, method: str, params: Any) -> None:
+        self.events.setdefault(method, []).append(params)
+        for entry in list(self.waiters):
+            name, predicate, future = entry
+            if name == method and not future.done() and predicate(params):
+                future.set_result(params)
+                self.waiters.remove(entry)
+
+    async def wait_for(self, method: str, predicate=lambda p: True, timeout: float = 10.0) -> Any:
+        for params in self.events.get(method, []):
+            if predicate(params):
+                return params
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append((method, predicate, future))
+        return await asyncio.wait_for(future, timeout)
+
+    def clear(self, method: str) -> None:
+        self.events.pop(method, None)
+
+
+@pytest.fixture
+def lsp_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("lsp-home")
+    Home(home).current_agent()  # created up front so tests know the agent id
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start_server(client: LanguageClient, transport: str, env: dict[str, str]) -> None:
+    """Start a real letta-ls process and connect the client over stdio or TCP."""
+    command = [sys.executable, "-m", "letta_ls", "serve"]
+    if transport == "stdio":
+        await client.start_io(*command, env=env)
+        return
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(*command, "--tcp", f"127.0.0.1:{port}", env=env,
+                                                stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    for _ in range(200):
+        try:
+            await client.start_tcp("127.0.0.1", port)
+            break
+        except OSError:
+            if proc.returncode is not None:
+                raise RuntimeError(f"letta-ls --tcp exited: {(await proc.stderr.read()).decode()}") from None
+            await asyncio.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("letta-ls --tcp never started listening")
+    client.tcp_process = proc
+
+
+async def stop_server(client: LanguageClient) -> None:
+    await client.stop()
+    proc = getattr(client, "tcp_process", None)
+    if proc is not None:
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest_asyncio.fixture(params=[(c, t) for t in TRANSPORTS for c in CLIENTS], ids=lambda p: f"{p[0]}-{p[1]}")
+async def client(request, lsp_home: Path):
+    client_name, transport = request.param
+    lsp_client = make_test_lsp_client()
+    lsp_client.recorder = Recorder()
+    for method in ("letta/memoryChanged", "letta/status", "letta/chatEvent"):
+        lsp_client.feature(method)(lambda params, _m=method: lsp_client.recorder.record(_m, params))
+    await start_server(lsp_client, transport, server_env(lsp_home))
+    lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities(client_name),
+        workspace_folders=[types.WorkspaceFolder(uri=lsp_home.as_uri(), name="ws")],
+        initialization_options={"home": str(lsp_home)},
+    ))
+    lsp_client.home = Home(lsp_home)
+    lsp_client.agent = lsp_client.home.current_agent()
+    lsp_client.client_name = client_name
+    lsp_client.transport = transport
+    yield lsp_client
+    await lsp_client.shutdown_session()
+    await stop_server(lsp_client)

@@ -1,0 +1,70 @@
+"""Diagnostics are pushed, debounced, versioned, right in UTF-16 and UTF-8, for open and unopened files."""
+
+import asyncio
+
+from lsprotocol import types
+
+from letta_ls.memfs.repo import Author
+
+
+async def wait_diagnostics(client, uri: str, predicate=lambda d: True, timeout: float = 10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = client.diagnostics.get(uri)
+        if found is not None and predicate(found):
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no matching diagnostics for {uri}: {client.diagnostics.get(uri)}")
+
+
+def open_doc(client, uri: str, text: str, version: int = 1) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=version, text=text)))
+
+
+async def test_open_buffer_gets_versioned_diagnostics_with_client_positions(client):
+    uri = f"letta-memory://{client.agent.id}/reference/links.md"
+    text = "---\ndescription: links\n---\nCafé ☕ 😀 see [[reference/missing]] now\n"
+    open_doc(client, uri, text, version=3)
+    found = await wait_diagnostics(client, uri, lambda d: any(x.code == "link-broken" for x in d))
+    diag = next(x for x in found if x.code == "link-broken")
+    assert diag.source == "letta" and diag.range.start.line == 3
+    prefix = "Café ☕ 😀 see "
+    expected = len(prefix.encode("utf-8")) if client.client_name == "neovim" else len(prefix.encode("utf-16-le")) // 2
+    assert diag.range.start.character == expected
+    assert client.diagnostics.get(uri) is not None
+
+
+async def test_edits_are_debounced_and_the_last_version_wins(client):
+    uri = f"letta-memory://{client.agent.id}/reference/draft.md"
+    open_doc(client, uri, "---\ndescription: draft\n---\nfine\n")
+    await wait_diagnostics(client, uri)
+    for version in range(2, 12):
+        text = "no frontmatter at all\n" if version < 11 else "---\ndescription: draft\n---\nfine again\n"
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    await asyncio.sleep(0.8)
+    assert list(client.diagnostics[uri]) == []
+
+
+async def test_unopened_committed_files_get_diagnostics_after_a_commit(client):
+    repo = client.home.memory_repo(client.agent)
+    await asyncio.sleep(0.3)
+    repo.commit({"notes/bare.md": b"just text, no frontmatter\n"}, "agent note", Author("a", "a@x"))
+    uri = f"letta-memory://{client.agent.id}/notes/bare.md"
+    found = await wait_diagnostics(client, uri, lambda d: any(x.code == "frontmatter-missing" for x in d))
+    assert found[0].severity == types.DiagnosticSeverity.Error
+    repo.commit({"notes/bare.md": b"---\ndescription: fixed\n---\ntext\n"}, "fix", Author("a", "a@x"))
+    await wait_diagnostics(client, uri, lambda d: len(d) == 0)
+
+
+async def test_diagnostic_settings_regrade_and_silence_codes(client):
+    uri = f"letta-memory://{client.agent.id}/reference/x.md"
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"letta": {"memory": {"diagnostics": {"link-broken": "error", "frontmatter-missing": "off"}}}}))
+    await asyncio.sleep(0.2)
+    open_doc(client, uri, "[[nowhere]]\n")
+    found = await wait_diagnostics(client, uri, lambda d: any(x.code == "link-broken" for x in d))
+    assert {x.code for x in found} == {"link-broken"}
+    assert found[0].severity == types.DiagnosticSeverity.Error

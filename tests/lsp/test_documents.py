@@ -1,0 +1,120 @@
+"""Virtual documents end to end: read, save with conflict detection, tree, history."""
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+
+def uri_of(client, path: str) -> str:
+    return f"letta-memory://{client.agent.id}/{path}"
+
+
+async def read(client, uri: str) -> str:
+    result = await client.workspace_text_document_content_async(types.TextDocumentContentParams(uri=uri))
+    return result.text
+
+
+async def request(client, method: str, params):
+    return await client.protocol.send_request_async(method, params)
+
+
+async def test_capabilities_advertise_read_only_schemes_only(client):
+    caps = client.init_result.capabilities
+    schemes = caps.workspace.text_document_content.schemes
+    assert sorted(schemes) == ["letta-conversation", "letta-memory-rev"]
+    assert "letta.doctor" in caps.execute_command_provider.commands
+
+
+async def test_read_memory_file_through_text_document_content(client):
+    text = await read(client, uri_of(client, "system/human.md"))
+    assert text.startswith("---\ndescription:")
+
+
+async def test_save_commits_and_stale_base_is_refused_losing_nothing(client):
+    uri = uri_of(client, "system/human.md")
+    first = await request(client, "letta/memoryRead", {"uri": uri})
+    body = first.text.replace("\n---\n", "\n---\nThe user writes Rust. Café ☕.\n", 1)
+    saved = await request(client, "letta/memoryWrite",
+                          {"uri": uri, "text": body, "baseVersion": first.version, "reason": "note the language"})
+    assert saved.commit and saved.version != first.version
+    repo = client.home.memory_repo(client.agent)
+    assert repo.history(limit=1)[0].message == "note the language"
+    assert repo.read("system/human.md").text == body
+    with pytest.raises(JsonRpcException) as err:
+        await request(client, "letta/memoryWrite",
+                      {"uri": uri, "text": "---\ndescription: x\n---\nstale\n", "baseVersion": first.version})
+    assert err.value.code == -32801 and "reload" in err.value.message
+    assert repo.read("system/human.md").text == body
+
+
+async def test_save_of_a_secret_is_refused_with_the_line(client):
+    uri = uri_of(client, "reference/keys.md")
+    key = "sk-proj-" + "Zq8vT2mXr4Lp9sWb6Kd3Nf7Hc1Jg5Ye0Ua8Qi2Ot4Rw6Ex9Vz"
+    with pytest.raises(JsonRpcException) as err:
+        await request(client, "letta/memoryWrite",
+                      {"uri": uri, "text": f"---\ndescription: keys\n---\nok\nOPENAI key: {key}\n"})
+    assert "line 5" in err.value.message.lower() or "line 5" in err.value.message
+    assert "reference/keys.md" not in client.home.memory_repo(client.agent).snapshot()
+
+
+async def test_tree_lists_tiers_descriptions_tokens(client):
+    tree = await request(client, "letta/memoryTree", {})
+    paths = {e.path: e for e in tree.entries}
+    assert paths["system/persona.md"].tier == "system"
+    assert paths["system/persona.md"].tokens > 0 and paths["system/persona.md"].description
+    assert tree.totals.systemTokenBudget == 20000
+    assert tree.agentId == client.agent.id and len(tree.head) == 40
+
+
+async def test_history_and_revision_documents(client):
+    uri = uri_of(client, "system/human.md")
+    first = await request(client, "letta/memoryRead", {"uri": uri})
+    await request(client, "letta/memoryWrite", {"uri": uri, "text": first.text + "more\n", "reason": "v2"})
+    history = await request(client, "letta/memoryHistory", {"uri": uri})
+    assert [h["message"] for h in history][:1] == ["v2"]
+    old = await read(client, history[-1]["uri"])
+    assert old == first.text
+
+
+async def test_commit_from_another_process_is_announced(client):
+    repo = client.home.memory_repo(client.agent)
+    await asyncio.sleep(0.3)  # let the watcher start
+    subprocess.run([sys.executable, "-m", "letta_ls", "--home", str(client.home.root), "memory", "backup"], check=True,
+                   capture_output=True)
+    (repo.path / "reference").mkdir(exist_ok=True)
+    (repo.path / "reference" / "cli.md").write_text("---\ndescription: from git\n---\nhi\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True)
+    subprocess.run(["git", "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-qm", "by git"], cwd=repo.path,
+                   check=True)
+    event = await client.recorder.wait_for("letta/memoryChanged", lambda p: "cli.md" in str(p.uris))
+    assert event.uris == [uri_of(client, "reference/cli.md")]
+    assert event.head == repo.head()
+
+
+async def test_own_save_is_not_announced_back(client):
+    uri = uri_of(client, "system/human.md")
+    first = await request(client, "letta/memoryRead", {"uri": uri})
+    await request(client, "letta/memoryWrite", {"uri": uri, "text": first.text + "mine\n"})
+    await asyncio.sleep(0.5)
+    assert not client.recorder.events.get("letta/memoryChanged")
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        ("letta/memoryWrite", {"uri": "file:///etc/passwd", "text": "x"}, "unknown URI scheme"),
+        ("letta/memoryWrite", {"uri": "letta-memory://agent-x/../escape.md", "text": "x"}, "'..'"),
+        ("letta/memoryWrite", {"uri": "letta-memory-rev://agent-x/abcd/x.md", "text": "x"}, "read only"),
+        ("letta/memoryRead", {"uri": 42}, "must be str"),
+        ("letta/memoryRead", {}, "missing parameter 'uri'"),
+        ("letta/memoryHistory", {"uri": "letta-memory://agent-nope/x.md"}, "no agent"),
+    ],
+)
+async def test_bad_requests_get_clear_errors(client, method, params, message):
+    with pytest.raises(JsonRpcException) as err:
+        await request(client, method, params)
+    assert message in err.value.message
