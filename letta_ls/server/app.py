@@ -14,10 +14,12 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -30,8 +32,36 @@ log = logging.getLogger("letta_ls.server")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class _Unreadable:
+    """A request whose params could not be read: it still gets an answer (pygls would drop it)."""
+
+    id: Any
+    method: Any
+    reason: str
+
+
 class LettaProtocol(LanguageServerProtocol):
-    """Adds what pygls does not compute: ``workspace.textDocumentContent`` for the read-only schemes."""
+    """Adds what pygls does not do: advertise ``workspace.textDocumentContent`` for the read-only schemes,
+    and answer a request whose params cannot be read instead of leaving the client waiting forever."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except Exception as exc:
+            if isinstance(data, dict) and "method" in data and isinstance(data.get("id"), (int, str)):
+                cause = exc.__cause__ or exc
+                return _Unreadable(data["id"], data["method"], str(cause).splitlines()[0] if str(cause) else "")
+            raise
+
+    def handle_message(self, message: Any):
+        if isinstance(message, _Unreadable):
+            method = message.method if isinstance(message.method, str) else repr(message.method)
+            detail = f" ({message.reason})" if message.reason else ""
+            error = JsonRpcInvalidParams(f"{method}: the parameters do not have the shape this method takes{detail}")
+            self._send_response(message.id, None, error.to_response_error())
+            return None
+        return super().handle_message(message)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams):

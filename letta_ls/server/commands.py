@@ -76,11 +76,14 @@ def agent_row(ls: LettaServer, agent: Any, pins: set[str]) -> dict[str, Any]:
 
 
 def register(server: LettaServer) -> None:
-    for name, feature in NOT_YET.items():
-        def not_yet(ls: LettaServer, *args: Any, _name: str = name, _feature: str = feature) -> None:
-            raise RequestFailed(f"{_name} is not available yet: {_feature} arrives in a later version of letta-ls")
+    def not_yet(name: str, feature: str):
+        def handler(ls: LettaServer, *args: Any) -> None:
+            raise RequestFailed(f"{name} is not available yet: {feature} arrives in a later version of letta-ls")
 
-        server.command(name)(not_yet)
+        return handler
+
+    for name, feature in NOT_YET.items():
+        server.command(name)(not_yet(name, feature))
 
     @server.command("letta.doctor")
     async def doctor(ls: LettaServer, *args: Any) -> dict:

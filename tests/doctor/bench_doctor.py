@@ -57,7 +57,7 @@ def build(n: int, seed: int = 1) -> dict[str, str]:
         if i < 25:
             paths.append(f"system/project/area-{i}.md")
         elif i < 75:
-            paths.append(f"skills/skill-{i}/SKILL.md" if i % 2 else f"skills/skill-{i + 1}/references/ref-{i}.md")
+            paths.append(f"skills/skill-{i}/SKILL.md" if i % 2 else f"skills/skill-{i - 1}/references/ref-{i}.md")
         else:
             paths.append(f"reference/group-{i % 40}/doc-{i}.md")
     files = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +173,35 @@ def test_audit_never_raises_on_frontmatter_fuzz(pieces, path):
     for finding in result.findings:
         if finding.path == path:
             assert 0 <= finding.line < max(len(lines), 1)
+
+
+def test_a_large_generated_memory_only_reports_the_planted_duplicates():
+    from tests.doctor.bench_doctor import build
+
+    files = build(400)
+    planted = {path for i, path in enumerate(files) if i < 400 and i % 97 == 0}
+    result = audit(MemorySnapshot.from_mapping(files), counter=ESTIMATE)
+    assert {f.code for f in result.findings} == {"duplicate-content"}
+    assert {f.path for f in result.findings} == planted
+    assert all("(and 3 more files)" in f.message for f in result.findings)
+
+
+PATHOLOGICAL = {
+    "brackets": "# " + "[[" * 20_000 + "\n",
+    "links": "- " + "[x](" * 20_000 + "\n",
+    "backticks": "`" * 20_000 + "[[x]]\n" + "`a` " * 10_000 + "[[y]]\n",
+    "signature": "## f(" + ")x" * 20_000 + "\n",
+    "stack": "at f(" + ")x" * 20_000 + "\n",
+    "assignments": "token=" * 50_000 + "\n",
+    "urls": "://:" * 50_000 + "\n",
+    "bullets": "- a\n" * 50_000,
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_pathological_text_stays_linear(name):
+    # inputs that make a careless regex backtrack quadratically; each must audit in milliseconds
+    body = PATHOLOGICAL[name]
+    for path in ("system/x.md", "reference/x.md"):
+        audit(MemorySnapshot.from_mapping({path: "---\ndescription: d\n---\n" + body}), counter=ESTIMATE)

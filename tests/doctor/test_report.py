@@ -32,7 +32,7 @@ def test_report_groups_findings_by_severity():
     notes = report.index("## Notes")
     assert errors < notes < report.index("## Largest files")
     assert "- `reference/notes.md:1` **description-missing**:" in report
-    assert "  - Fix available: Add a description from the first heading" in report
+    assert "  - Fix available: Add a description from the first heading or line" in report
     assert "- `system/index.md:5` **link-broken**:" in report
     assert "- `system/persona.md:1` **persona-missing**:" in report
 

@@ -110,6 +110,16 @@ async def client(request, lsp_home: Path):
     lsp_client.recorder = Recorder()
     for method in ("letta/memoryChanged", "letta/status", "letta/chatEvent"):
         lsp_client.feature(method)(lambda params, _m=method: lsp_client.recorder.record(_m, params))
+    lsp_client.answers = []  # what the "user" picks in window/showMessageRequest, in order
+    lsp_client.asked = []
+
+    @lsp_client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def show_message_request(params: types.ShowMessageRequestParams):
+        lsp_client.asked.append(params)
+        if not lsp_client.answers:
+            return None
+        return types.MessageActionItem(title=lsp_client.answers.pop(0))
+
     await start_server(lsp_client, transport, server_env(lsp_home))
     lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),

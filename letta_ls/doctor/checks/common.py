@@ -200,11 +200,6 @@ def is_flat_skill(path: str) -> bool:
     return path.startswith(SKILLS_DIR) and path.count("/") == 1
 
 
-def is_skill_asset(path: str) -> bool:
-    """A file inside a skill folder other than its SKILL.md (references, scripts, templates)."""
-    return path.startswith(SKILLS_DIR) and path.count("/") >= 2 and not is_skill_file(path)
-
-
 def is_memory_file(path: str) -> bool:
     """A markdown file that must follow the memory format (frontmatter with a description)."""
     return is_markdown(path) and not path.startswith(SKILLS_DIR)
@@ -213,7 +208,10 @@ def is_memory_file(path: str) -> bool:
 # --- text helpers ----------------------------------------------------------------------------------
 
 _MD_DECORATION = re.compile(r"^\s*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+|>\s*)+")
-_LINK_TEXT = re.compile(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]|\[([^\]]*)\]\([^)]*\)")
+# the character classes exclude brackets so a failed match gives up at once (no quadratic backtracking)
+_LINK_TEXT = re.compile(
+    r"\[\[([^\[\]|#\n]*)(?:#[^\[\]|\n]*)?(?:\|([^\[\]\n]*))?\]\]|\[([^\[\]\n]*)\]\([^()\n]*\)"
+)
 
 
 def plain_line(line: str) -> str:

@@ -36,17 +36,17 @@ MIN_LINE_CHARS = 20
 NEAR_THRESHOLD = 0.5
 ANCHORS = 6
 MIN_SHARED_ANCHORS = 2
-MAX_BUCKET = 64
+MAX_BUCKET = 64  # an anchor shared by more paragraphs than this is boilerplate, not a lead
+MAX_FINDINGS_PER_FILE = 10
 # common words say nothing about which paragraph a word set comes from; left out of the sketch
 _STOPWORDS = (
     "a an and are as at be but by can do for from has have he her his i if in into is it its me my no not of on "
     "or our she so that the their them then there these they this to up us was we were what when which who will "
     "with you your also about after all any because been before both each had how just like make more most "
     "must only other over same should some such than those through very where while would use used using "
-    "should could does did done get gets got one two new see"
+    "could does did done get gets got one two new see"
 )
 _STOP_HASHES = frozenset(map(hash, _STOPWORDS.split()))
-MAX_FINDINGS_PER_FILE = 10
 
 _MARKERS = re.compile(r"^[ \t]*(?:[-*+][ \t]+(?:\[[ xX]\][ \t]+)?|\d+[.)][ \t]+|>[ \t]*)+", re.M)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
@@ -57,7 +57,7 @@ _HR_FIRST = frozenset("-*_")
 
 class Unit(NamedTuple):
     """A paragraph: its lines [start, end], the hash of its normalised text, and for a long prose
-    paragraph the text itself (for shingles) and its sketch (the smallest hashes of its rarer words)."""
+    paragraph the text itself (for shingles) and its sketch (the smallest hashes of its uncommon words)."""
 
     start: int
     end: int

@@ -78,8 +78,10 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
         if ctx.enabled("description-missing"):
             key_line = doc.key_line("description")
             description = derive_description(scan_file(file))
-            fix = Fix("add-description", "Add a description from the first heading", {"description": description}) \
-                if description else None
+            fix = None
+            if description:
+                fix = Fix("add-description", "Add a description from the first heading or line",
+                          {"description": description})
             out.append(finding(
                 "description-missing", path, doc_line(text, key_line) if key_line is not None else 0,
                 ("The `description` is empty" if key_line is not None else "There is no `description`")

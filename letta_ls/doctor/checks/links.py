@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from letta_ls.doctor.checks.common import BlobCache, CheckContext, basename, finding, is_markdown, scan_file, stem
@@ -20,7 +21,7 @@ from letta_ls.doctor.findings import Finding, Fix
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 
 _LINK = re.compile(r"\[\[([^\[\]\n]+?)\]\]")
-_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+_TICKS = re.compile(r"`+")
 _ROOT_PREFIXES = ("${MEMORY_DIR}/", "$MEMORY_DIR/", "memory/", "./", "/")
 
 
@@ -40,9 +41,32 @@ _LINKS: BlobCache[list[Link]] = BlobCache()
 
 
 def _mask_inline_code(line: str) -> str:
+    """Blank out inline code spans (a run of backticks up to the next run of the same length)."""
     if "`" not in line:
         return line
-    return _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(line)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    spans = []
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        later = by_length[end - start]
+        position = bisect_right(later, index)
+        if position == len(later):
+            index += 1
+            continue
+        closing = later[position]
+        spans.append((start, runs[closing][1]))
+        index = closing + 1
+    pieces = []
+    previous = 0
+    for start, end in spans:
+        pieces += [line[previous:start], " " * (end - start)]
+        previous = end
+    pieces.append(line[previous:])
+    return "".join(pieces)
 
 
 def links_in(file: MemoryFile) -> list[Link]:

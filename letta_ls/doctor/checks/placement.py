@@ -166,7 +166,7 @@ _RULES: BlobCache[tuple[int, int]] = BlobCache()
 
 
 def rule_counts(file: MemoryFile) -> tuple[int, int]:
-    """(standing-rule lines, prose lines) of a file's body: the cheap half of ``content_stats``."""
+    """(lines that state a standing rule, preference or identity; all prose lines) of a file's body."""
     scan = scan_file(file)
     if scan is None:
         return 0, 0
@@ -181,7 +181,10 @@ def rule_counts(file: MemoryFile) -> tuple[int, int]:
         prose = [line for line in prose if line[0] != "|"]
         rules = 0
         for line in prose:
-            words = line.lstrip("-*+>0123456789.) [xX]").split(None, 1)
+            head = line.lstrip("-*+>0123456789.) ")
+            if head[:1] == "[" and head[2:3] == "]":  # a task-list box
+                head = head[3:]
+            words = head.split(None, 1)
             if words and words[0].strip("*_").lower() in _RULE_FIRST_WORDS and _RULE.match(plain_line(line)):
                 rules += 1
         return rules, len(prose)

@@ -40,15 +40,13 @@ def flat_skill_target(path: str) -> str:
 def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
     path = file.path
     out: list[Finding] = []
-    if file.text is None:
-        if ctx.enabled("not-text") and extension(path) not in BINARY_ASSET_EXTENSIONS:
-            reason = "contains NUL bytes" if b"\x00" in file.data else "is not valid UTF-8"
-            out.append(finding(
-                "not-text", path, 0,
-                f"`{path}` {reason}, so it is not text the agent can read. Re-save it as UTF-8 text, "
-                "or remove it if it is a stray binary file.",
-            ))
-        return out
+    if file.text is None and ctx.enabled("not-text") and extension(path) not in BINARY_ASSET_EXTENSIONS:
+        reason = "contains NUL bytes" if b"\x00" in file.data else "is not valid UTF-8"
+        out.append(finding(
+            "not-text", path, 0,
+            f"`{path}` {reason}, so it is not text the agent can read. Re-save it as UTF-8 text, "
+            "or remove it if it is a stray binary file.",
+        ))
     if is_markdown(path) and ctx.enabled("name-clash") and path[:-3] in ctx.folders:
         out.append(finding(
             "name-clash", path, 0,
@@ -57,7 +55,7 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
         ))
     if is_flat_skill(path) and ctx.enabled("skill-flat-file"):
         out.append(_flat_skill(ctx, file))
-    if is_skill_file(path) and ctx.enabled("skill-invalid"):
+    if is_skill_file(path) and file.text is not None and ctx.enabled("skill-invalid"):
         out.extend(_skill_invalid(file))
     return out
 
@@ -67,7 +65,7 @@ def _flat_skill(ctx: CheckContext, file: MemoryFile) -> Finding:
     fix = None
     if is_markdown(path):
         target = flat_skill_target(path)
-        if not ctx.exists(target):
+        if not ctx.exists(target) and file.text is not None:
             fix = Fix("skill-to-folder", f"Move to `{target}`", {"target": target, "name": stem(path)})
         message = (
             f"`{path}` is a file directly under `skills/`, but skills are folders: "

@@ -1,0 +1,1 @@
+"""Model providers: OpenAI-compatible Chat Completions, Anthropic Messages, and the embedded local model."""

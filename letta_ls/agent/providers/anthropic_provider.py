@@ -1,0 +1,237 @@
+"""The Anthropic Messages provider.
+
+Owns the translation between the agent's ``Message`` records and the Messages wire format (the system
+prompt as ``system``; assistant text and ``tool_use`` blocks; tool results as ``tool_result`` blocks,
+consecutive ones grouped into one user message; a compaction summary as user text; the alternation of
+roles the API insists on), and the reassembly of a streamed reply from its events: ``text_delta`` pieces
+are passed on as they arrive, ``input_json_delta`` pieces are joined per block and parsed when the block
+stops (arguments that are not a JSON object become ``arguments={}`` with ``raw_arguments`` kept).
+
+Retries and error wording live in ``retry.py``; an ``error`` event inside the stream (an overload, say)
+counts as the HTTP error it names. This module never logs the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlparse
+
+import anthropic
+
+from letta_ls.agent.messages import Message, ToolCall, new_id
+from letta_ls.agent.providers.base import (
+    Done,
+    ModelRequest,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    ToolCallEvent,
+    ToolSpec,
+)
+from letta_ls.agent.providers.openai_provider import pair_tool_results, parse_arguments
+from letta_ls.agent.providers.retry import (
+    RetryPolicy,
+    TransientError,
+    connection_error,
+    is_timeout,
+    is_transport_error,
+    looks_like_overflow,
+    redact,
+    sentence,
+    server_message,
+    status_error,
+    stream_with_retries,
+)
+
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+STOP_REASONS = {"tool_use": "tool_calls", "max_tokens": "max_tokens", "model_context_window_exceeded": "max_tokens"}
+# The status an error event inside a 200 stream stands for.
+ERROR_EVENT_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429,
+                      "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+                      "not_found_error": 404, "request_too_large": 413, "timeout_error": 504}
+_TOOL_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _tool_id(call_id: str | None) -> str:
+    """A tool-use id Anthropic accepts (``[A-Za-z0-9_-]+``), stable for the same input."""
+    return _TOOL_ID_UNSAFE.sub("_", call_id or "") or "toolu_missing"
+
+
+def _text(content: str, placeholder: str) -> str:
+    return content if content.strip() else placeholder  # the API refuses blank text blocks
+
+
+def to_anthropic_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The Messages ``messages`` for a history: roles alternate and tool results follow their calls."""
+    wire: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if wire and wire[-1]["role"] == role:
+            wire[-1]["content"].extend(blocks)
+        else:
+            wire.append({"role": role, "content": blocks})
+
+    for message in pair_tool_results(messages):
+        if message.role == "tool" and message.kind != "summary":
+            add("user", [{"type": "tool_result", "tool_use_id": _tool_id(message.tool_call_id),
+                          "content": _text(message.content, "(no output)")}])
+        elif message.role == "assistant" and message.kind != "summary":
+            blocks: list[dict[str, Any]] = []
+            if message.content.strip():
+                blocks.append({"type": "text", "text": message.content})
+            blocks += [{"type": "tool_use", "id": _tool_id(call.id), "name": call.name, "input": call.arguments}
+                       for call in message.tool_calls]
+            if blocks:
+                add("assistant", blocks)
+        else:  # user messages, summaries and stray system notes are all the user's side
+            add("user", [{"type": "text", "text": _text(message.content, "(empty message)")}])
+    if wire and wire[0]["role"] != "user":
+        wire.insert(0, {"role": "user", "content": [{"type": "text", "text": "(The conversation continues.)"}]})
+    return wire
+
+
+def to_anthropic_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    return [{"name": tool.name, "description": tool.description,
+             "input_schema": tool.parameters or {"type": "object", "properties": {}}} for tool in tools]
+
+
+@dataclass
+class _PartialCall:
+    id: str
+    name: str
+    start_input: dict[str, Any]
+    pieces: list[str] = field(default_factory=list)
+
+    def finish(self) -> ToolCall:
+        if self.pieces:
+            arguments, raw = parse_arguments("".join(self.pieces))
+        else:  # some proxies send the whole input in content_block_start
+            arguments, raw = dict(self.start_input), ""
+        return ToolCall(id=self.id or new_id("toolu"), name=self.name, arguments=arguments, raw_arguments=raw)
+
+
+class AnthropicProvider:
+    """Streams Anthropic Messages with tools."""
+
+    name = "anthropic"
+
+    def __init__(self, model: str, *, api_key: str, base_url: str | None = None, context_window: int = 200_000,
+                 api_key_env: str = "ANTHROPIC_API_KEY", max_retries: int | None = None,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+        """``timeout`` is the longest wait for any read: the response headers or the next piece of the stream."""
+        self.model = model
+        self.context_window = context_window
+        self.base_url = (base_url or ANTHROPIC_BASE_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        policy = retry or RetryPolicy()
+        self.retry = replace(policy, max_retries=max_retries) if max_retries is not None else policy
+        self._api_key = api_key
+        official = urlparse(self.base_url).hostname == "api.anthropic.com"
+        self.service = "Anthropic" if official else f"the Anthropic-compatible server at {self.base_url}"
+        self._client: anthropic.AsyncAnthropic | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        return stream_with_retries(lambda: self._attempt(request), self._translate, policy=self.retry,
+                                   service=self.service)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    def _sdk(self) -> anthropic.AsyncAnthropic:
+        # One client (and connection pool) per event loop: pooled connections cannot cross loops.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                                                    timeout=self.timeout)
+            self._client_loop = loop
+        return self._client
+
+    def _arguments(self, request: ModelRequest) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"model": self.model, "max_tokens": request.max_output_tokens,
+                                     "messages": to_anthropic_messages(request.messages), "stream": True}
+        if request.system:
+            # Marked cacheable: the compiled memory prompt repeats on every turn of a conversation.
+            arguments["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
+        if request.tools:
+            arguments["tools"] = to_anthropic_tools(request.tools)
+        return arguments
+
+    async def _attempt(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        stream = await self._sdk().messages.create(**self._arguments(request))
+        calls: dict[int, _PartialCall] = {}
+        emitted = 0
+        stop_reason: str | None = None
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        complete = False
+        try:
+            async for event in stream:
+                kind = event.type
+                if kind == "message_start":
+                    usage = event.message.usage
+                    input_tokens = sum(getattr(usage, name, None) or 0 for name in (
+                        "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+                    output_tokens = getattr(usage, "output_tokens", None)
+                elif kind == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        calls[event.index] = _PartialCall(block.id, block.name, dict(block.input or {}))
+                elif kind == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta" and delta.text:
+                        yield TextDelta(delta.text)
+                    elif delta.type == "input_json_delta" and event.index in calls:
+                        calls[event.index].pieces.append(delta.partial_json or "")
+                elif kind == "content_block_stop":
+                    if event.index in calls:
+                        emitted += 1
+                        yield ToolCallEvent(calls.pop(event.index).finish())
+                elif kind == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    if event.usage is not None and event.usage.output_tokens is not None:
+                        output_tokens = event.usage.output_tokens
+                elif kind == "message_stop":
+                    complete = True
+        finally:
+            await stream.close()
+        if not complete:
+            raise TransientError(sentence(f"{self.service} ended the stream before the reply was complete."))
+        for key in sorted(calls):  # blocks the server never closed, at the end of a truncated reply
+            emitted += 1
+            yield ToolCallEvent(calls[key].finish())
+        stop = STOP_REASONS.get(stop_reason or "", "end")
+        if emitted and stop == "end":
+            stop = "tool_calls"
+        yield Done(stop, input_tokens, output_tokens)
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        if isinstance(exc, anthropic.APIStatusError):
+            message = server_message(exc.body, exc.message)
+            status = exc.status_code
+            if status < 400:  # an error event inside a 200 stream
+                kind = exc.body.get("error", {}).get("type") if isinstance(exc.body, dict) else None
+                status = ERROR_EVENT_STATUS.get(str(kind), 500)
+            overflow = status in (400, 413) and looks_like_overflow(message)
+            return status_error(self.service, status, message, headers=exc.response.headers, key_env=self.api_key_env,
+                                model=self.model, overflow=overflow, api_key=self._api_key)
+        if isinstance(exc, anthropic.APITimeoutError) or is_timeout(exc):
+            return connection_error(self.service, "timed out", timeout=self.timeout)
+        if isinstance(exc, anthropic.APIConnectionError) or is_transport_error(exc):
+            cause = exc.__cause__ or exc
+            return connection_error(self.service, redact(f"{type(cause).__name__}: {cause}", self._api_key))
+        if isinstance(exc, ValueError):
+            return ProviderError(sentence(f"{self.service} sent a malformed stream "
+                                          f"({redact(str(exc), self._api_key)})."))
+        return ProviderError(sentence(f"{self.service} failed: {type(exc).__name__}: "
+                                      f"{redact(str(exc), self._api_key)}"))
