@@ -31,3 +31,6 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 @pytest.fixture
 def repo(tmp_path: Path) -> MemoryRepo:
     return MemoryRepo.create(tmp_path / "memory", SEED, AGENT)
+
+
+from tests.fakes import anthropic_server, openai_server  # noqa: E402, F401 - shared fixtures

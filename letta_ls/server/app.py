@@ -82,11 +82,12 @@ class LettaServer(LanguageServer):
         self.background: set[asyncio.Task] = set()
         self.own_commits: set[str] = set()
         self.pending_writes = 0
+        self.chat: Any = None  # the ChatService, set by letta_ls.server.chat
         self.watch_restart: asyncio.Event | None = None
         self.announced_head: str | None = None
         self.hooks: dict[str, list[Callable[..., Any]]] = {"initialized": [], "after_commit": [],
                                                            "settings_changed": [], "activity": [],
-                                                           "agent_switched": []}
+                                                           "agent_switched": [], "conversation_changed": []}
 
     # ------------------------------------------------------------------ plumbing
     def on(self, event: str, hook: Callable[..., Any]) -> None:
@@ -168,9 +169,9 @@ class LettaServer(LanguageServer):
 
 def build_server() -> LettaServer:
     """A server with every feature registered (one module per concern)."""
-    from letta_ls.server import commands, diagnostics, documents, editing, lifecycle, status, watcher
+    from letta_ls.server import chat, commands, diagnostics, documents, editing, lifecycle, status, watcher
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, status, watcher):
+    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher):
         module.register(server)
     return server

@@ -23,13 +23,9 @@ from letta_ls.settings import SettingsError, structure_settings, unstructure_set
 log = logging.getLogger("letta_ls.server")
 
 NOT_YET = {
-    "letta.chat": "chatting with the agent",
-    "letta.remember": "/remember",
     "letta.init": "/init",
     "letta.dream": "dreams",
     "letta.defrag": "defrag",
-    "letta.newConversation": "conversations",
-    "letta.listConversations": "conversations",
     "letta.sync": "memory sync",
 }
 

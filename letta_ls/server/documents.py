@@ -11,6 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from letta_ls.agent.conversations import UnknownConversationError
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
 from letta_ls.memfs.snapshot import tier_of
@@ -39,8 +40,10 @@ def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
     """(text, version, head) for any of the three schemes; blocking."""
     parsed = parse_uri(uri)
     if parsed.scheme == CONVERSATION:
-        raise RequestFailed(f"no conversation {parsed.conversation_id!r} for agent {parsed.agent_id}: "
-                            "conversations are not available in this version yet")
+        try:
+            return ls.chat.conversation_markdown(parsed.agent_id, parsed.conversation_id), None, None
+        except UnknownConversationError as exc:
+            raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from exc
     repo = repo_for(ls, parsed.agent_id)
     rev = parsed.commit if parsed.scheme == MEMORY_REV else "HEAD"
     found = repo.read(parsed.path, rev)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
+from letta_ls.agent.providers.base import ProviderError
 from letta_ls.home import AgentError
 from letta_ls.memfs.operations import MemoryToolError
 from letta_ls.memfs.paths import UnsafePathError
@@ -41,7 +42,7 @@ def as_rpc_error(exc: BaseException) -> JsonRpcException:
         return JsonRpcContentModified(str(exc), data={"path": exc.path, "current": exc.actual})
     if isinstance(exc, (BadUriError, UnsafePathError, SettingsError, UnknownPresetError)):
         return InvalidParams(str(exc))
-    if isinstance(exc, (MemoryToolError, MemoryFileNotFoundError, AgentError, MemoryRepoError)):
+    if isinstance(exc, (MemoryToolError, MemoryFileNotFoundError, AgentError, MemoryRepoError, ProviderError)):
         return RequestFailed(str(exc))
     log.exception("unexpected error", exc_info=exc)
     return RequestFailed(f"letta-ls could not do that: {type(exc).__name__}: {exc}")

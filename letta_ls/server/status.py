@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from letta_ls.agent.conversations import ConversationStore
 from letta_ls.memfs.snapshot import is_memory_markdown
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
@@ -22,7 +23,7 @@ def compute_status(ls: LettaServer) -> dict[str, Any]:
     return {
         "agentId": session.agent.id,
         "agentName": session.agent.name,
-        "conversationId": "default",
+        "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
         "model": model.name or model.provider,
         "systemTokens": system_tokens,
         "dream": "idle",
@@ -45,3 +46,4 @@ def register(server: LettaServer) -> None:
     server.on("after_commit", lambda paths: send())
     server.on("settings_changed", send)
     server.on("agent_switched", send)
+    server.on("conversation_changed", lambda conversation_id: send())

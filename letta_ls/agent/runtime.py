@@ -1,0 +1,256 @@
+"""The agent's turn: system prompt from HEAD, the model, tool calls, memory commits, the transcript.
+
+One ``AgentRuntime`` per agent per process. A turn appends the user's message, then loops: compile the
+system prompt from committed ``HEAD`` (cheap when HEAD has not moved), compact the context when it
+nears the window, stream the model's reply, run its tool calls, append everything to the transcript.
+Memory edits are committed by the tool at once, announced through ``on_memory_commit`` and seen by the
+next step. Tool errors go back to the model; a provider failure ends the turn with an ``error`` event;
+cancellation marks the turn cancelled and leaves a transcript the providers still accept.
+
+It knows nothing of LSP: events go to an ``emit`` callback as ``ChatEvent`` records (SPEC section 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from letta_ls.agent.compaction import CompactionEvents, compact, compaction_threshold, estimate_request_tokens
+from letta_ls.agent.conversations import ConversationStore
+from letta_ls.agent.messages import Message, ToolCall, new_id
+from letta_ls.agent.providers.base import (
+    ContextOverflowError,
+    Done,
+    ModelRequest,
+    Provider,
+    ProviderError,
+    TextDelta,
+    ToolCallEvent,
+)
+from letta_ls.agent.providers.select import NO_MODEL_CONFIGURED
+from letta_ls.agent.tools import TOOL_SPECS, Toolbox
+from letta_ls.memfs.compile import compile_memory, compile_system_prompt
+from letta_ls.memfs.skills import discover_skills
+from letta_ls.session import Session
+
+log = logging.getLogger("letta_ls.agent")
+DEFAULT_STEP_LIMIT = 20
+
+
+def load_prompt(name: str) -> str:
+    return (importlib.resources.files("letta_ls.agent") / "prompts" / name).read_text(encoding="utf-8")
+
+
+@dataclass
+class ChatEvent:
+    """One ``letta/chatEvent``: ``kind`` is text, tool_call, tool_result, memory_edit, done or error."""
+
+    conversation_id: str
+    turn_id: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"conversationId": self.conversation_id, "turnId": self.turn_id, "kind": self.kind, **self.data}
+
+
+@dataclass
+class TurnResult:
+    conversation_id: str
+    turn_id: str
+    reply: str
+    commits: list[str]
+    steps: int
+    error: str | None = None
+
+
+Emit = Callable[[ChatEvent], None]
+MemoryCommitHook = Callable[[str, list[str]], None]
+
+
+class AgentRuntime:
+    def __init__(self, session: Session, provider: Provider | None, *, workspace: list[Path] | None = None,
+                 events: CompactionEvents | None = None, on_memory_commit: MemoryCommitHook | None = None,
+                 step_limit: int = DEFAULT_STEP_LIMIT, base_prompt: str | None = None) -> None:
+        self.session = session
+        self.provider = provider
+        self.workspace = list(workspace or [])
+        self.events = events or CompactionEvents()
+        self.on_memory_commit = on_memory_commit
+        self.step_limit = step_limit
+        self.base_prompt = base_prompt if base_prompt is not None else load_prompt("base.md")
+        self.store = ConversationStore(session.agent.conversations_dir)
+        self.store.ensure_default()
+        self.step_listeners: list[Callable[[str, int], None]] = []
+
+    # ------------------------------------------------------------------ prompt
+    def toolbox(self) -> Toolbox:
+        return Toolbox(self.session.operations("agent"), self.store, self.workspace,
+                       self.session.home.root / "skills")
+
+    def system_prompt(self, conversation_id: str, message_count: int) -> str:
+        snap = self.session.repo.snapshot()
+        memory = compile_memory(snap)
+        skills = discover_skills(snap, project_dirs=self.workspace, global_dir=self.session.home.root / "skills",
+                                 memory_dir=self.session.repo.path)
+        base = self.base_prompt.replace("{AGENT_NAME}", self.session.agent.name)
+        return compile_system_prompt(base, memory, agent_id=self.session.agent.id, conversation_id=conversation_id,
+                                     message_count=message_count, skills=skills, recompiled_at=datetime.now(UTC))
+
+    def resolve_conversation(self, conversation_id: str | None) -> str:
+        if conversation_id is None:
+            return self.store.last_used()
+        self.store.get(conversation_id)  # raises UnknownConversationError listing the valid ids
+        return conversation_id
+
+    # ------------------------------------------------------------------ the turn
+    async def run_turn(self, text: str, *, conversation_id: str | None = None, emit: Emit | None = None,
+                       preamble: str | None = None) -> TurnResult:
+        """Answer ``text`` in a conversation; ``preamble`` (e.g. the /remember reminder) is prepended."""
+        emit = emit or (lambda event: None)
+        conv = await asyncio.to_thread(self.resolve_conversation, conversation_id)
+        turn_id = new_id("turn")
+        content = f"{preamble}\n\n{text}" if preamble else text
+        await asyncio.to_thread(self._start_turn, conv, turn_id, Message("user", content, turn_id=turn_id))
+        commits: list[str] = []
+        reply_parts: list[str] = []
+        steps = 0
+        status = "error"
+        try:
+            if self.provider is None:
+                reply = NO_MODEL_CONFIGURED
+                await asyncio.to_thread(self.store.append, conv, [Message("assistant", reply, turn_id=turn_id)])
+                emit(ChatEvent(conv, turn_id, "text", {"text": reply}))
+                emit(ChatEvent(conv, turn_id, "done", {"reply": reply}))
+                status = "done"
+                return TurnResult(conv, turn_id, reply, commits, 0)
+            toolbox = self.toolbox()
+            tools_json = json.dumps([t.__dict__ for t in TOOL_SPECS])
+            while True:
+                steps += 1
+                context = await asyncio.to_thread(self.store.context, conv)
+                system = await asyncio.to_thread(self.system_prompt, conv, len(context))
+                context = await self._maybe_compact(conv, system, context, tools_json)
+                message, calls = await self._model_step(conv, turn_id, system, context, emit)
+                await asyncio.to_thread(self.store.append, conv, [message])
+                for listener in self.step_listeners:
+                    listener(conv, steps)
+                if message.content:
+                    reply_parts.append(message.content)
+                if not calls:
+                    break
+                results = []
+                for call in calls:
+                    emit(ChatEvent(conv, turn_id, "tool_call", {"name": call.name, "arguments": call.arguments}))
+                    outcome = await asyncio.to_thread(self._run_tool, toolbox, call)
+                    results.append(Message("tool", outcome.text, tool_call_id=call.id, name=call.name,
+                                           turn_id=turn_id))
+                    emit(ChatEvent(conv, turn_id, "tool_result", {"name": call.name, "result": outcome.text}))
+                    edit = outcome.edit
+                    if edit is not None and edit.commit is not None:
+                        commits.append(edit.commit)
+                        for path in edit.paths:
+                            emit(ChatEvent(conv, turn_id, "memory_edit", {
+                                "uri": f"letta-memory://{self.session.agent.id}/{path}", "commit": edit.commit,
+                                "reason": outcome.reason or ""}))
+                        if self.on_memory_commit is not None:
+                            self.on_memory_commit(edit.commit, list(edit.paths))
+                await asyncio.to_thread(self.store.append, conv, results)
+                if steps >= self.step_limit:
+                    note = (f"(stopped after {self.step_limit} steps: the step limit of a turn. "
+                            "Ask me to continue if there is more to do.)")
+                    reply_parts.append(note)
+                    await asyncio.to_thread(self.store.append, conv, [Message("assistant", note, turn_id=turn_id)])
+                    emit(ChatEvent(conv, turn_id, "text", {"text": note}))
+                    break
+            reply = "\n\n".join(p for p in reply_parts if p).strip()
+            emit(ChatEvent(conv, turn_id, "done", {"reply": reply}))
+            status = "done"
+            return TurnResult(conv, turn_id, reply, commits, steps)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except ProviderError as exc:
+            emit(ChatEvent(conv, turn_id, "error", {"message": str(exc)}))
+            return TurnResult(conv, turn_id, "\n\n".join(reply_parts), commits, steps, error=str(exc))
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.to_thread(self.store.mark_turn, conv, turn_id, status))
+
+    def _start_turn(self, conv: str, turn_id: str, message: Message) -> None:
+        self.store.mark_turn(conv, turn_id, "started")
+        self.store.append(conv, [message])
+        self.store.set_last_used(conv)
+
+    def _run_tool(self, toolbox: Toolbox, call: ToolCall):
+        if call.raw_arguments and not call.arguments:
+            try:
+                json.loads(call.raw_arguments)
+            except ValueError:
+                from letta_ls.agent.tools import ToolOutcome
+
+                return ToolOutcome(f"Error: the arguments of your {call.name} call were not valid JSON: "
+                                   f"{call.raw_arguments[:200]!r}; call it again with a JSON object", is_error=True)
+        return toolbox.run(call.name, call.arguments)
+
+    async def _model_step(self, conv: str, turn_id: str, system: str, context: list[Message],
+                          emit: Emit) -> tuple[Message, list[ToolCall]]:
+        assert self.provider is not None
+        request = ModelRequest(system=system, messages=context, tools=TOOL_SPECS,
+                               max_output_tokens=self.session.settings.model.maxOutputTokens)
+        for attempt in range(2):
+            text: list[str] = []
+            calls: list[ToolCall] = []
+            try:
+                async for event in self.provider.stream(request):
+                    if isinstance(event, TextDelta):
+                        text.append(event.text)
+                        emit(ChatEvent(conv, turn_id, "text", {"text": event.text}))
+                    elif isinstance(event, ToolCallEvent):
+                        calls.append(event.call)
+                    elif isinstance(event, Done):
+                        break
+            except ContextOverflowError:
+                if attempt or text:
+                    raise
+                result = await self._compact(conv, system, json.dumps([t.__dict__ for t in TOOL_SPECS]), force=True)
+                request.messages = result if result is not None else request.messages
+                continue
+            return Message("assistant", "".join(text), tool_calls=calls, turn_id=turn_id), calls
+        raise ProviderError("the conversation does not fit the model's context window even after compaction")
+
+    # ------------------------------------------------------------------ compaction
+    async def _maybe_compact(self, conv: str, system: str, context: list[Message], tools_json: str) -> list[Message]:
+        assert self.provider is not None
+        window = self.provider.context_window
+        counter = self.session.counter
+        tokens = await asyncio.to_thread(estimate_request_tokens, system, context, tools_json, counter)
+        if tokens <= compaction_threshold(window):
+            return context
+        result = await self._compact(conv, system, tools_json)
+        return result if result is not None else context
+
+    async def _compact(self, conv: str, system: str, tools_json: str = "", *,
+                       force: bool = False) -> list[Message] | None:
+        assert self.provider is not None
+        provider = self.provider
+
+        async def summarise(prompt: str) -> str:
+            request = ModelRequest(system="You summarise conversations faithfully and briefly.",
+                                   messages=[Message("user", prompt)], tools=[], max_output_tokens=1024)
+            parts = [e.text async for e in provider.stream(request) if isinstance(e, TextDelta)]
+            return "".join(parts)
+
+        overhead = self.session.counter.count(system) + self.session.counter.count(tools_json)
+        result = await compact(self.store, conv, summarise, context_window=provider.context_window,
+                               counter=self.session.counter, events=self.events, agent_id=self.session.agent.id,
+                               force=force, overhead_tokens=overhead)
+        return result.context if result is not None else None
