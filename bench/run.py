@@ -3,7 +3,8 @@
 Floors: raw ``git add`` + ``git commit`` for a memory write; ``git ls-tree`` + ``git cat-file --batch`` of
 the same blobs for a cold compile. Prints one JSON document; ``--quick`` shrinks the sizes for smoke
 tests. Targets (issue 2): write ≤ 1.3x, cold compile ≤ 2x, warm compile < 1 ms, doctor over 2,000
-files < 1 s.
+files < 1 s. The language server's figures come from ``bench/server.py`` and the agent's from
+``bench/agent.py``, in the same JSON; ``--only memfs|server|agent`` runs one group.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import agent as agent_bench
+from bench import server as server_bench
 from bench.corpus import memory_corpus
 from letta_ls.doctor import audit
 from letta_ls.doctor.guard import memory_change_guard
@@ -33,6 +36,7 @@ from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.settings import MemorySettings
 
 AUTHOR = Author("Bench", "bench@letta-ls.local")
+GROUPS = ("memfs", "server", "agent")
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@letta-ls.local",
        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@letta-ls.local"}
 
@@ -140,18 +144,29 @@ def summarise(name: str, ours: list[float], floor: list[float], target: float) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--only", choices=GROUPS, help="run one group of benchmarks")
     args = parser.parse_args()
     n_files, rounds = (200, 3) if args.quick else (2000, 15)
     files = memory_corpus(n_files)
+    groups = [args.only] if args.only else list(GROUPS)
     tmp = Path(tempfile.mkdtemp(prefix="letta-bench-"))
+    started = time.perf_counter()
+    results: list[dict] = []
     try:
-        results = [bench_write(tmp, files, rounds * 2)]
-        results += bench_compile(tmp, files, max(3, rounds // 3))
-        results.append(bench_doctor(tmp, files, max(3, rounds // 5)))
-        results.append(bench_tokens(files))
+        if "memfs" in groups:
+            memfs = [bench_write(tmp, files, rounds * 2)]
+            memfs += bench_compile(tmp, files, max(3, rounds // 3))
+            memfs.append(bench_doctor(tmp, files, max(3, rounds // 5)))
+            memfs.append(bench_tokens(files))
+            results += [{"group": "memfs", **entry} for entry in memfs]
+        if "server" in groups:
+            results += [{"group": "server", **entry} for entry in server_bench.run(tmp, files, quick=args.quick)]
+        if "agent" in groups:
+            results += [{"group": "agent", **entry} for entry in agent_bench.run(tmp, files, quick=args.quick)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({"files": n_files, "python": sys.version.split()[0], "results": results}, indent=2))
+    print(json.dumps({"files": n_files, "python": sys.version.split()[0], "groups": groups,
+                      "seconds": round(time.perf_counter() - started, 1), "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,268 @@
+"""The agent measured against the model call it wraps, in the same run.
+
+Overhead per turn: a conversation seeded with 200 messages (``ConversationStore.append``), then
+``AgentRuntime.run_turn`` against a zero-latency OpenAI-compatible server on 127.0.0.1 that answers every
+request with the same short streamed text. The floor is the very request body the turn sent, replayed with
+the ``openai`` SDK straight to the same server (stream opened and read to the end); turns and floors
+alternate. Overhead = turn time - floor time, median over the turns (target < 10 ms). A second set of
+turns is instrumented to say where the overhead goes (transcript read and append, prompt compile, token
+estimate, wire conversion); instrumentation is kept out of the headline figure.
+
+Tokens per second of the embedded model (llama-cpp + SmolLM2-135M) through
+``letta_ls.agent.providers.local.tokens_per_second`` when that module and the model are available.
+
+The fake model server is a copy of the essentials of ``tests/fakes`` (``bench/`` does not import tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import json
+import random
+import statistics
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import paragraph
+from letta_ls.agent import runtime as runtime_module
+from letta_ls.agent.messages import Message, ToolCall
+from letta_ls.agent.providers import openai_provider
+from letta_ls.agent.providers.openai_provider import OpenAIProvider
+from letta_ls.agent.runtime import AgentRuntime
+from letta_ls.home import Home
+from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.session import Session
+
+AUTHOR = Author("Bench", "bench@letta-ls.local")
+REPLY = "Noted: the build uses two workers."
+
+
+# ---------------------------------------------------------------------------------------------- fake model
+def _sse(reply: str) -> bytes:
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "fake-gpt"}
+
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return f"data: {json.dumps({**base, 'choices': [choice]})}\n\n"
+
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    return (chunk({"role": "assistant", "content": ""}) + chunk({"content": reply}) + chunk({}, "stop")
+            + f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n" + "data: [DONE]\n\n").encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _FakeHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.server.bodies.append(body)
+        payload = self.server.payload
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _FakeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.payload = _sse(REPLY)
+        self.bodies: list[bytes] = []
+
+
+@contextlib.contextmanager
+def fake_openai() -> Iterator[_FakeHTTPServer]:
+    """A zero-latency OpenAI Chat Completions server: every request gets the same streamed reply at once."""
+    server = _FakeHTTPServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+def seed_messages(count: int, seed: int = 11) -> list[Message]:
+    """``count`` messages of an ordinary coding conversation; every fifth exchange calls a tool."""
+    rng = random.Random(seed)
+    out: list[Message] = []
+    turn = 0
+    while len(out) < count:
+        turn += 1
+        out.append(Message("user", paragraph(rng, 2), turn_id=f"turn-{turn}"))
+        if turn % 5 == 0 and len(out) + 3 <= count:
+            call = ToolCall(f"call-{turn}", "memory", {"command": "view", "path": "system/project/build-0.md"})
+            out.append(Message("assistant", "Let me check my notes.", tool_calls=[call], turn_id=f"turn-{turn}"))
+            out.append(Message("tool", paragraph(rng, 3), tool_call_id=call.id, name="memory", turn_id=f"turn-{turn}"))
+        out.append(Message("assistant", paragraph(rng, 4), turn_id=f"turn-{turn}"))
+    return out[:count]
+
+
+def build_session(root: Path, files: dict[str, str]) -> Session:
+    home = Home(root)
+    agent = home.create_agent("Bench agent")
+    home.use_agent(agent.id)
+    MemoryRepo(agent.memory_dir).commit({p: t.encode() for p, t in files.items()}, "bench: memory", AUTHOR)
+    return Session(home)
+
+
+class Timings:
+    """Wraps callables so their time (in whichever thread runs them) is added up by label."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+        had_own = inspect.ismodule(owner) or attribute in vars(owner)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.total[label] += time.perf_counter() - t
+
+        setattr(owner, attribute, timed)
+        self.undo.append(lambda: setattr(owner, attribute, original) if had_own else delattr(owner, attribute))
+
+    def restore(self) -> None:
+        while self.undo:
+            self.undo.pop()()
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+# ---------------------------------------------------------------------------------------------- benchmarks
+async def _turns(runtime: AgentRuntime, conv: str, server: _FakeHTTPServer, client: Any,
+                 count: int) -> tuple[list[float], list[float]]:
+    turns, floors = [], []
+    for i in range(count):
+        t = time.perf_counter()
+        result = await runtime.run_turn(f"Question {i}: which flags does the build pass to pytest?",
+                                        conversation_id=conv)
+        turns.append(time.perf_counter() - t)
+        if result.error or result.reply != REPLY:
+            raise RuntimeError(f"the turn failed: {result.error or result.reply!r}")
+        body = json.loads(server.bodies[-1])
+        t = time.perf_counter()
+        stream = await client.chat.completions.create(**body)
+        async for _chunk in stream:
+            pass
+        floors.append(time.perf_counter() - t)
+    return turns, floors
+
+
+async def _bench_turns(session: Session, server: _FakeHTTPServer, messages: int, turns: int) -> dict:
+    import openai
+
+    provider = OpenAIProvider("fake-gpt", api_key="sk-bench", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+    runtime = AgentRuntime(session, provider)
+    conv = runtime.store.create("bench").conversation_id
+    runtime.store.append(conv, seed_messages(messages))
+    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=provider.base_url, max_retries=0)
+    try:
+        await _turns(runtime, conv, server, client, 3)  # warm: imports, connection pools, compile cache
+        turn_times, floor_times = await _turns(runtime, conv, server, client, turns)
+
+        timings = Timings()
+        store = runtime.store
+        for attribute, label in (("context", "transcript read (context)"), ("append", "transcript append"),
+                                 ("mark_turn", "turn markers"), ("set_last_used", "last-used state")):
+            timings.wrap(store, attribute, label)
+        timings.wrap(runtime, "resolve_conversation", "resolve conversation")
+        timings.wrap(runtime, "system_prompt", "prompt compile")
+        timings.wrap(runtime, "toolbox", "toolbox")
+        timings.wrap(runtime_module, "estimate_request_tokens", "token estimate")
+        timings.wrap(openai_provider, "to_openai_messages", "wire conversion (to_openai_messages)")
+        probe = max(3, turns // 2)
+        try:
+            probe_turns, probe_floors = await _turns(runtime, conv, server, client, probe)
+        finally:
+            timings.restore()
+        context = store.context(conv)
+        compactions = len(store.compactions(conv))
+        system = runtime.system_prompt(conv, len(context))
+    finally:
+        await client.close()
+        await provider.aclose()
+
+    overheads = [t - f for t, f in zip(turn_times, floor_times, strict=True)]
+    probe_overhead = statistics.median(probe_turns) - statistics.median(probe_floors)
+    breakdown = {label: ms(total / probe) for label, total in sorted(timings.total.items(), key=lambda kv: -kv[1])}
+    breakdown["other (event loop, thread hops, provider stream)"] = ms(probe_overhead - sum(timings.total.values())
+                                                                       / probe)
+    tokens = runtime_module.estimate_request_tokens(system, context, json.dumps(
+        [t.__dict__ for t in runtime_module.TOOL_SPECS]), session.counter)
+    return {
+        "name": f"agent overhead per turn, {messages}-message conversation",
+        "overhead_median_ms": ms(statistics.median(overheads)),
+        "turn_median_ms": ms(statistics.median(turn_times)), "floor_median_ms": ms(statistics.median(floor_times)),
+        "target_overhead_ms": 10.0, "meets_target": statistics.median(overheads) < 0.010, "samples": turns,
+        "breakdown_ms_per_turn": breakdown, "messages_at_end": len(context), "request_tokens_at_end": tokens,
+        "system_prompt_chars": len(system), "compactions": compactions,
+    }
+
+
+def bench_turn_overhead(tmp: Path, files: dict[str, str], *, messages: int = 200, turns: int = 20) -> dict:
+    session = build_session(tmp / "agent-home", files)
+    with fake_openai() as server:
+        return asyncio.run(_bench_turns(session, server, messages, turns))
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def bench_local_model(rounds: int) -> dict:
+    name = "embedded model tokens per second"
+    try:
+        from letta_ls.agent.providers import local
+    except ImportError as exc:
+        return {"name": name, "available": False, "reason": f"letta_ls.agent.providers.local: {exc}"}
+    try:
+        available = local.local_model_available()
+    except Exception as exc:
+        return {"name": name, "available": False, "reason": f"local_model_available() failed: {exc!r}"}
+    if not available:
+        return {"name": name, "available": False, "reason": "local_model_available() is false"}
+
+    async def measure() -> tuple[float, list[float]]:
+        t = time.perf_counter()
+        await _maybe_await(local.tokens_per_second(n=64))  # loads the model
+        first = time.perf_counter() - t
+        return first, [float(await _maybe_await(local.tokens_per_second(n=64))) for _ in range(rounds)]
+
+    try:
+        first, rates = asyncio.run(measure())
+    except Exception as exc:
+        return {"name": name, "available": False, "reason": f"tokens_per_second() failed: {exc!r}"}
+    return {"name": name, "available": True, "tokens_per_second": round(statistics.median(rates), 1),
+            "runs": [round(r, 1) for r in rates], "first_call_s": round(first, 2), "tokens_per_run": 64}
+
+
+def run(tmp: Path, files: dict[str, str], *, quick: bool) -> list[dict]:
+    return [bench_turn_overhead(tmp, files, turns=8 if quick else 30), bench_local_model(1 if quick else 3)]

@@ -1,0 +1,297 @@
+"""The embedded local provider with the real SmolLM2-135M-Instruct model the ``local`` extra installs.
+
+The model is small (about 90 MB, loaded once for the module); every generation is capped at a few
+dozen tokens so the module stays well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from letta_ls.agent.messages import Message, ToolCall
+from letta_ls.agent.providers import local
+from letta_ls.agent.providers.base import (
+    Done,
+    ModelRequest,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    ToolCallEvent,
+    ToolSpec,
+)
+from letta_ls.agent.providers.local import (
+    EMBEDDED_MODEL,
+    LocalProvider,
+    decode_partial_string,
+    fit_messages,
+    grammar_schema,
+    local_model_available,
+    parse_answer,
+    to_local_messages,
+)
+from letta_ls.agent.providers.openai_provider import INTERRUPTED_RESULT
+
+MEMORY_TOOL = ToolSpec("memory", "Save a note to a memory file, or view a memory file.", {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "enum": ["view", "create", "str_replace"]},
+        "file_path": {"type": "string", "description": "path inside memory, e.g. notes/style.md"},
+    },
+    "required": ["command", "file_path"],
+})
+GREP_TOOL = ToolSpec("grep", "Search the workspace files for a regular expression.", {
+    "type": "object",
+    "properties": {"pattern": {"type": "string", "format": "regex"}, "path": {"type": "string"},
+                   "max_results": {"type": "integer", "minimum": 1}},
+    "required": ["pattern"],
+})
+# Keywords llama.cpp's converter trips over (a bad pattern, a remote $ref) must not break the grammar.
+ODD_TOOL = ToolSpec("schedule", "Schedule a reminder.", {
+    "type": "object",
+    "properties": {"when": {"type": "string", "pattern": "^(unclosed", "format": "date-time"},
+                   "details": {"$ref": "https://example.com/details.json"},
+                   "tags": {"type": "array", "items": {"type": "string", "maxLength": 10_000}}},
+    "required": ["when"],
+    "additionalProperties": False,
+})
+
+
+@pytest.fixture(scope="module")
+def provider() -> LocalProvider:
+    model = LocalProvider()
+    asyncio.run(model.load())  # the model is cached per process, so every test's loop can use it
+    return model
+
+
+async def collect(stream: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
+    return [event async for event in stream]
+
+
+def ask(text: str, *, tools: list[ToolSpec] | None = None, system: str = "You are a helpful coding assistant.",
+        max_tokens: int = 48) -> ModelRequest:
+    return ModelRequest(system=system, messages=[Message("user", text)], tools=tools or [],
+                        max_output_tokens=max_tokens)
+
+
+def validate(value: Any, schema: dict[str, Any], where: str = "arguments") -> None:
+    """Enough of JSON-schema validation for the tools here: types, enums, required and no extra keys."""
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    kind = schema.get("type")
+    types = {"object": dict, "string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list}
+    if kind in types:
+        assert isinstance(value, types[kind]), f"{where}: {value!r} is not {kind}"
+    if kind == "object":
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            assert name in value, f"{where}: {name} is missing"
+        for name, item in value.items():
+            assert name in properties, f"{where}: unexpected {name}"
+            validate(item, properties[name], f"{where}.{name}")
+    if kind == "array":
+        for index, item in enumerate(value):
+            validate(item, schema.get("items", {}), f"{where}[{index}]")
+
+
+def check_reply(events: list[StreamEvent], tools: list[ToolSpec]) -> ToolCall | str:
+    """The reply as a tool call or a message, after checking the stream is well formed."""
+    assert events and isinstance(events[-1], Done), events
+    assert not any(isinstance(event, Done) for event in events[:-1])
+    calls = [event.call for event in events if isinstance(event, ToolCallEvent)]
+    text = "".join(event.text for event in events if isinstance(event, TextDelta))
+    if calls:
+        assert len(calls) == 1 and not text and events[-1].stop_reason == "tool_calls"
+        call = calls[0]
+        spec = next(tool for tool in tools if tool.name == call.name)
+        assert call.id.startswith("call-") and call.raw_arguments == ""
+        validate(call.arguments, spec.parameters)
+        return call
+    assert text.strip() and events[-1].stop_reason in ("end", "max_tokens")
+    return text
+
+
+def test_the_embedded_model_is_installed_and_named() -> None:
+    assert local_model_available()
+    model = LocalProvider(context_window=128_000)  # the settings default: capped to what the model can hold
+    assert (model.name, model.model, model.context_window) == ("local", EMBEDDED_MODEL, 8192)
+    assert model.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and model.path.is_file()
+
+
+async def test_a_plain_prompt_streams_text_in_pieces(provider: LocalProvider) -> None:
+    events = await collect(provider.stream(ask("Write two sentences about the sea.")))
+    pieces = [event.text for event in events if isinstance(event, TextDelta)]
+    assert len(pieces) >= 3 and "".join(pieces).strip()
+    done = events[-1]
+    assert isinstance(done, Done) and done.stop_reason in ("end", "max_tokens")
+    assert done.output_tokens and done.output_tokens >= len(pieces) and done.input_tokens and done.input_tokens > 10
+
+
+async def test_a_request_for_the_tool_gets_a_valid_tool_call(provider: LocalProvider) -> None:
+    events = await collect(provider.stream(ask("Remember that I prefer tabs: call the memory tool.",
+                                               tools=[MEMORY_TOOL], max_tokens=96)))
+    reply = check_reply(events, [MEMORY_TOOL])
+    assert isinstance(reply, ToolCall) and reply.name == "memory"
+    assert reply.arguments["command"] in ("view", "create", "str_replace")
+
+
+async def test_with_several_tools_the_reply_is_a_valid_call_or_a_message(provider: LocalProvider) -> None:
+    tools = [MEMORY_TOOL, GREP_TOOL, ODD_TOOL]
+    for text in ("Hi! What is the capital of France?", "Find every TODO comment in the workspace with grep.",
+                 "Remind me tomorrow at 9 to review the pull request."):
+        check_reply(await collect(provider.stream(ask(text, tools=tools, max_tokens=96))), tools)
+
+
+async def test_tool_history_is_sent_back_and_the_model_answers(provider: LocalProvider) -> None:
+    call = ToolCall("call-1", "memory", {"command": "create", "file_path": "notes/style.md"})
+    history = [Message("user", "Remember that I prefer tabs."), Message("assistant", "", tool_calls=[call]),
+               Message("tool", "Created notes/style.md", tool_call_id="call-1", name="memory"),
+               Message("user", "Thanks. Now just say done.")]
+    request = ModelRequest(system="You are a coding assistant.", messages=history, tools=[MEMORY_TOOL],
+                           max_output_tokens=64)
+    check_reply(await collect(provider.stream(request)), [MEMORY_TOOL])
+
+
+async def test_cancelling_stops_generation_and_the_model_stays_usable(provider: LocalProvider) -> None:
+    story = ask("Write a very long story about a dragon who learns to code.", max_tokens=512)
+    stream = provider.stream(story)
+    pieces = []
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            pieces.append(event.text)
+        if len(pieces) == 3:
+            break
+    started = time.monotonic()
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert time.monotonic() - started < local.STOP_WAIT
+    engine = local._ENGINES[(str(provider.path), provider.context_window, provider.n_threads)]
+    assert not engine.lock.locked()  # the worker let go of the model, it did not run on to 512 tokens
+
+    first_piece = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in provider.stream(story):
+            if isinstance(event, TextDelta):
+                first_piece.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first_piece.wait(), timeout=30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not engine.lock.locked()
+
+    events = await collect(provider.stream(ask("Say hello.", max_tokens=16)))
+    assert isinstance(events[-1], Done) and "".join(e.text for e in events if isinstance(e, TextDelta)).strip()
+
+
+async def test_a_long_prompt_is_cut_to_fit_instead_of_failing() -> None:
+    small = LocalProvider(context_window=512)  # the same truncation as 8k, with a prefill that takes a second
+    system = "You are a helpful assistant. " + "Project notes: tabs, not spaces. " * 400
+    history = [Message("user" if i % 2 == 0 else "assistant", f"Earlier message {i}. " * 50) for i in range(6)]
+    history.append(Message("user", "Here is a file:\n" + "x = compute(y)\n" * 2700 + "\nWhat does it do?"))
+    assert len(history[-1].content) > 40_000
+    events = await collect(small.stream(ModelRequest(system=system, messages=history, max_output_tokens=16)))
+    done = events[-1]
+    assert isinstance(done, Done) and done.input_tokens is not None and done.input_tokens + 16 <= 512
+
+
+def test_fitting_keeps_the_system_head_the_last_user_message_and_the_newest_history(provider: LocalProvider) -> None:
+    llama = local._load(provider.path, provider.context_window, provider.n_threads).llama
+    history = [Message("user" if i % 2 == 0 else "assistant", f"message {i} " + "filler " * 300) for i in range(30)]
+    history.append(Message("user", "FINAL QUESTION " + "detail " * 5000 + "END OF QUESTION"))
+    wire, anchor = to_local_messages("SYSTEM START " + "rule " * 8000 + "SYSTEM END", history, [])
+    budget = 2000
+    fitted, used = fit_messages(llama, wire, anchor, budget)
+    total = sum(len(llama.tokenize(m["content"].encode(), add_bos=False)) + local.MESSAGE_OVERHEAD for m in fitted)
+    assert used <= budget and total <= budget + 16
+    assert fitted[0]["role"] == "system" and fitted[0]["content"].startswith("SYSTEM START")
+    assert fitted[0]["content"].endswith("SYSTEM END") and "tokens cut" in fitted[0]["content"]
+    last = fitted[-1]["content"]
+    assert last.startswith("FINAL QUESTION") and last.endswith("END OF QUESTION") and "tokens cut" in last
+    assert len(fitted) == 2  # nothing older fits next to them
+
+    short = [Message("user", f"question {i}") for i in range(40)]
+    fitted, used = fit_messages(llama, *to_local_messages("Be brief.", short, []), 120)
+    assert fitted[-1]["content"] == "question 39" and fitted[0]["role"] == "system" and used <= 120
+    kept = [int(m["content"].split()[1]) for m in fitted[1:]]
+    assert kept == list(range(40 - len(kept), 40)) and 3 < len(kept) < 40  # the newest, contiguous
+
+
+async def test_a_file_that_is_not_a_model_fails_with_the_reason(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file" * 100)
+    model = LocalProvider(model=str(broken), context_window=512)
+    assert model.model == "broken"
+    with pytest.raises(ProviderError, match=r"could not be loaded from .*broken\.gguf"):
+        await collect(model.stream(ask("Hi")))
+    with pytest.raises(ProviderError, match="must be a path to a GGUF file"):
+        LocalProvider(model=str(tmp_path / "missing.gguf"))
+
+
+def test_without_llama_cpp_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    assert not local_model_available()
+    with pytest.raises(ProviderError, match=r"pip install 'letta-ls\[local\]'"):
+        LocalProvider()
+
+
+def test_the_history_is_written_for_the_chat_template() -> None:
+    call = ToolCall("call-1", "memory", {"command": "view", "file_path": "a.md"})
+    orphan = ToolCall("call-2", "grep", {"pattern": "x"})
+    history = [Message("user", "Look at a.md"), Message("assistant", "Sure.", tool_calls=[call]),
+               Message("tool", "contents of a", tool_call_id="call-1", name="memory"),
+               Message("assistant", "", tool_calls=[orphan]), Message("user", "And?")]
+    wire, anchor = to_local_messages("Be kind.", history, [MEMORY_TOOL, GREP_TOOL])
+    assert [m["role"] for m in wire] == ["system", "user", "assistant", "user", "assistant", "user", "user"]
+    assert anchor == 6 and wire[6]["content"] == "And?"
+    system = wire[0]["content"]
+    assert system.startswith("Be kind.") and "- memory: Save a note" in system
+    assert "command (string; one of view, create, str_replace; required)" in system
+    assert '{"type": "tool", "name": "<tool name>"' in system
+    first, second = wire[2]["content"].splitlines()
+    assert json.loads(first) == {"type": "message", "text": "Sure."}
+    assert json.loads(second) == {"type": "tool", "name": "memory", "arguments": call.arguments}
+    assert wire[3]["content"] == "[Result of the memory call]\ncontents of a"
+    assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}"
+
+    plain, _ = to_local_messages("", history, [])
+    assert plain[1]["content"].startswith("Sure.\n(called the memory tool with {")
+
+
+def test_schemas_are_reduced_to_what_the_grammar_converter_handles() -> None:
+    reduced = grammar_schema(ODD_TOOL.parameters)
+    assert reduced == {"type": "object", "required": ["when"], "properties": {
+        "when": {"type": "string"}, "details": local._ANY_VALUE,
+        "tags": {"type": "array", "items": {"type": "string"}}}}
+    assert grammar_schema({"type": ["string", "null"]}) == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert grammar_schema({"enum": ["a", "b"], "type": "string"}) == {"enum": ["a", "b"]}
+
+
+def test_answers_are_read_back_and_partial_strings_decoded() -> None:
+    assert decode_partial_string('Hello \\"you\\" \\n\\u00e9\\ud83d\\ude00 done" trailing') == 'Hello "you" \né😀 done'
+    assert decode_partial_string("cut in an escape \\") == "cut in an escape "
+    assert decode_partial_string("cut in a unicode escape \\u00") == "cut in a unicode escape "
+    assert decode_partial_string("half a pair \\ud83d") == "half a pair "
+    call = parse_answer('{"type": "tool", "name": "memory", "arguments": {"command": "view", "file_path": "a"}}',
+                        [MEMORY_TOOL])
+    assert isinstance(call, ToolCall) and call.name == "memory" and call.arguments["file_path"] == "a"
+    assert parse_answer('{"type": "message", "text": "line one\nline two"}', [MEMORY_TOOL]) == "line one\nline two"
+    assert parse_answer('{"type": "tool", "name": "nope", "arguments": {}}', [MEMORY_TOOL]) is None
+    assert parse_answer('{"type": "message", "text": "cut', [MEMORY_TOOL]) is None
+
+    answer = local._Answer([MEMORY_TOOL])
+    streamed = [text for piece in ('{"type": "mess', 'age", "text": "Hel', "lo \\", 'u00e9!"', "}")
+                for text in answer.feed(piece)]
+    assert streamed == ["Hel", "lo ", "é!"] and answer.finish(False) == (None, [])
+    broken = local._Answer([MEMORY_TOOL])
+    assert broken.feed('{"type": "tool", "name": "mem') == []
+    assert broken.finish(True) == (None, ['{"type": "tool", "name": "mem'])  # degraded to plain text
