@@ -192,6 +192,14 @@ async def test_cancelling_stops_generation_and_the_model_stays_usable(provider: 
     assert isinstance(events[-1], Done) and "".join(e.text for e in events if isinstance(e, TextDelta)).strip()
 
 
+async def test_concurrent_requests_take_turns_on_the_one_model(provider: LocalProvider) -> None:
+    other = LocalProvider()  # a second provider shares the loaded model and its lock
+    replies = await asyncio.gather(*(collect(model.stream(ask(text, max_tokens=12)))
+                                     for model, text in ((provider, "Name a colour."), (other, "Name a fruit."))))
+    for events in replies:
+        assert isinstance(events[-1], Done) and any(isinstance(e, TextDelta) and e.text for e in events)
+
+
 async def test_a_long_prompt_is_cut_to_fit_instead_of_failing() -> None:
     small = LocalProvider(context_window=512)  # the same truncation as 8k, with a prefill that takes a second
     system = "You are a helpful assistant. " + "Project notes: tabs, not spaces. " * 400
@@ -217,6 +225,10 @@ def test_fitting_keeps_the_system_head_the_last_user_message_and_the_newest_hist
     last = fitted[-1]["content"]
     assert last.startswith("FINAL QUESTION") and last.endswith("END OF QUESTION") and "tokens cut" in last
     assert len(fitted) == 2  # nothing older fits next to them
+
+    long_system = "SYSTEM " + "rule " * 1500  # more than half the budget, yet it fits next to the question
+    fitted, used = fit_messages(llama, *to_local_messages(long_system, [Message("user", "Why?")], []), budget)
+    assert fitted[0]["content"] == long_system.strip() and fitted[1]["content"] == "Why?" and used <= budget
 
     short = [Message("user", f"question {i}") for i in range(40)]
     fitted, used = fit_messages(llama, *to_local_messages("Be brief.", short, []), 120)

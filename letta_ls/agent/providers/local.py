@@ -319,9 +319,10 @@ def fit_messages(llama: Any, wire: list[dict[str, str]], anchor: int | None,
                  budget: int) -> tuple[list[dict[str, str]], int]:
     """``(messages, estimated_prompt_tokens)`` cut to fit ``budget`` tokens.
 
-    The system prompt keeps at most half the budget (head and tail); the message at ``anchor`` (the
-    last one the user wrote) and everything after it are always kept, cut in the middle, fairly, when
-    they alone are too long; older messages are kept newest first while they fit.
+    The message at ``anchor`` (the last one the user wrote) and everything after it are always kept;
+    the system prompt gets what they leave, but at least half the budget (it is cut in the middle:
+    its head and tail stay); when the kept messages are still too long they are cut in the middle,
+    fairly; older messages are then kept newest first while they fit.
     """
     def tokenize(text: str) -> list[int]:
         return list(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -332,17 +333,18 @@ def fit_messages(llama: Any, wire: list[dict[str, str]], anchor: int | None,
         anchor = max(len(rest) - 1, 0)
     elif system is not None:
         anchor -= 1
+    required = rest[anchor:]
+    tokens_of = [tokenize(entry["content"]) for entry in required]
+    required_cost = sum(len(tokens) + MESSAGE_OVERHEAD for tokens in tokens_of)
     used = 0
     if system is not None:
         tokens = tokenize(system["content"])
-        share = max(budget // 2, 64)
+        share = max(budget // 2, budget - required_cost, 64) - MESSAGE_OVERHEAD
         if len(tokens) > share:
             system = {"role": "system", "content": _cut_middle(llama, tokens, share)}
             used = share + MESSAGE_OVERHEAD
         else:
             used = len(tokens) + MESSAGE_OVERHEAD
-    required = rest[anchor:]
-    tokens_of = [tokenize(entry["content"]) for entry in required]
     room = max(budget - used - MESSAGE_OVERHEAD * len(required), 16 * len(required))
     cap = _water_level([len(tokens) for tokens in tokens_of], room)
     kept_tail: list[dict[str, str]] = []
@@ -560,8 +562,10 @@ def _generate(engine: _Engine, request: ModelRequest, seed: int, cancelled: thre
             _run_locked(engine, request, seed, cancelled, emit)
         finally:
             engine.lock.release()
-    except BaseException as exc:  # handed to the event loop, which raises it in the consumer
+    except ProviderError as exc:  # handed to the event loop, which raises it in the consumer
         emit(exc)
+    except Exception as exc:
+        emit(ProviderError(f"The local model failed: {type(exc).__name__}: {exc}"))
     else:
         emit(_FINISHED)
 
@@ -605,7 +609,11 @@ def _run_locked(engine: _Engine, request: ModelRequest, seed: int, cancelled: th
 # ---------------------------------------------------------------------------------------------- the provider
 
 class LocalProvider:
-    """The embedded offline model (or another GGUF file) run in-process; no network, no key."""
+    """The embedded offline model (or another GGUF file) run in-process; no network, no key.
+
+    ``model`` empty (or ``smollm2-135m-instruct``) means the embedded model, anything else a GGUF path;
+    ``context_window`` is held between 512 and 8192 tokens; ``n_threads`` defaults to half the cores.
+    """
 
     name = "local"
 
