@@ -392,7 +392,8 @@ def bench_startup(home: Path, texts_file: Path, rounds: int) -> dict:
             "first_memory_tree_median_ms": ms(tree), "floor_initialize_median_ms": ms(floor),
             "python_startup_median_ms": ms(python), "initialize_ratio": round(
                 statistics.median(initialize) / statistics.median(floor), 2),
-            "target_ms": 1500.0, "meets_target": statistics.median(tree) < 1.5, "samples": rounds,
+            "target_ms": 1500.0, "initialize_meets_target": statistics.median(initialize) < 1.5,
+            "meets_target": statistics.median(tree) < 1.5, "samples": rounds,
             "in_process_breakdown_ms": {
                 "import letta_ls.server.app + build_server": ms(steps["imports"]),
                 "token counter load (bpe_openai)": ms(steps["tokenizer"]),

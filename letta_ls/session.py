@@ -43,7 +43,11 @@ class Session:
         self.settings: Settings = self.home.settings(self._overrides)
         self.agent: Agent = self.home.current_agent(agent or self.settings.agent)
         self.repo: MemoryRepo = self.home.memory_repo(self.agent)
-        self.counter: TokenCounter = get_token_counter()
+
+    @property
+    def counter(self) -> TokenCounter:
+        """The token counter, loaded on first use (the tokenizer's native library takes ~0.5 s to load)."""
+        return get_token_counter()
 
     def switch(self, key: str) -> Agent:
         self.agent = self.home.use_agent(key)

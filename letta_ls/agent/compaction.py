@@ -73,7 +73,23 @@ def compaction_threshold(context_window: int) -> int:
     return context_window - min(16_384, int(0.2 * context_window))
 
 
+_message_counts: dict[tuple[str, int, int], int] = {}
+
+
 def message_tokens(message: Message, counter: Counter) -> int:
+    """Tokens of one message; memoised by id (stored messages never change), so a long conversation
+    is not re-tokenised on every step."""
+    key = (message.id, len(message.content), id(counter))
+    cached = _message_counts.get(key)
+    if cached is None:
+        cached = _count_message(message, counter)
+        if len(_message_counts) > 100_000:
+            _message_counts.clear()
+        _message_counts[key] = cached
+    return cached
+
+
+def _count_message(message: Message, counter: Counter) -> int:
     total = MESSAGE_OVERHEAD_TOKENS + counter.count(message.content)
     for call in message.tool_calls:
         arguments = json.dumps(call.arguments, ensure_ascii=False) if call.arguments else call.raw_arguments

@@ -371,6 +371,8 @@ class ConversationStore:
 
     def set_last_used(self, conversation_id: str) -> None:
         self.get(conversation_id)
+        if self.last_used() == conversation_id:
+            return  # nothing to write (and no fsync on every turn)
         with self._locked():
             write_json_atomic(self.state_path, {"lastUsed": conversation_id})
 

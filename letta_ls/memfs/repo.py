@@ -94,8 +94,21 @@ class HistoryEntry:
     message: str
 
 
+_authors: dict[str, tuple[float, Author]] = {}
+
+
 def user_author(cwd: Path | None = None) -> Author:
-    """The user's git identity, else ``letta-ls user`` (SPEC section 4)."""
+    """The user's git identity, else ``letta-ls user`` (SPEC section 4); looked up once a minute at most."""
+    key = str(cwd or "")
+    cached = _authors.get(key)
+    if cached is not None and time.monotonic() - cached[0] < 60:
+        return cached[1]
+    author = _lookup_user_author(cwd)
+    _authors[key] = (time.monotonic(), author)
+    return author
+
+
+def _lookup_user_author(cwd: Path | None) -> Author:
     def config(key: str) -> str | None:
         try:
             out = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True,
@@ -133,6 +146,7 @@ class MemoryRepo:
         self._lock = _thread_lock(self._key)
         self._lock_depth = 0
         self._snapshots: dict[str, MemorySnapshot] = {}
+        self._snapshot_lock = threading.Lock()
         self._index_stamp: tuple[int, int, int] | None = None
         self._index_before_add: tuple[int, int, int] | None = None
         self._blobs: dict[str, bytes] = {}
@@ -251,6 +265,8 @@ class MemoryRepo:
             head = self.head()
             if head:
                 return head
+        if len(rev) == 40 and rev in self._snapshots:
+            return rev  # a full commit id we already read: no git process needed
         if rev.startswith("-"):
             raise MemoryRepoError(f"{rev!r} is not a revision")
         try:
@@ -294,6 +310,13 @@ class MemoryRepo:
         cached = self._snapshots.get(commit)
         if cached is not None:
             return cached
+        with self._snapshot_lock:  # callers arriving together build each commit's snapshot once
+            cached = self._snapshots.get(commit)
+            if cached is not None:
+                return cached
+            return self._build_snapshot(commit)
+
+    def _build_snapshot(self, commit: str) -> MemorySnapshot:
         tree = self._tree(commit)
         blobs = self._read_blobs(tree.values())
         snap = MemorySnapshot(commit, {p: MemoryFile(p, b, blobs[b]) for p, b in sorted(tree.items())})

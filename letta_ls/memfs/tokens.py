@@ -61,6 +61,7 @@ def _chunks(text: str):
 
 
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 
 
 @functools.cache
@@ -93,7 +94,8 @@ class _ThreadSafe:
 def get_token_counter(exact: bool = True) -> TokenCounter:
     """The shared counter: exact o200k when available (and asked for), else the estimate."""
     if exact:
-        counter = _load_exact()
+        with _load_lock:  # two threads asking at once load the tokenizer once
+            counter = _load_exact()
         if counter is not None:
             return counter
     return TokenCounter("estimate", False, None)

@@ -24,6 +24,7 @@ from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 
 log = logging.getLogger("letta_ls.server")
 DEBOUNCE_SECONDS = 0.2
+STARTUP_AUDIT_DELAY = 0.5
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -191,6 +192,13 @@ def register(server: LettaServer) -> None:
         if is_memory(uri):
             publisher.refresh_committed()  # back to the committed text's findings
 
-    server.on("initialized", publisher.refresh_committed)
+    def first_refresh() -> None:
+        async def later() -> None:
+            await asyncio.sleep(STARTUP_AUDIT_DELAY)  # let the editor's first requests go first
+            publisher.refresh_committed()
+
+        server.spawn(later(), name="first audit")
+
+    server.on("initialized", first_refresh)
     server.on("after_commit", lambda paths: publisher.refresh_committed())
     server.on("settings_changed", publisher.refresh_committed)

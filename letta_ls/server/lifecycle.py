@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 
 from letta_ls.home import Home
+from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.app import LettaServer
 from letta_ls.session import Session
 from letta_ls.settings import SettingsError, merge_sources, structure_settings
@@ -112,6 +113,7 @@ def register(server: LettaServer) -> None:
             return Session(home, settings=init)
 
         ls.session = await ls.run_blocking(open_session)
+        ls.executor.submit(get_token_counter)  # warm the tokenizer without holding up the answer
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LettaServer, params: types.InitializedParams) -> None:
