@@ -93,14 +93,18 @@ async def start_server(client: LanguageClient, transport: str, env: dict[str, st
 
 
 async def stop_server(client: LanguageClient) -> None:
-    await client.stop()
-    proc = getattr(client, "tcp_process", None)
-    if proc is not None:
+    """Stop the client and make sure the server process is gone, whatever state the test left it in."""
+    proc = getattr(client, "tcp_process", None) or getattr(client, "_server", None)
+    if proc is not None and proc.returncode is None:
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except TimeoutError:
             proc.kill()
             await proc.wait()
+    try:
+        await asyncio.wait_for(client.stop(), 10)
+    except TimeoutError:
+        pass  # the connection task is stuck on a socket whose peer is gone: nothing left to wait for
 
 
 @pytest_asyncio.fixture(params=[(c, t) for t in TRANSPORTS for c in CLIENTS], ids=lambda p: f"{p[0]}-{p[1]}")
@@ -131,5 +135,7 @@ async def client(request, lsp_home: Path):
     lsp_client.client_name = client_name
     lsp_client.transport = transport
     yield lsp_client
-    await lsp_client.shutdown_session()
-    await stop_server(lsp_client)
+    try:
+        await asyncio.wait_for(lsp_client.shutdown_session(), 15)
+    finally:
+        await stop_server(lsp_client)
