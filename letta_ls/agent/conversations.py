@@ -347,9 +347,10 @@ class ConversationStore:
         self.ensure_default()
         infos = self._read_index()
         default = [i for i in infos if i.conversation_id == DEFAULT_ID]
-        others = sorted((i for i in infos if i.conversation_id != DEFAULT_ID),
-                        key=lambda i: (i.updated, i.created), reverse=True)
-        return default + others
+        # the index position breaks ties: two conversations touched in the same millisecond
+        ranked = [(i.updated, i.created, n, i) for n, i in enumerate(infos) if i.conversation_id != DEFAULT_ID]
+        ranked.sort(key=lambda r: r[:3], reverse=True)
+        return default + [r[3] for r in ranked]
 
     def get(self, conversation_id: str) -> ConversationInfo:
         if conversation_id == DEFAULT_ID:
@@ -407,6 +408,8 @@ class ConversationStore:
                               if m.role == "user" and m.kind == "message" and m.content.strip()), None)
                 if first:
                     info.title = title_from(first)
+            infos.remove(info)
+            infos.append(info)  # the index is kept in order of recency, which breaks timestamp ties
             self._write_index(infos)
 
     def mark_turn(self, conversation_id: str, turn_id: str, status: TurnStatus) -> None:
