@@ -36,13 +36,14 @@ from letta_ls.agent.providers.base import (
     ToolCallEvent,
 )
 from letta_ls.agent.providers.select import NO_MODEL_CONFIGURED
-from letta_ls.agent.tools import TOOL_SPECS, Toolbox
+from letta_ls.agent.tools import TOOL_SPECS, Toolbox, ToolOutcome
 from letta_ls.memfs.compile import compile_memory, compile_system_prompt
 from letta_ls.memfs.skills import discover_skills
 from letta_ls.session import Session
 
 log = logging.getLogger("letta_ls.agent")
 DEFAULT_STEP_LIMIT = 20
+TOOLS_JSON = json.dumps([tool.__dict__ for tool in TOOL_SPECS])  # for token estimates
 
 
 def load_prompt(name: str) -> str:
@@ -133,7 +134,7 @@ class AgentRuntime:
                 status = "done"
                 return TurnResult(conv, turn_id, reply, commits, 0)
             toolbox = self.toolbox()
-            tools_json = json.dumps([t.__dict__ for t in TOOL_SPECS])
+            tools_json = TOOLS_JSON
             while True:
                 steps += 1
                 context = await asyncio.to_thread(self.store.context, conv)
@@ -195,8 +196,6 @@ class AgentRuntime:
             try:
                 json.loads(call.raw_arguments)
             except ValueError:
-                from letta_ls.agent.tools import ToolOutcome
-
                 return ToolOutcome(f"Error: the arguments of your {call.name} call were not valid JSON: "
                                    f"{call.raw_arguments[:200]!r}; call it again with a JSON object", is_error=True)
         return toolbox.run(call.name, call.arguments)
@@ -221,7 +220,7 @@ class AgentRuntime:
             except ContextOverflowError:
                 if attempt or text:
                     raise
-                result = await self._compact(conv, system, json.dumps([t.__dict__ for t in TOOL_SPECS]), force=True)
+                result = await self._compact(conv, system, TOOLS_JSON, force=True)
                 request.messages = result if result is not None else request.messages
                 continue
             return Message("assistant", "".join(text), tool_calls=calls, turn_id=turn_id), calls

@@ -18,7 +18,15 @@ from letta_ls.memfs.snapshot import tier_of
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import RequestFailed, param, rpc_errors
-from letta_ls.server.uris import CONVERSATION, MEMORY, MEMORY_REV, BadUriError, parse_uri, revision_uri
+from letta_ls.server.uris import (
+    CONVERSATION,
+    MEMORY,
+    MEMORY_REV,
+    BadUriError,
+    memory_uri,
+    parse_uri,
+    revision_uri,
+)
 
 MEMORY_READ = "letta/memoryRead"
 MEMORY_WRITE = "letta/memoryWrite"
@@ -126,8 +134,6 @@ def tree_of(ls: LettaServer, agent_id: str) -> dict:
     session = ls.current
     repo = repo_for(ls, agent_id)
     snap = repo.snapshot()
-    from letta_ls.server.uris import memory_uri
-
     entries = []
     system_tokens = 0
     for found in snap:

@@ -13,7 +13,6 @@ counts as the HTTP error it names. This module never logs the key.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,8 +43,8 @@ from letta_ls.agent.providers.retry import (
     sentence,
     server_message,
     status_error,
-    stream_with_retries,
 )
+from letta_ls.agent.providers.sdk import SdkProvider
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 STOP_REASONS = {"tool_use": "tool_calls", "max_tokens": "max_tokens", "model_context_window_exceeded": "max_tokens"}
@@ -114,7 +113,7 @@ class _PartialCall:
         return ToolCall(id=self.id or new_id("toolu"), name=self.name, arguments=arguments, raw_arguments=raw)
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     """Streams Anthropic Messages with tools."""
 
     name = "anthropic"
@@ -133,29 +132,10 @@ class AnthropicProvider:
         self._api_key = api_key
         official = urlparse(self.base_url).hostname == "api.anthropic.com"
         self.service = "Anthropic" if official else f"the Anthropic-compatible server at {self.base_url}"
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
 
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r})"
-
-    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        return stream_with_retries(lambda: self._attempt(request), self._translate, policy=self.retry,
-                                   service=self.service)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
-
-    def _sdk(self) -> anthropic.AsyncAnthropic:
-        # One client (and connection pool) per event loop: pooled connections cannot cross loops.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                                                    timeout=self.timeout)
-            self._client_loop = loop
-        return self._client
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                                        timeout=self.timeout)
 
     def _arguments(self, request: ModelRequest) -> dict[str, Any]:
         arguments: dict[str, Any] = {"model": self.model, "max_tokens": request.max_output_tokens,
@@ -215,7 +195,7 @@ class AnthropicProvider:
             stop = "tool_calls"
         yield Done(stop, input_tokens, output_tokens)
 
-    def _translate(self, exc: Exception) -> ProviderError:
+    def _translate(self, exc: BaseException) -> ProviderError:
         if isinstance(exc, anthropic.APIStatusError):
             message = server_message(exc.body, exc.message)
             status = exc.status_code

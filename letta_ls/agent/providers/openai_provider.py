@@ -15,7 +15,6 @@ this module never logs the key.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,8 +44,8 @@ from letta_ls.agent.providers.retry import (
     sentence,
     server_message,
     status_error,
-    stream_with_retries,
 )
+from letta_ls.agent.providers.sdk import SdkProvider
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 INTERRUPTED_RESULT = "(no result: the call was interrupted before it finished)"
@@ -136,7 +135,7 @@ class _PartialCall:
         return ToolCall(id=self.id or new_id("call"), name=self.name, arguments=arguments, raw_arguments=raw)
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     """Streams Chat Completions with tools from OpenAI or an OpenAI-compatible server."""
 
     name = "openai"
@@ -158,29 +157,9 @@ class OpenAIProvider:
         self._stream_options = True
         # OpenAI's newer models refuse max_tokens; most compatible servers only know it.
         self._max_tokens_key = "max_completion_tokens" if self._official else "max_tokens"
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
 
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
-
-    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        return stream_with_retries(lambda: self._attempt(request), self._translate, policy=self.retry,
-                                   service=self.service)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
-
-    def _sdk(self) -> openai.AsyncOpenAI:
-        # One client (and connection pool) per event loop: pooled connections cannot cross loops.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                                              timeout=self.timeout)
-            self._client_loop = loop
-        return self._client
+    def _new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
 
     def _arguments(self, request: ModelRequest) -> dict[str, Any]:
         # The history goes in ``extra_body``: it is already plain JSON, and the SDK's own recursive
@@ -265,7 +244,7 @@ class OpenAIProvider:
             arguments = function.arguments
             call.arguments.append(arguments if isinstance(arguments, str) else json.dumps(arguments))
 
-    def _translate(self, exc: Exception) -> ProviderError:
+    def _translate(self, exc: BaseException) -> ProviderError:
         if isinstance(exc, openai.APIStatusError):
             message = server_message(exc.body, exc.message)
             code = getattr(exc, "code", None)
