@@ -120,15 +120,26 @@ def _lookup_user_author(cwd: Path | None) -> Author:
     return Author(config("user.name") or "letta-ls user", config("user.email") or "user@letta-ls.local")
 
 
-_thread_locks: dict[str, threading.RLock] = {}
+class _WriterLock:
+    """The in-process half of a repository's writer lock, shared by every ``MemoryRepo`` of one directory.
+
+    The nesting depth lives here rather than on the instance, so two ``MemoryRepo`` objects for the same
+    directory used in one thread re-enter the lock instead of blocking on their own ``flock``."""
+
+    def __init__(self) -> None:
+        self.rlock = threading.RLock()
+        self.depth = 0
+
+
+_thread_locks: dict[str, _WriterLock] = {}
 _thread_locks_guard = threading.Lock()
 
 
-def _thread_lock(key: str) -> threading.RLock:
+def _thread_lock(key: str) -> _WriterLock:
     with _thread_locks_guard:
         lock = _thread_locks.get(key)
         if lock is None:
-            lock = _thread_locks[key] = threading.RLock()
+            lock = _thread_locks[key] = _WriterLock()
         return lock
 
 
@@ -144,7 +155,6 @@ class MemoryRepo:
         self.common_dir = Path(self._repo.common_dir)
         self._key = str(self.path.resolve())
         self._lock = _thread_lock(self._key)
-        self._lock_depth = 0
         self._snapshots: dict[str, MemorySnapshot] = {}
         self._snapshot_lock = threading.Lock()
         self._index_stamp: tuple[int, int, int] | None = None
@@ -174,32 +184,47 @@ class MemoryRepo:
     # ------------------------------------------------------------------ locking and recovery
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise writers across threads (RLock) and processes (flock); re-entrant in a thread."""
-        with self._lock:
-            if self._lock_depth:
-                self._lock_depth += 1
+        """Serialise writers across threads (RLock) and processes (flock); re-entrant in a thread.
+
+        The lock file is ``letta-ls.lock`` in this work tree's git directory: ``.git/`` for the memory
+        itself, ``.git/worktrees/<name>/`` for a subagent's worktree, so a subagent committing in its
+        worktree never waits for the main agent (their index and branch are separate). On acquiring it,
+        a branch move that a crashed process left half-applied is finished first (``memfs.checkout``).
+        """
+        state = self._lock
+        with state.rlock:
+            if state.depth:
+                state.depth += 1
                 try:
                     yield
                 finally:
-                    self._lock_depth -= 1
+                    state.depth -= 1
                 return
-            fd = os.open(self.common_dir / "letta-ls.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.git_dir / "letta-ls.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                self._lock_depth = 1
+                state.depth = 1
                 try:
                     self._clear_stale_git_locks()
+                    self._finish_interrupted_advance()
                     yield
                 finally:
-                    self._lock_depth = 0
+                    state.depth = 0
                     fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
                 os.close(fd)
 
+    def _finish_interrupted_advance(self) -> None:
+        from letta_ls.memfs.checkout import ADVANCE_JOURNAL, finish_interrupted_advance
+
+        if (self.git_dir / ADVANCE_JOURNAL).exists():
+            finish_interrupted_advance(self)
+
     def _clear_stale_git_locks(self) -> None:
         """Remove lock files left by a git process that died; wait briefly for a live one."""
-        candidates = [self.git_dir / "index.lock", self.common_dir / "HEAD.lock",
-                      self.common_dir / "refs" / "heads" / f"{BRANCH}.lock", self.common_dir / "packed-refs.lock"]
+        branch_ref = self._head_ref() or f"refs/heads/{BRANCH}"
+        candidates = [self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
+                      self.common_dir / f"{branch_ref}.lock", self.common_dir / "packed-refs.lock"]
         deadline = time.monotonic() + STALE_LOCK_SECONDS
         for lock in candidates:
             while lock.exists():
@@ -227,6 +252,27 @@ class MemoryRepo:
         return done
 
     # ------------------------------------------------------------------ git plumbing
+    def run_git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> bytes:
+        """Run one git command in this work tree (hooks and signing off); raises ``MemoryRepoError``."""
+        return self._git(*args, env=env, input=input)
+
+    def run_git_status(self, *args: str, env: Mapping[str, str] | None = None,
+                       input: bytes | None = None) -> tuple[int, bytes, bytes]:
+        """Run one git command whose exit code carries meaning (``merge-tree``, ``merge-base``):
+        (exit code, stdout, stderr), never raising on a non-zero exit."""
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        proc = subprocess.run(["git", *_GIT_CONFIG, *args], cwd=self.path, env=full_env, input=input,
+                              capture_output=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def head_ref(self) -> str | None:
+        """The ref this work tree has checked out (``refs/heads/main``), None when HEAD is detached."""
+        return self._head_ref()
+
+    def read_blobs(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        """The bytes of each blob id, read in one ``git cat-file --batch`` (and cached)."""
+        return self._read_blobs(blob_ids)
+
     def _git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> bytes:
         full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         proc = subprocess.run(["git", *_GIT_CONFIG, *args], cwd=self.path, env=full_env, input=input,
