@@ -87,16 +87,22 @@ class ConversationInfo:
     created: str
     updated: str
     messages: int = 0
+    subagent: str | None = None  # the kind of subagent run (dream, defrag, ...) that held this conversation
 
     def to_json(self) -> dict[str, Any]:
-        return {"conversationId": self.conversation_id, "title": self.title, "created": self.created,
+        data = {"conversationId": self.conversation_id, "title": self.title, "created": self.created,
                 "updated": self.updated, "messages": self.messages}
+        if self.subagent:
+            data["subagent"] = self.subagent
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConversationInfo:
         created = str(data.get("created") or "")
+        subagent = data.get("subagent")
         return cls(conversation_id=str(data["conversationId"]), title=data.get("title"), created=created,
-                   updated=str(data.get("updated") or created), messages=int(data.get("messages") or 0))
+                   updated=str(data.get("updated") or created), messages=int(data.get("messages") or 0),
+                   subagent=str(subagent) if subagent else None)
 
 
 @dataclass(frozen=True)
@@ -322,13 +328,14 @@ class ConversationStore:
             self._write_index([info, *infos])
             return info
 
-    def create(self, title: str | None = None) -> ConversationInfo:
-        """A new conversation ``conv-<hex>``; without a title it takes one from its first user message."""
+    def create(self, title: str | None = None, *, subagent: str | None = None) -> ConversationInfo:
+        """A new conversation ``conv-<hex>``; without a title it takes one from its first user message.
+        ``subagent`` marks it as the conversation of a subagent run of that kind (a dream, a defrag)."""
         title = " ".join(title.split()) if title else None
         with self._locked():
             infos = self._read_index()
             now = now_iso()
-            info = ConversationInfo(new_id("conv"), title or None, now, now, 0)
+            info = ConversationInfo(new_id("conv"), title or None, now, now, 0, subagent or None)
             self.transcript_path(info.conversation_id).touch()
             self._write_index([*infos, info])
         return info

@@ -80,7 +80,8 @@ MemoryCommitHook = Callable[[str, list[str]], None]
 class AgentRuntime:
     def __init__(self, session: Session, provider: Provider | None, *, workspace: list[Path] | None = None,
                  events: CompactionEvents | None = None, on_memory_commit: MemoryCommitHook | None = None,
-                 step_limit: int = DEFAULT_STEP_LIMIT, base_prompt: str | None = None) -> None:
+                 step_limit: int = DEFAULT_STEP_LIMIT, base_prompt: str | None = None,
+                 store: ConversationStore | None = None) -> None:
         self.session = session
         self.provider = provider
         self.workspace = list(workspace or [])
@@ -88,7 +89,8 @@ class AgentRuntime:
         self.on_memory_commit = on_memory_commit
         self.step_limit = step_limit
         self.base_prompt = base_prompt if base_prompt is not None else load_prompt("base.md")
-        self.store = ConversationStore(session.agent.conversations_dir)
+        # a subagent run passes its own store view, pinned to the run's conversation
+        self.store = store if store is not None else ConversationStore(session.agent.conversations_dir)
         self.store.ensure_default()
         self.step_listeners: list[Callable[[str, int], None]] = []
 
