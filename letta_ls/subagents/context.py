@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.doctor.guard import memory_change_guard
 from letta_ls.memfs.operations import Actor, MemoryOperations
-from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.memfs.repo import Author, MemoryRepo, user_author
 from letta_ls.session import Session
 from letta_ls.subagents.worktrees import Worktree
 
@@ -83,7 +83,7 @@ class RunContext:
     # ------------------------------------------------------------------ memory
     def operations(self, actor: Actor = "agent", author: Author | None = None) -> MemoryOperations:
         """The memory tool on the worktree, for the agent (strict guard) or as the user."""
-        who = author or self.agent.author
+        who = author or (self.agent.author if actor == "agent" else user_author(self.main.path))
         return MemoryOperations(self.repo, who, actor=actor, guard=memory_change_guard(self.session.settings.memory))
 
     def commits(self) -> list[str]:

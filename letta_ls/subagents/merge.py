@@ -194,6 +194,8 @@ class _Merge:
             "commit", "-q", "--no-verify", "-m", SAVE_MESSAGE, "--pathspec-from-file=-", "--pathspec-file-nul",
             env={**who.env(), **literal}, input=spec)
         if rc != 0:
+            if self.repo.run_git_status("diff", "--cached", "--quiet", "HEAD")[0] == 0:
+                return  # the edits were undone between `git status` and now: nothing to save
             raise MergeError(f"could not save the uncommitted memory edits before merging: "
                              f"{err.decode('utf-8', 'replace').strip()}; commit or undo them, then try again")
         commit = self.repo.head()

@@ -87,6 +87,15 @@ class RunRequest:
     message: str | None = None
     title: str | None = None
 
+    def __post_init__(self) -> None:
+        new_run_id(self.kind)  # raises ValueError naming the rule for a kind that cannot name a branch
+        if not callable(self.work):
+            raise TypeError("a run needs a work function: async def work(ctx) -> report text")
+        if self.on_failure not in ("merge", "discard"):
+            raise ValueError(f"on_failure is 'merge' or 'discard', not {self.on_failure!r}")
+        if self.resolver is not None and not callable(self.resolver):
+            raise TypeError("resolver must be a function (path, base, ours, theirs) -> text or None")
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -219,8 +228,6 @@ class SubagentRunner:
 
     def submit(self, request: RunRequest) -> RunTicket:
         """Queue a run (see the module docstring for the one-waiting rule) and return its ticket."""
-        if not callable(request.work):
-            raise TypeError("a run needs a work function: async def work(ctx) -> report text")
         info = RunInfo(request.kind, new_run_id(request.kind), datetime.now(UTC).isoformat(timespec="seconds"))
         job = _Job(request, info, asyncio.get_running_loop().create_future())
         waiting = self._queued

@@ -189,7 +189,9 @@ class Worktrees:
         known_paths = {t.path.resolve() for t in registered}
         for tree in registered:
             done.append(self._recover_one(tree, author, resolver))
-        branches_with_trees = {t.branch for t in registered}
+        # a letta/* branch checked out anywhere else (the user's own worktree) is not ours to touch
+        branches_with_trees = {entry.get("branch", "").removeprefix("refs/heads/") for entry in self._porcelain()}
+        branches_with_trees |= {t.branch for t in registered}
         for branch in sorted(self.branches()):
             if branch in branches_with_trees:
                 continue

@@ -9,6 +9,7 @@ import pytest
 from letta_ls.doctor import audit
 from letta_ls.memfs.frontmatter import parse_document
 from letta_ls.memfs.operations import MemoryOperations
+from letta_ls.memfs.repo import MemoryRepoError
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.settings import MemorySettings
 from letta_ls.subagents.merge import MergeError, merge_into, merge_into_async
@@ -137,6 +138,7 @@ def assert_kept_both(memory, tree, path="notes.md"):
 @pytest.mark.parametrize("answer", [
     None,
     "",
+    42,
     "no frontmatter at all\n",
     "---\ntitle: x\n---\nno description\n",
     "---\ndescription: [unclosed\n---\nbody\n",
@@ -336,3 +338,22 @@ def test_the_branch_survives_until_its_work_is_on_main(memory, trees):
     source = git(memory, "rev-parse", tree.ref).strip()
     merge(memory, tree)
     assert is_ancestor(memory, source) and git(memory, "rev-parse", tree.ref).strip() == source
+
+
+def test_an_unknown_source_is_refused_with_a_clear_error(memory):
+    head = memory.head()
+    with pytest.raises(MemoryRepoError, match="unknown revision 'letta/dream/nope'"):
+        merge_into(memory, "letta/dream/nope", message="merge", author=AGENT)
+    assert memory.head() == head and tracked_changes(memory) == ""
+
+
+def test_markdown_without_frontmatter_on_either_side_keeps_both_files(memory, trees):
+    memory.commit({"loose.md": b"just text\nline 2\n"}, "loose", AGENT)
+    tree = branch_with(trees, {"loose.md": "dream text\nline 2\n"})
+    memory.commit({"loose.md": b"main text\nline 2\n"}, "edit", USER)
+    outcome = merge(memory, tree)
+    note = next(n for n in outcome.notes if n.path == "loose.md")
+    assert note.kind == "kept_both_files"
+    assert on_disk(memory, "loose.md") == "main text\nline 2\n"
+    other = note.detail.rsplit(" ", 1)[-1]
+    assert on_disk(memory, other) == "dream text\nline 2\n"

@@ -278,3 +278,19 @@ def test_runs_in_two_processes_never_overlap(session, tmp_path):
         assert end <= next_start, "two runs of one agent overlapped"
     snap = Session().repo.snapshot()
     assert all(f"runs/{n}-{i}.md" in snap for n in ("left", "right") for i in range(2))
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"kind": "Dream!"}, ValueError),
+    ({"kind": ""}, ValueError),
+    ({"work": None}, TypeError),
+    ({"on_failure": "keep"}, ValueError),
+    ({"resolver": "a model"}, TypeError),
+])
+def test_a_malformed_request_is_refused_before_anything_runs(session, kwargs, error):
+    async def work(ctx):
+        return "never"
+
+    with pytest.raises(error):
+        RunRequest(**{"kind": "dream", "work": work, **kwargs})
+    assert leftovers(session) == ([], {})

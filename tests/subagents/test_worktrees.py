@@ -115,3 +115,12 @@ def test_recover_salvages_letta_code_reflection_worktrees_too(memory, trees):
     done = trees.recover(AGENT)
     assert [d.action for d in done] == ["salvaged"]
     assert (memory.path / "system/reflection.md").exists()
+
+
+def test_recover_leaves_a_letta_branch_checked_out_in_the_users_own_worktree_alone(memory, trees, tmp_path):
+    own = tmp_path / "my-own-worktree"
+    git(memory, "worktree", "add", "-q", "-b", "letta/mine/experiment", str(own))
+    type(memory)(own).commit({"mine.md": doc("mine", "x\n").encode()}, "mine", DREAM)
+    assert trees.recover(AGENT) == []
+    assert own.exists() and "letta/mine/experiment" in trees.branches()
+    assert not (memory.path / "mine.md").exists()
