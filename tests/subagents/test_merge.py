@@ -357,3 +357,41 @@ def test_markdown_without_frontmatter_on_either_side_keeps_both_files(memory, tr
     assert on_disk(memory, "loose.md") == "main text\nline 2\n"
     other = note.detail.rsplit(" ", 1)[-1]
     assert on_disk(memory, other) == "dream text\nline 2\n"
+
+
+def test_a_writer_committing_while_the_resolver_thinks_is_kept_and_the_resolver_not_asked_twice(memory, trees):
+    tree = conflicting(memory, trees)
+    calls = []
+
+    def resolver(path, base, ours, theirs):
+        calls.append(path)
+        # another writer commits to main while the model is thinking (the lock is not held meanwhile)
+        memory.commit({"system/human.md": doc("The user", "Dana moved to Lisbon.\n").encode()}, "user", USER)
+        return doc("Project notes", LINES.replace("line 5\n", "line 5 agreed\n"))
+
+    outcome = merge(memory, tree, resolver=resolver)
+    assert calls == ["notes.md"] and outcome.attempts == 2
+    assert on_disk(memory, "system/human.md").endswith("Dana moved to Lisbon.\n")
+    assert "line 5 agreed\n" in committed(memory, "notes.md")
+    assert git(memory, "log", "-1", "--format=%P").split()[0] == outcome.previous
+    assert committed(memory, "system/human.md", outcome.previous).endswith("Dana moved to Lisbon.\n")
+
+
+def test_after_repeated_races_the_merge_is_made_holding_the_lock_and_loses_no_racer(memory, trees, monkeypatch):
+    from letta_ls.subagents import merge as merge_module
+
+    tree = branch_with(trees, {"system/project.md": doc("Project", "from the dream\n")})
+    memory.commit({"system/human.md": doc("The user", "Dana.\n").encode()}, "main moved", USER)
+    racers = []
+    real_commit = merge_module._Merge._commit
+
+    def racing_commit(self, plan):
+        if len(racers) < 3:
+            racers.append(memory.commit({f"racer/{len(racers)}.md": doc("r", "r\n").encode()}, "racer", USER).commit)
+        return real_commit(self, plan)
+
+    monkeypatch.setattr(merge_module._Merge, "_commit", racing_commit)
+    outcome = merge(memory, tree)
+    assert outcome.attempts == 4 and len(racers) == 3
+    assert all(is_ancestor(memory, c) for c in racers)
+    assert (memory.path / "system/project.md").exists() and tracked_changes(memory) == ""

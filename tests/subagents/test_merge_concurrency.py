@@ -109,7 +109,10 @@ def test_a_merging_process_killed_at_random_points_recovers_with_nothing_lost(me
         with open(log, "w") as out:
             proc = subprocess.Popen([sys.executable, MERGER, str(memory.path), str(trees.root), f"k{round_}", "500"],
                                     stdout=out, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.6, 2.0))
+            deadline = time.monotonic() + 120  # a loaded machine starts Python slowly: kill once work is under way
+            while "BRANCH" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.2))
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         time.sleep(0.1)  # let an orphaned git child finish, as it would after a real crash
