@@ -113,7 +113,10 @@ class RunContext:
 
     def runtime(self, provider: Provider | None, **options: Any) -> AgentRuntime:
         """An ``AgentRuntime`` whose memory is the worktree and whose turns go to the run's conversation
-        (``options`` as for ``AgentRuntime``: ``base_prompt``, ``step_limit``, ``workspace``...)."""
+        (``options`` as for ``AgentRuntime``: ``base_prompt``, ``step_limit``, ``workspace``...).
+
+        Its commits are on the run's branch, not on main: do not hand it a hook that announces main's
+        changes (``on_memory_commit``); the runner's ``merged`` observer announces what lands."""
         from letta_ls.agent.runtime import AgentRuntime
 
         return AgentRuntime(self.session, provider, store=self.store(), **options)
