@@ -1,0 +1,89 @@
+"""Stream JSON objects out of a JSONL file without ever trusting it to be small or well formed.
+
+A transcript may be gigabytes long, end in a half-written line (the agent was killed mid-write), hold a
+single 50 MB line (a tool result that printed a whole file) or be binary junk with a ``.jsonl`` name.
+``read_jsonl`` reads line by line up to a byte budget; a line over ``max_line_bytes`` is skipped by
+reading past it in chunks, never holding it in memory; a line that is not a JSON object is counted and
+skipped. What was skipped ends up in ``JsonlStats`` so the caller can say so; nothing here raises on
+bad content. ``OSError`` (a file that vanished or cannot be opened) is the caller's to turn into a note.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SKIP_CHUNK = 1024 * 1024
+
+
+@dataclass
+class JsonlStats:
+    records: int = 0
+    malformed: int = 0  # lines that are not a JSON object (binary junk, a cut-off last line, a bare value)
+    oversized: int = 0  # lines longer than the line limit, skipped unread
+    bytes_read: int = 0
+    truncated: bool = False  # stopped at the byte budget before the end of the file
+
+    def problems(self, what: str = "line") -> list[str]:
+        """Plain-words descriptions of what was skipped, for a session's notes."""
+        out = []
+        if self.malformed:
+            out.append(f"{self.malformed} malformed {what}{'s' if self.malformed != 1 else ''} skipped")
+        if self.oversized:
+            out.append(f"{self.oversized} oversized {what}{'s' if self.oversized != 1 else ''} skipped")
+        if self.truncated:
+            out.append(f"only the first {self.bytes_read / 1_048_576:.0f} MB were read")
+        return out
+
+
+def read_jsonl(
+    path: Path, *, max_bytes: int, max_line_bytes: int, stats: JsonlStats | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for every line of ``path`` that is a JSON object (1-based lines)."""
+    stats = stats if stats is not None else JsonlStats()
+    with open(path, "rb") as handle:
+        number = 0
+        while True:
+            if stats.bytes_read >= max_bytes:
+                stats.truncated = bool(handle.read(1))
+                return
+            line = handle.readline(max_line_bytes + 1)
+            if not line:
+                return
+            number += 1
+            stats.bytes_read += len(line)
+            if len(line) > max_line_bytes and not line.endswith(b"\n"):
+                stats.oversized += 1
+                stats.bytes_read += _skip_rest_of_line(handle)
+                continue
+            line = line.strip()
+            if not line:
+                continue
+            record = _parse(line)
+            if record is None:
+                stats.malformed += 1
+                continue
+            stats.records += 1
+            yield number, record
+
+
+def _skip_rest_of_line(handle: Any) -> int:
+    skipped = 0
+    while True:
+        chunk = handle.readline(_SKIP_CHUNK)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if line[:1] != b"{":
+        return None
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return value if isinstance(value, dict) else None
