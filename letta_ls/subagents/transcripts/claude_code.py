@@ -112,17 +112,20 @@ def transcripts_in(folder: Path) -> Iterator[TranscriptFile]:
 class ClaudeHead:
     cwd: str | None
     started_at: Any
+    readable: bool  # at least one record could be read: a transcript, not junk with a session's name
 
 
 def peek_cwd(path: Path, limits: ReadLimits) -> ClaudeHead:
     """The working directory a transcript records first (reading at most ``limits.peek_bytes``)."""
     first_time = None
+    readable = False
     for _number, record in read_jsonl(path, max_bytes=limits.peek_bytes, max_line_bytes=limits.peek_bytes):
+        readable = True
         first_time = first_time or parse_time(record.get("timestamp"))
         cwd = record.get("cwd")
         if isinstance(cwd, str) and cwd:
-            return ClaudeHead(cwd, first_time)
-    return ClaudeHead(None, first_time)
+            return ClaudeHead(cwd, first_time, True)
+    return ClaudeHead(None, first_time, readable)
 
 
 def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None = None,

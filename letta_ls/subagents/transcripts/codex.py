@@ -277,7 +277,8 @@ def _finish(builder: SessionBuilder, state: _State, stats: JsonlStats, path: Pat
     if session.started_at is None:
         session.started_at = _time_from_name(path)
     if state.replayed:
-        session.notes.append(f"skipped {state.replayed} lines replayed from the session it was forked from")
+        lines = "line" if state.replayed == 1 else "lines"
+        session.notes.append(f"skipped {state.replayed} {lines} replayed from the session it was forked from")
     if state.unknown:
         session.notes.append("skipped lines of unknown type: " + ", ".join(sorted(state.unknown)[:5]))
     return session

@@ -61,7 +61,7 @@ class _Budget:
             if used + cost > limit:
                 room = limit - used - overhead - 1
                 # the heading always goes in, and the most telling lines are clipped rather than dropped
-                if not (section == "head" and not chosen) and (priority > 1 or room < 40):
+                if not (section == "head" and not chosen) and (priority > 2 or room < 40):
                     continue
                 line = clip(line, max(room, 1))
                 cost = len(line) + 1 + overhead
@@ -108,10 +108,10 @@ def _fill_session(budget: _Budget, insights: SessionInsights) -> None:
     first = session.first_prompt
     if first:
         label = "Task given" if session.is_subagent else "First request"
-        budget.add("head", f"{label}: {one_line(first, 400)}", 1)
+        budget.add("head", f"{label}: {one_line(first, 400)}", 2)
     for said in insights.corrections + insights.preferences:
         if said.text != first:  # already shown as the first request
-            budget.add("told", _said_line(said), 2)
+            budget.add("told", _said_line(said), 1)
     for refused in insights.refused:
         budget.add("told", f"- [refused] the agent's `{refused}`", 2)
     for index, said in enumerate(insights.requests):

@@ -116,6 +116,7 @@ class _Candidate:
     parent_id: str | None = None
     subagent: bool = False
     started_at: datetime | None = None
+    readable: bool = True  # False for a file with a transcript's name and nothing readable in it
 
 
 @dataclass
@@ -130,7 +131,7 @@ def detect_history(
 ) -> DetectedHistory:
     """How many earlier sessions of this project each agent has, from their first lines only."""
     found = _find(matcher, sources, limits or ReadLimits(), since, include)
-    main = [c for c in found.candidates if not c.subagent]
+    main = [c for c in found.candidates if not c.subagent and c.readable]
     counts = {source: sum(1 for c in main if c.source == source) for source in include}
     times = [c.started_at for c in main if c.started_at is not None]
     return DetectedHistory(counts, min(times, default=None), max(times, default=None), tuple(found.notes))
@@ -145,14 +146,14 @@ def read_history(
     found = _find(matcher, sources, limits, since, include)
     history = SessionHistory(notes=list(found.notes))
     for source in include:
-        mine = sorted((c for c in found.candidates if c.source == source), key=lambda c: -c.modified)
-        main = [c for c in mine if not c.subagent]
+        mine = sorted((c for c in found.candidates if c.source == source), key=_recency, reverse=True)
+        main = [c for c in mine if not c.subagent and c.readable]
         if len(main) > limits.max_sessions:
             history.notes.append(ReadNote(source, f"read the {limits.max_sessions} most recent of {len(main)} "
                                                   "sessions of this project"))
             kept = {c.path for c in main[: limits.max_sessions]}
             kept_ids = {c.path.stem for c in main[: limits.max_sessions]}
-            mine = [c for c in mine if c.path in kept or (c.subagent and c.parent_id in kept_ids)]
+            mine = [c for c in mine if c.path in kept or not c.readable or (c.subagent and c.parent_id in kept_ids)]
         for candidate in mine:
             session = _read(candidate, limits, history.notes)
             if session is None:
@@ -165,6 +166,11 @@ def read_history(
                                               str(candidate.path)))
     history.sessions.sort(key=lambda s: (s.started_at is None, s.started_at or datetime.min, s.id))
     return history
+
+
+def _recency(candidate: _Candidate) -> tuple[float, float]:
+    started = candidate.started_at.timestamp() if candidate.started_at else 0.0
+    return candidate.modified, started
 
 
 def _read(candidate: _Candidate, limits: ReadLimits, notes: list[ReadNote]) -> Session | None:
@@ -248,7 +254,7 @@ def _find_claude(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since:
             belongs = matcher.path_matches(head.cwd) if head.cwd else named
             if belongs:
                 found.candidates.append(_Candidate(source, file.path, modified, file.parent_id, file.subagent,
-                                                   head.started_at))
+                                                   head.started_at, head.readable))
     if unreadable:
         found.notes.append(ReadNote(source, f"{unreadable} other transcripts or folders could not be opened "
                                             "(permissions?), so sessions of this project among them were missed"))

@@ -35,8 +35,14 @@ class JsonlStats:
         if self.oversized:
             out.append(f"{self.oversized} oversized {what}{'s' if self.oversized != 1 else ''} skipped")
         if self.truncated:
-            out.append(f"only the first {self.bytes_read / 1_048_576:.0f} MB were read")
+            out.append(f"only the first {_size(self.bytes_read)} were read (the file is larger)")
         return out
+
+
+def _size(count: int) -> str:
+    if count >= 1_048_576:
+        return f"{count / 1_048_576:.0f} MB"
+    return f"{max(count // 1024, 1)} KB"
 
 
 def read_jsonl(
