@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from letta_ls.subagents.text import clean
 from letta_ls.subagents.transcripts.jsonl import JsonlStats
 from letta_ls.subagents.transcripts.model import Message, MessageKind, ReadLimits, Session, Source, ToolCall
-from letta_ls.subagents.transcripts.text import clean
 
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash", "fish", "/bin/bash", "/bin/sh", "/bin/zsh", "/usr/bin/bash",
                      "/usr/bin/zsh", "/usr/bin/env"})

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from letta_ls.subagents.budget import BudgetedText
+from letta_ls.subagents.text import clip, one_line
 from letta_ls.subagents.transcripts.insights import (
     HistoryInsights,
     Said,
@@ -26,7 +28,6 @@ from letta_ls.subagents.transcripts.insights import (
     session_insights,
 )
 from letta_ls.subagents.transcripts.model import Session
-from letta_ls.subagents.transcripts.text import clip, one_line
 
 _SECTIONS = ("head", "told", "asked", "commands", "edited", "errors", "summary", "read", "other")
 _TITLES = {
@@ -42,39 +43,8 @@ _TITLES = {
 _MIN_SESSION_BUDGET = 300
 
 
-class _Budget:
-    """Lines competing for a character budget by priority, printed by section."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[int, int, str, str]] = []
-
-    def add(self, section: str, line: str, priority: int) -> None:
-        self._items.append((priority, len(self._items), section, line))
-
-    def render(self, limit: int) -> str:
-        chosen: list[tuple[int, str, str]] = []
-        used = 0
-        opened: set[str] = set()
-        for priority, order, section, line in sorted(self._items):
-            overhead = len(_TITLES[section]) + 1 if section not in opened and section in _TITLES else 0
-            cost = len(line) + 1 + overhead
-            if used + cost > limit:
-                room = limit - used - overhead - 1
-                # the heading always goes in, and the most telling lines are clipped rather than dropped
-                if not (section == "head" and not chosen) and (priority > 2 or room < 40):
-                    continue
-                line = clip(line, max(room, 1))
-                cost = len(line) + 1 + overhead
-            used += cost
-            opened.add(section)
-            chosen.append((order, section, line))
-        lines: list[str] = []
-        for section in _SECTIONS:
-            mine = [line for _order, s, line in sorted(chosen) if s == section]
-            if mine and section in _TITLES:
-                lines.append(_TITLES[section])
-            lines += mine
-        return "\n".join(lines)[:limit]
+def _budget() -> BudgetedText:
+    return BudgetedText(_SECTIONS, _TITLES)
 
 
 def _date(when: datetime | None) -> str:
@@ -102,7 +72,7 @@ def _session_heading(session: Session) -> str:
     return "## " + " · ".join(parts)
 
 
-def _fill_session(budget: _Budget, insights: SessionInsights) -> None:
+def _fill_session(budget: BudgetedText, insights: SessionInsights) -> None:
     session = insights.session
     budget.add("head", _session_heading(session), 0)
     first = session.first_prompt
@@ -137,13 +107,13 @@ def _fill_session(budget: _Budget, insights: SessionInsights) -> None:
 
 def digest_session(session: Session, budget_chars: int = 4000, roots: Sequence[str] = ()) -> str:
     """At most ``budget_chars`` characters about one session, the most telling first."""
-    budget = _Budget()
+    budget = _budget()
     _fill_session(budget, session_insights(session, roots))
     return budget.render(budget_chars)
 
 
-def _overview(total: HistoryInsights, heading: str) -> _Budget:
-    budget = _Budget()
+def _overview(total: HistoryInsights, heading: str) -> BudgetedText:
+    budget = _budget()
     sources = ", ".join(f"{n} {label}" for label, n in total.by_source.most_common())
     span = f"{_date(total.first)} to {_date(total.last)}" if total.first else "dates unknown"
     budget.add("head", f"# {heading}: {total.sessions} sessions ({sources or 'none'}), {span}", 0)
@@ -181,7 +151,7 @@ def digest_history(
         for item, share in zip(items, shares, strict=True):
             if share <= 0:
                 continue
-            budget = _Budget()
+            budget = _budget()
             _fill_session(budget, item)
             parts.append(budget.render(share))
     return "\n\n".join(p for p in parts if p)[:budget_chars]

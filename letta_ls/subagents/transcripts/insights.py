@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from letta_ls.subagents.text import one_line
 from letta_ls.subagents.transcripts.model import Session, ToolCall
-from letta_ls.subagents.transcripts.text import one_line
 
 SaidKind = Literal["request", "correction", "preference"]
 
