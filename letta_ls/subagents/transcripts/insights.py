@@ -106,6 +106,23 @@ def classify(text: str) -> SaidKind:
     return "request"
 
 
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+
+
+def key_sentences(text: str) -> str:
+    """The sentences of a message that carry its correction or preference (the whole text if none stands out):
+    "Why does the page flash? Keep answers short please." gives "Keep answers short please."."""
+    sentences = [s for s in _SENTENCES.split(text.strip()) if s]
+    if len(sentences) < 2:
+        return text.strip()
+    kept = []
+    for index, sentence in enumerate(sentences):
+        kind = classify(sentence)
+        if kind != "request" or (index and classify(sentences[index - 1]) == "correction"):
+            kept.append(sentence)  # a correction's next sentence usually says what to do instead
+    return " ".join(kept) if kept else text.strip()
+
+
 def command_families(command: str) -> list[str]:
     """The commands a shell line runs, reduced to what recurs: ``cd web && pnpm test -- orders`` is
     ``["pnpm test"]``; exploration (``ls``, ``cat``, ``rg``...) is left out."""
@@ -189,7 +206,7 @@ def session_insights(session: Session, roots: Sequence[str] = ()) -> SessionInsi
         elif message.kind == "command":
             out.user_commands.append(one_line(message.text, 120))
         elif message.role == "user" and not session.is_subagent:
-            said = Said(message.text, classify(message.text), message.timestamp, session.label)
+            said = Said(message.text, classify(message.text), message.timestamp or session.started_at, session.label)
             {"request": out.requests, "correction": out.corrections, "preference": out.preferences}[said.kind].append(
                 said)
     return out
