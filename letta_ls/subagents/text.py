@@ -16,8 +16,9 @@ from letta_ls.doctor import find_secrets
 from letta_ls.doctor.checks.common import line_starts
 from letta_ls.doctor.checks.secrets import REDACTED
 
-# Text this far past the clip point is still scanned, so a secret straddling the cut is found whole.
-_SCAN_MARGIN = 1024
+# Text this far past the clip point is still scanned, so a secret straddling the cut is found whole (every
+# key format is shorter; of a longer JWT, only the unsigned head could be left before the cut).
+_SCAN_MARGIN = 256
 _KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -62,7 +63,10 @@ def clean(text: str, limit: int) -> str:
     other than newlines and tabs (NUL from binary output) are dropped."""
     if not text:
         return ""
-    head = redact(_CONTROL.sub("", text[: limit + _SCAN_MARGIN]))
+    head = text[: limit + _SCAN_MARGIN]
+    if not head.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():  # fast path: usually printable
+        head = _CONTROL.sub("", head)
+    head = redact(head)
     if len(text) <= limit:
         return head
     # cut inside a [REDACTED] marker at worst, never inside a secret: those are gone already

@@ -39,7 +39,7 @@ class ReadLimits:
     max_files_scanned: int = 20_000  # per source, files looked at while matching the project
     max_message_chars: int = 8_000
     max_argument_chars: int = 300
-    max_result_chars: int = 2_000
+    max_result_chars: int = 1_200  # enough for an error message and its context; results are mostly file dumps
 
 
 @dataclass(frozen=True)
