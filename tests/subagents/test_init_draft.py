@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,3 +213,16 @@ def test_the_report_lists_what_was_written(shop_facts):
 ])
 def test_project_names_become_file_names(name, slug):
     assert slugify(name) == slug
+
+
+def test_letta_ls_doctor_reports_nothing_on_the_written_draft(tmp_path: Path, shop_facts, sessions):
+    """The same check a user runs: write the draft into a memory folder, run ``letta-ls doctor`` on it."""
+    files = memory_after(draft_memory(shop_facts, style=STYLE, sessions=sessions, existing=SEEDED, roots=[PROJECT]))
+    memory = tmp_path / "memory"
+    for path, text in files.items():
+        (memory / path).parent.mkdir(parents=True, exist_ok=True)
+        (memory / path).write_text(text)
+    done = subprocess.run([sys.executable, "-m", "letta_ls", "doctor", str(memory), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["findings"] == []
