@@ -256,3 +256,13 @@ def test_an_unreadable_file_is_a_note(tmp_path: Path):
         assert [i.path for i in facts.instructions] == ["AGENTS.md"]  # root may read it anyway
     else:
         assert any(n.startswith("AGENTS.md: could not be read") for n in facts.notes)
+
+
+def test_a_manifest_shaped_like_nothing_expected_costs_only_itself(tmp_path: Path):
+    root = make_python_workspace(tmp_path / "ledger")
+    (root / "pyproject.toml").write_text('[project]\nname = "ledger"\n[project.optional-dependencies]\ndev = 5\n')
+    (root / "Cargo.toml").write_text('[package]\nname = "ledger-core"\n')
+    facts = inspect_workspace([root]).primary
+    assert "pyproject.toml: could not be understood (TypeError)" in facts.notes
+    assert [m.kind for m in facts.manifests] == ["Cargo.toml"]
+    assert facts.readme.title == "Ledger"

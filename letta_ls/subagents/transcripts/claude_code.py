@@ -38,6 +38,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def transcripts_in(folder: Path) -> Iterator[TranscriptFile]:
 @dataclass(frozen=True)
 class ClaudeHead:
     cwd: str | None
-    started_at: Any
+    started_at: datetime | None
     readable: bool  # at least one record could be read: a transcript, not junk with a session's name
 
 

@@ -193,8 +193,8 @@ class HistorySlice:
 
     @property
     def end(self) -> datetime | None:
-        times = [s.ended_at or s.started_at for s in self.sessions if s.ended_at or s.started_at]
-        return max(times, default=None)  # type: ignore[type-var]
+        times = [when for s in self.sessions if (when := s.ended_at or s.started_at) is not None]
+        return max(times, default=None)
 
     def digest(self, budget_chars: int = 12_000, roots: Sequence[str] = ()) -> str:
         return digest_history(self.sessions, budget_chars, roots, heading=f"Slice {self.index} of {self.count}")

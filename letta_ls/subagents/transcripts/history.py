@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from letta_ls.subagents.errors import DATA_ERRORS
 from letta_ls.subagents.transcripts import claude_code, codex
 from letta_ls.subagents.transcripts.model import (
     DetectedHistory,
@@ -183,6 +184,10 @@ def _read(candidate: _Candidate, limits: ReadLimits, notes: list[ReadNote]) -> S
         notes.append(ReadNote(candidate.source, f"could not read this session: {error.strerror or error}",
                               str(candidate.path)))
         return None
+    except DATA_ERRORS as error:  # a record shape no reader foresaw: lose this session, not the whole history
+        notes.append(ReadNote(candidate.source, f"could not make sense of this session ({type(error).__name__}: "
+                                                f"{error}); the others were read", str(candidate.path)))
+        return None
 
 
 def _find(
@@ -243,6 +248,8 @@ def _find_claude(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since:
                 continue
             try:
                 head = claude_code.peek_cwd(file.path, limits)
+            except DATA_ERRORS:
+                continue
             except OSError as error:
                 if named:
                     found.notes.append(ReadNote(source, f"could not open this session: {error.strerror}",
@@ -285,6 +292,8 @@ def _find_codex(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: 
             head = codex.peek_rollout(path, limits)
         except OSError:
             unreadable += 1
+            continue
+        except DATA_ERRORS:
             continue
         if matcher.path_matches(head.cwd) or matcher.remote_matches(head.repository_url):
             found.candidates.append(_Candidate(source, path, modified, subagent=head.subagent,

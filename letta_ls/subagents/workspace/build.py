@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from letta_ls.subagents.errors import DATA_ERRORS
 from letta_ls.subagents.workspace.files import FolderReader
 from letta_ls.subagents.workspace.model import BuildFile
 
@@ -233,16 +234,21 @@ _FILES: tuple[tuple[tuple[str, ...], Callable[[str, str], BuildFile]], ...] = (
 
 
 def find_build_files(reader: FolderReader) -> list[BuildFile]:
-    out = []
+    found: list[tuple[str, Callable[[str, str], BuildFile]]] = []
     for names, parser in _FILES:
-        for name in names:
-            file = reader.read(name)
-            if file is not None:
-                out.append(parser(file.path, file.text))
-                break
+        name = next((n for n in names if reader.exists(n)), None)
+        if name is not None:
+            found.append((name, parser))
     for entry in reader.listdir(".github/workflows"):
         if entry.name.endswith((".yml", ".yaml")) and entry.is_file(follow_symlinks=False):
-            file = reader.read(f".github/workflows/{entry.name}")
-            if file is not None:
-                out.append(parse_github_workflow(file.path, file.text))
+            found.append((f".github/workflows/{entry.name}", parse_github_workflow))
+    out = []
+    for name, parser in found:
+        file = reader.read(name)
+        if file is None:
+            continue
+        try:
+            out.append(parser(file.path, file.text))
+        except DATA_ERRORS as error:  # shaped like nothing expected: it still exists
+            reader.notes.append(f"{file.path}: could not be understood ({type(error).__name__})")
     return out

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from letta_ls.subagents.errors import DATA_ERRORS
 from letta_ls.subagents.workspace.files import FolderReader
 from letta_ls.subagents.workspace.model import Manifest
 
@@ -279,7 +280,11 @@ def find_manifests(reader: FolderReader, max_manifests: int = 20) -> list[Manife
             file = reader.read(relative)
             if file is None:
                 continue
-            manifest = parser(relative, file.text)
+            try:
+                manifest = parser(relative, file.text)
+            except DATA_ERRORS as error:  # a manifest shaped like nothing expected: note it, go on
+                reader.notes.append(f"{relative}: could not be understood ({type(error).__name__})")
+                continue
             if manifest is not None:
                 out.append(manifest)
     if reader.exists("settings.gradle") or reader.exists("settings.gradle.kts"):
