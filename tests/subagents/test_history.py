@@ -274,3 +274,24 @@ def test_no_transcript_content_makes_a_reader_raise(tmp_path: Path, records, jun
     path.write_bytes(b"\n".join(json.dumps(r).encode() for r in records) + b"\n" + junk)
     for session in (read_claude_session(path, ReadLimits()), read_codex_rollout(path, ReadLimits())):
         assert all(isinstance(m.text, str) for m in session.messages)
+
+
+def test_a_very_long_session_keeps_every_user_word_and_stays_small(tmp_path: Path):
+    path = tmp_path / "long.jsonl"
+    with open(path, "w") as handle:
+        for turn in range(600):
+            when = f"2026-01-01T{turn // 60:02d}:{turn % 60:02d}:00Z"
+            base = {"cwd": PROJECT, "sessionId": "long", "timestamp": when}
+            ask = {"role": "user", "content": f"request number {turn}"}
+            handle.write(json.dumps({**base, "type": "user", "message": ask}) + "\n")
+            handle.write(json.dumps({**base, "type": "assistant", "message": {"id": f"m{turn}", "content": [
+                {"type": "tool_use", "id": f"t{turn}", "name": "Read", "input": {"file_path": "src/a.ts"}}]}}) + "\n")
+            handle.write(json.dumps({**base, "type": "user", "message": {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": f"t{turn}",
+                 "content": f"line one of result {turn}\n" + "x" * 1000}]}}) + "\n")
+    session = read_claude_session(path, ReadLimits(max_session_chars=50_000))
+    assert [m.text for m in session.user_messages()] == [f"request number {n}" for n in range(600)]
+    results = [m.text for m in session.messages if m.role == "tool"]
+    assert results[-1] == "line one of result 599"  # past the budget: the first line
+    assert sum(len(m.text) for m in session.messages) < 50_000 + 1_200 + 600 * 45  # uncapped: over 700,000
+    assert any(note.startswith("a long session:") for note in session.notes)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from letta_ls.subagents.text import clean
+from letta_ls.subagents.text import clean, clip
 from letta_ls.subagents.transcripts.jsonl import JsonlStats
 from letta_ls.subagents.transcripts.model import Message, MessageKind, ReadLimits, Session, Source, ToolCall
 
@@ -97,6 +97,19 @@ class SessionBuilder:
         self._models: Counter[str] = Counter()
         self._calls: dict[str, ToolCall] = {}
         self._merge_key: str | None = None
+        self._kept = 0  # characters of text kept so far
+        self._shortened = 0  # texts kept short because the session is past ``max_session_chars``
+
+    def _bounded(self, text: str, limit: int) -> str:
+        """``text`` cleaned; past the session's budget only its first line, so a long session stays small."""
+        if self._kept > self.limits.max_session_chars:
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+            if len(first) < len(text.strip()):
+                self._shortened += 1
+            text, limit = first, min(limit, 200)
+        cleaned = clean(text, limit)
+        self._kept += len(cleaned)
+        return cleaned
 
     # -- metadata --------------------------------------------------------------------------------
 
@@ -129,7 +142,11 @@ class SessionBuilder:
 
     def user(self, text: str, when: datetime | None, *, kind: MessageKind = "text", sidechain: bool = False) -> None:
         self._merge_key = None
-        body = clean(text.strip(), self.limits.max_message_chars)
+        if kind == "text" and not sidechain:  # the user's own words are always kept whole
+            body = clean(text.strip(), self.limits.max_message_chars)
+            self._kept += len(body)
+        else:
+            body = self._bounded(text.strip(), self.limits.max_message_chars)
         if body:
             self.session.messages.append(Message("user", body, when, kind=kind, sidechain=sidechain))
 
@@ -141,14 +158,14 @@ class SessionBuilder:
         for call in calls:
             if call.id:
                 self._calls[call.id] = call
-        body = clean(text.strip(), self.limits.max_message_chars)
+        body = self._bounded(text.strip(), self.limits.max_message_chars)
         if not body and not calls:
             return
         messages = self.session.messages
         if merge_key is not None and merge_key == self._merge_key and messages and messages[-1].role == "assistant":
             last = messages[-1]
             joined = "\n\n".join(part for part in (last.text, body) if part)
-            messages[-1] = Message("assistant", clean(joined, self.limits.max_message_chars), last.timestamp,
+            messages[-1] = Message("assistant", clip(joined, self.limits.max_message_chars), last.timestamp,
                                    tool_calls=last.tool_calls + tuple(calls), sidechain=last.sidechain)
             return
         self._merge_key = merge_key
@@ -160,7 +177,7 @@ class SessionBuilder:
         self._merge_key = None
         call = self._calls.get(call_id) if call_id else None
         self.session.messages.append(Message(
-            "tool", clean(text.strip(), self.limits.max_result_chars), when, tool_call_id=call_id,
+            "tool", self._bounded(text.strip(), self.limits.max_result_chars), when, tool_call_id=call_id,
             tool_name=call.name if call else None, is_error=is_error, sidechain=sidechain,
         ))
 
@@ -186,4 +203,7 @@ class SessionBuilder:
             s.model = self._models.most_common(1)[0][0]
         s.truncated = stats.truncated
         s.notes.extend(stats.problems())
+        if self._shortened:
+            s.notes.append(f"a long session: {self._shortened} later tool outputs and replies were kept to their "
+                           "first line")
         return s

@@ -35,7 +35,10 @@ class ReadLimits:
     max_file_bytes: int = 64 * 1024 * 1024  # read at most this much of one transcript (its beginning)
     max_line_bytes: int = 8 * 1024 * 1024  # a longer line is skipped without being loaded
     peek_bytes: int = 512 * 1024  # how far into a file to look for its working directory
-    max_sessions: int = 200  # per source, most recent first
+    max_sessions: int = 100  # per source, most recent first
+    # past this much kept text, a session's later tool output and replies are kept short (their first line):
+    # what the user says is always kept whole, and memory stays bounded however long the sessions were
+    max_session_chars: int = 250_000
     max_files_scanned: int = 20_000  # per source, files looked at while matching the project
     max_message_chars: int = 8_000
     max_argument_chars: int = 300
