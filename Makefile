@@ -20,12 +20,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Neovim (from PyPI, in .venv) with only the letta plugin, on the chat, in TRY_DIR (default: here).
+# --clean: your own Neovim config and plugins are not read. No API key: the embedded model answers.
+TRY_DIR ?= $(CURDIR)
 try: install
-	@echo "== letta-ls: your current agent's memory ==" 
-	$(BIN)/letta-ls memory tree
-	@echo
-	@echo "== letta-ls doctor ==" 
-	$(BIN)/letta-ls doctor || true
+	@cd "$(TRY_DIR)" && exec "$(CURDIR)/$(BIN)/nvim" --clean -u "$(CURDIR)/editors/nvim/try/init.lua"
 
 lint: install
 	$(BIN)/ruff check letta_ls tests bench

@@ -1,0 +1,177 @@
+-- The `letta` LSP client: starting it, its handlers for the server's notifications, and request
+-- helpers that wait for initialization and turn LSP errors into messages a person can read.
+-- The client is started detached (attach = false) and attached only to letta-memory:// buffers.
+local config = require('letta.config')
+local state = require('letta.state')
+local util = require('letta.util')
+
+local M = {}
+
+M.NAME = 'letta'
+M.CONTENT_MODIFIED = -32801
+
+local waiting = {} ---@type fun(client: vim.lsp.Client)[] callbacks until the client is initialized
+
+---@return vim.lsp.Client?
+function M.client()
+  return vim.lsp.get_clients({ name = M.NAME })[1]
+end
+
+local function on_status(_, params)
+  local previous = state.status
+  state.status = params
+  if state.conversation == nil or (previous and previous.agentId ~= params.agentId) then
+    state.conversation = params.conversationId
+  end
+  if previous == nil or previous.agentId ~= params.agentId or state.budget == nil then
+    M.request('letta/memoryTree', vim.empty_dict(), function(err, tree)
+      if not err and tree and tree.totals then
+        state.budget = tree.totals.systemTokenBudget
+        vim.schedule(function()
+          vim.cmd.redrawstatus({ bang = true })
+        end)
+      end
+    end)
+  end
+  state.emit('status', params)
+  vim.schedule(function()
+    vim.cmd.redrawstatus({ bang = true })
+    vim.api.nvim_exec_autocmds('User', { pattern = 'LettaStatus', modeline = false })
+  end)
+end
+
+local handlers = {
+  ['letta/status'] = on_status,
+  ['letta/memoryChanged'] = function(_, params)
+    vim.schedule(function()
+      state.emit('memoryChanged', params)
+    end)
+  end,
+  ['letta/chatEvent'] = function(_, params)
+    state.emit('chatEvent', params)
+  end,
+}
+
+--- Start the client (or return the running one). Returns nil and tells the user when it cannot start.
+---@return vim.lsp.Client?
+function M.start()
+  local running = M.client()
+  if running and not running:is_stopped() then
+    return running
+  end
+  local cmd, why = config.resolve_cmd()
+  if vim.fn.executable(cmd[1]) ~= 1 then
+    util.error(string.format('cannot start the language server: %q is not executable (%s). '
+      .. 'Set opts.cmd in require("letta").setup{} or run `make install` in the letta-ls checkout.', cmd[1], why))
+    return nil
+  end
+  local settings = config.wire_settings()
+  local id = vim.lsp.start({
+    name = M.NAME,
+    cmd = cmd,
+    cmd_env = config.options.cmd_env,
+    root_dir = config.root_dir(),
+    init_options = settings,
+    settings = { letta = settings },
+    handlers = handlers,
+    on_init = function(client)
+      local queued = waiting
+      waiting = {}
+      for _, fn in ipairs(queued) do
+        fn(client)
+      end
+    end,
+    on_exit = function(code, signal)
+      waiting = {}
+      state.status = nil
+      vim.schedule(function()
+        if code ~= 0 and vim.v.exiting == vim.NIL then
+          util.error(string.format('letta-ls exited (code %d, signal %d); see :LspLog and :checkhealth letta',
+            code, signal))
+        end
+      end)
+    end,
+  }, { attach = false })
+  return id and vim.lsp.get_client_by_id(id) or nil
+end
+
+--- Run `fn(client)` once the client has answered initialize (at once when it has).
+---@param fn fun(client: vim.lsp.Client)
+function M.when_ready(fn)
+  local client = M.start()
+  if not client then
+    return
+  end
+  if client.initialized then
+    fn(client)
+  else
+    table.insert(waiting, fn)
+  end
+end
+
+--- An async request; `callback(err, result)` runs on the main loop. Errors are passed on, not shown.
+---@param method string
+---@param params table
+---@param callback fun(err: table?, result: any)
+function M.request(method, params, callback)
+  M.when_ready(function(client)
+    local ok = client:request(method, params, function(err, result)
+      callback(err, result)
+    end)
+    if not ok then
+      callback({ message = 'the letta-ls client has stopped' }, nil)
+    end
+  end)
+end
+
+--- A blocking request with a timeout, for BufReadCmd/BufWriteCmd and completion.
+---@param method string
+---@param params table
+---@param timeout_ms integer?
+---@return table? err, any result
+function M.request_sync(method, params, timeout_ms)
+  timeout_ms = timeout_ms or config.options.timeout_ms
+  local client = M.start()
+  if not client then
+    return { message = 'the letta-ls language server is not running' }, nil
+  end
+  if not client.initialized then
+    vim.wait(timeout_ms, function()
+      return client.initialized == true or client:is_stopped()
+    end, 10)
+    if not client.initialized then
+      return { message = 'letta-ls did not finish starting in time (see :checkhealth letta)' }, nil
+    end
+  end
+  local response, reason = client:request_sync(method, params, timeout_ms)
+  if not response then
+    return { message = string.format('letta-ls did not answer %s (%s)', method, reason or 'client stopped') }, nil
+  end
+  return response.err, response.result
+end
+
+--- workspace/executeCommand with the one JSON object every letta command takes.
+---@param command string
+---@param arg table?
+---@param callback fun(err: table?, result: any)
+---@return nil
+function M.command(command, arg, callback)
+  if type(arg) == 'table' and next(arg) == nil then
+    arg = nil -- an empty Lua table would go out as a JSON array
+  end
+  M.request('workspace/executeCommand', { command = command, arguments = { arg or vim.empty_dict() } }, callback)
+end
+
+--- Tell the server the settings changed (it re-reads workspace/configuration).
+---@param settings table
+function M.update_settings(settings)
+  config.options.settings = settings
+  local client = M.client()
+  if client then
+    local wire = config.wire_settings()
+    client.settings = { letta = wire }
+    client:notify('workspace/didChangeConfiguration', { settings = { letta = wire } })
+  end
+end
+
+return M
