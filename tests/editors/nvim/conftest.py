@@ -54,7 +54,7 @@ class Editor:
     def notes(self) -> list[dict[str, Any]]:
         return self.lua("return letta_test.notes")
 
-    def wait(self, condition: str, what: str, timeout: float = 20.0) -> None:
+    def wait(self, condition: str, what: str, timeout: float = 45.0) -> None:
         """Wait until the Lua expression ``condition`` is true inside Neovim, or fail saying ``what``."""
         deadline = time.monotonic() + timeout
         check = f"return ({condition}) and true or false"
@@ -96,7 +96,7 @@ class Editor:
     def noted(self, text: str, level: str | None = None) -> bool:
         return bool(self.lua(f"return letta_test.noted(..., {'vim.log.levels.' + level if level else 'nil'})", text))
 
-    def wait_noted(self, text: str, level: str | None = None, timeout: float = 20.0) -> None:
+    def wait_noted(self, text: str, level: str | None = None, timeout: float = 45.0) -> None:
         lvl = f"vim.log.levels.{level}" if level else "nil"
         self.wait(f"letta_test.noted({lua_string(text)}, {lvl})", f"a notification with {text!r}", timeout)
 

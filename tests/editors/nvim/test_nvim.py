@@ -47,6 +47,36 @@ def test_memory_buffer_shows_diagnostics_and_write_commits(editor: Editor, memor
     assert editor.lua("return { vim.bo.modified, vim.b.letta_version }") == [False, saved.blob]
     assert editor.noted("saved system/human.md (commit")
 
+    # :read pulls a memory file's text into any buffer, and :write {uri} saves any buffer as a memory file
+    editor.cmd("enew")
+    editor.cmd(f"read {editor.memory_uri('system/persona.md')}")
+    assert editor.lines()[1:] == memory.read("system/persona.md").text.splitlines()
+    editor.lua("vim.api.nvim_buf_set_lines(0, 0, -1, false, { '---', 'description: A copy', '---', 'copied' })")
+    editor.cmd(f"write {editor.memory_uri('reference/copy.md')}")
+    assert memory.read("reference/copy.md").text == "---\ndescription: A copy\n---\ncopied\n"
+    # the unnamed buffer took that name (as :write does for any unnamed buffer): it is that memory file now
+    copy = memory.read("reference/copy.md")
+    assert editor.lua("return { vim.b.letta_version, vim.bo.buftype, vim.bo.modified }") == [copy.blob, "acwrite", False]
+
+
+def test_line_endings_bom_and_odd_paths_survive_an_edit(editor: Editor, memory: MemoryRepo):
+    path = "notes/café au lait #1.md"
+    original = "\ufeff---\r\ndescription: Windows notes\r\nowner: me # kept\r\n---\r\nfirst\r\nlast line"
+    outside_commit(memory, {path: original}, "a file from Windows")
+    editor.start_plugin()
+    editor.cmd("Letta tree")
+    editor.wait("letta_test.lines('[Letta memory]') and #letta_test.lines('[Letta memory]') > 3", "the memory tree")
+    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if path in line) + 1
+    editor.lua("vim.api.nvim_win_set_cursor(0, { ..., 0 })", row)
+    editor.nvim.input("<CR>")
+    editor.wait("vim.api.nvim_buf_get_name(0):find('caf', 1, true) ~= nil and vim.b.letta_version", "the file to open")
+    assert editor.lines() == ["---", "description: Windows notes", "owner: me # kept", "---", "first", "last line"]
+    assert editor.lua("return { vim.bo.fileformat, vim.bo.bomb, vim.bo.eol }") == ["dos", True, False]
+    editor.lua("vim.api.nvim_buf_set_lines(0, 4, 5, false, { 'first, edited' })")
+    editor.cmd("write")
+    assert memory.read(path).text == original.replace("first", "first, edited")
+    assert not editor.lua("return vim.bo.modified")
+
 
 def test_stale_save_is_refused_and_the_buffer_keeps_its_text(editor: Editor, memory: MemoryRepo):
     editor.start_plugin()
@@ -153,8 +183,10 @@ def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: M
 
 def test_commands_that_are_not_available_yet_say_so(editor: Editor):
     editor.start_plugin()
-    editor.cmd("Letta dream")
-    editor.wait_noted("dream: letta.dream is not available yet", "ERROR")
+    for sub in ("init deep", "dream", "defrag", "sync"):
+        editor.cmd(f"Letta {sub}")
+        name = sub.split()[0]
+        editor.wait_noted(f"{name}: letta.{name} is not available yet", "ERROR")
 
 
 def test_memory_tree_lists_tiers_opens_files_and_refreshes(editor: Editor, memory: MemoryRepo):
@@ -252,9 +284,21 @@ def test_chat_streams_into_the_chat_buffer_and_commits_memory_edits(model, edito
                 "the memory file")
     assert editor.lines()[-1] == "Backend in Go."
 
-    # a new conversation: the header says so and the next turn starts fresh
+    # the transcript, read only
+    editor.cmd("Letta transcript")
+    assert editor.lua("return vim.api.nvim_buf_get_name(0)") == f"letta-conversation://{editor.agent_id}/default.md"
+    assert "Our backend is Go." in "\n".join(editor.lines()) and editor.lua("return vim.bo.readonly")
+
+    # a new conversation: the header says so; switching back works too
     editor.cmd("Letta new")
     editor.wait("letta_test.lines('[Letta chat]')[1]:find('conversation conv%-') ~= nil", "the new conversation")
+    editor.answer("default")
+    editor.cmd("Letta conversations")
+    editor.wait("letta_test.lines('[Letta chat]')[1]:find('conversation default', 1, true) ~= nil",
+                "the switch back to default")
+    items = editor.asked()[-1]["items"]
+    assert any(item.startswith("default ") and "(6 messages)" in item for item in items)  # 2 turns, 1 tool call
+    assert any(item.startswith("conv-") and "(0 messages)" in item for item in items)
 
 
 def test_a_streaming_reply_stops_on_ctrl_c_and_the_next_message_goes_through(model, editor: Editor):
@@ -319,6 +363,19 @@ def test_pin_and_sleeptime(editor: Editor, letta_home: Home):
     assert letta_home.raw_settings()["sleeptime"]["trigger"] == "compaction-event"
 
 
+def test_backup_and_restore(editor: Editor, memory: MemoryRepo):
+    editor.start_plugin()
+    before = memory.read(HUMAN).text
+    editor.cmd("Letta backup")
+    editor.wait_noted("backed up as refs/letta-backup/manual-")
+    name = next(n["msg"] for n in editor.notes() if "backed up as" in n["msg"]).rsplit("/", 1)[-1]
+    outside_commit(memory, {HUMAN: before + "later\n"}, "a later change")
+    editor.type_input(name)
+    editor.cmd("Letta restore")
+    editor.wait_noted("restored refs/letta-backup/" + name)
+    assert memory.read(HUMAN).text == before
+
+
 def test_completion_of_subcommands_and_arguments(editor: Editor, letta_home: Home):
     letta_home.create_agent("Ada", "terse")
     editor.start_plugin()
@@ -342,6 +399,9 @@ def test_switching_agents_updates_the_statusline(editor: Editor, letta_home: Hom
     editor.wait("require('letta').statusline():find('Letta Ada', 1, true) ~= nil", "the statusline to show Ada")
     assert editor.noted("now talking to Ada")
     assert any("*" in item for item in editor.asked()[-1]["items"])  # the current agent is marked
+    editor.cmd("Letta agents new Bob")
+    editor.wait_noted("created Bob")
+    assert "Bob" in [a.name for a in letta_home.list_agents()]
 
 
 def test_checkhealth_reports_the_setup_without_printing_keys(api_key, editor: Editor):

@@ -56,6 +56,7 @@ local function update_header()
   local buf = M.buffer()
   if buf then
     vim.api.nvim_buf_set_lines(buf, 0, HEADER_LINES, false, header())
+    vim.bo[buf].modified = false
   end
 end
 
@@ -68,6 +69,7 @@ local function add_lines(lines)
   end
   local last = vim.api.nvim_buf_line_count(buf)
   vim.api.nvim_buf_set_lines(buf, last - 1, last - 1, false, lines)
+  vim.bo[buf].modified = false -- a transcript, not a file: no [+]
   if turn then
     turn.open = false
   end
@@ -94,6 +96,7 @@ local function add_text(piece)
   local current = vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
   parts[1] = current .. parts[1]
   vim.api.nvim_buf_set_lines(buf, row, row + 1, false, parts)
+  vim.bo[buf].modified = false
   if turn then
     turn.open = true
     turn.streamed = true
@@ -261,6 +264,7 @@ function M.open(opts)
     vim.bo[buf].filetype = 'markdown'
     vim.fn.prompt_setprompt(buf, M.PROMPT)
     vim.fn.prompt_setcallback(buf, function(text)
+      vim.bo[buf].modified = false
       if text:match('%S') then
         M.send(text, { echoed = true })
       end
@@ -334,7 +338,7 @@ function M.pick_conversation()
     vim.ui.select(conversations, {
       prompt = 'letta: switch to which conversation?',
       format_item = function(c)
-        local title = (c.title == nil or c.title == vim.NIL) and '' or c.title
+        local title = (c.title == nil or c.title == vim.NIL or c.title == c.conversationId) and '' or c.title
         return string.format('%s  %s  (%d messages) %s', c.conversationId,
           tostring(c.updated or ''):sub(1, 16), c.messages or 0, title)
       end,

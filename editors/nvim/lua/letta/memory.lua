@@ -258,7 +258,7 @@ end
 ---@param buf integer
 ---@param target string the name being written (the buffer's own, or another for :write {name})
 function M.write(buf, target)
-  local uri = buffer_uri(buf) or target
+  local uri = buffer_uri(buf)
   local parsed = uri_mod.parse(target)
   if not parsed or parsed.scheme ~= uri_mod.MEMORY then
     util.error(target .. ' is read only: only letta-memory:// files can be saved')
@@ -266,10 +266,17 @@ function M.write(buf, target)
   end
   local text = util.buffer_text(buf)
   if target ~= uri then
-    -- :write letta-memory://.../other.md: a copy under another name; this buffer stays as it is
+    -- :write letta-memory://.../other.md from any buffer: a copy under that name; this buffer stays as it is
     local err, result = lsp.request_sync('letta/memoryWrite', { uri = target, text = text })
     if err then
       util.error(string.format('%s was not saved: %s', parsed.path, util.error_text(err)))
+    elseif uri == nil and vim.api.nvim_buf_get_name(buf) == target then
+      -- an unnamed buffer took the name it was written to (cpoptions "F"): it is that memory file now
+      vim.b[buf].letta_uri = target
+      vim.bo[buf].buftype = 'acwrite'
+      vim.bo[buf].swapfile = false
+      saved(buf, target, text, result)
+      attach(buf)
     else
       util.notify(saved_message(parsed.path, result.commit))
     end
