@@ -22,12 +22,16 @@ import pytest
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import Author, MemoryRepo
+from tests.fakes import Script, scripted_openai
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = ROOT / "editors" / "nvim"
 HARNESS = Path(__file__).with_name("harness.lua")
 SERVER = [sys.executable, "-m", "letta_ls", "serve"]
 OUTSIDER = Author("Someone Else", "someone@example.com")
+HUMAN = "system/human.md"
+# a file opened from a callback loads while the test polls: wait for the end of the load, not the name
+LOADED_REVISION = "vim.api.nvim_buf_get_name(0):match('^letta%-memory%-rev://') ~= nil and vim.bo.readonly"
 
 
 def nvim_binary() -> str:
@@ -167,3 +171,24 @@ def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Path, let
         yield ed
     finally:
         ed.quit()
+
+
+def outside_commit(memory: MemoryRepo, changes: dict[str, str], message: str) -> str:
+    """A commit made behind the editor's back (the CLI, another editor, plain git)."""
+    return memory.commit({p: t.encode() for p, t in changes.items()}, message, OUTSIDER).commit
+
+
+@pytest.fixture
+def api_key(monkeypatch):
+    """A key in the environment Neovim and letta-ls start with (request it before ``editor``)."""
+    monkeypatch.setenv("LETTA_TEST_KEY", "test-key-value-not-secret")
+
+
+@pytest.fixture
+def model(api_key):
+    with scripted_openai(Script()) as server:
+        yield server
+
+
+def model_settings(base_url: str) -> dict:
+    return {"model": {"provider": "openai", "name": "gpt-test", "baseUrl": base_url, "apiKeyEnv": "LETTA_TEST_KEY"}}

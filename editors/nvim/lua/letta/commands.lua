@@ -301,7 +301,7 @@ M.subcommands = {
       end, tree.entries or {})
     end,
     run = function(args)
-      require('letta.memory').history(args)
+      require('letta.history').pick(args)
     end,
   },
   backup = {

@@ -8,7 +8,6 @@ local M = {}
 ---@field root_markers string[]? files or folders that mark the workspace root (default: the cwd)
 ---@field cmd_env table<string,string>? extra environment for the server process
 ---@field timeout_ms integer? how long a read or save may take before the user is told (default 10000)
----@field chat { open_on_setup: boolean? }?
 
 ---@type letta.Options
 M.defaults = {

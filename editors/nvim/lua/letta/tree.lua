@@ -138,7 +138,7 @@ function M.open(done)
     map('H', function()
       local entry = M.entry_under_cursor()
       if entry then
-        require('letta.memory').history(entry.uri)
+        require('letta.history').pick(entry.uri)
       end
     end, 'letta: history of the memory file')
     map('q', '<cmd>close<cr>', 'letta: close the memory tree')

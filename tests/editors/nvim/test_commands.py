@@ -1,0 +1,150 @@
+""":Letta subcommands, the memory tree, settings, completion, the statusline and :checkhealth."""
+
+from __future__ import annotations
+
+from letta_ls.home import Home
+from letta_ls.memfs.repo import MemoryRepo
+from tests.editors.nvim.conftest import HUMAN, Editor, outside_commit
+
+SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init", "new", "pin", "remember",
+               "sleeptime", "tree"]
+
+
+def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: MemoryRepo):
+    outside_commit(memory, {"notes/loose.md": "no frontmatter here\n"}, "a file without frontmatter")
+    editor.start_plugin()
+    editor.cmd("Letta doctor")
+    editor.wait("letta_test.lines('[Letta doctor]') ~= nil and #letta_test.lines('[Letta doctor]') > 1",
+                "the doctor's report")
+    report = "\n".join(editor.lines("[Letta doctor]"))
+    assert "frontmatter-missing" in report and "notes/loose.md" in report
+    items = editor.lua("return vim.tbl_map(function(i) return { vim.fn.bufname(i.bufnr), i.lnum, i.type } end, "
+                       "vim.fn.getqflist())")
+    assert [editor.memory_uri("notes/loose.md"), 1, "E"] in items
+    assert editor.noted("doctor: 1 error(s)")
+    assert editor.lua("return vim.iter(require('letta.progress').shown):any(function(s) "
+                      "return s:find('Memory doctor', 1, true) ~= nil end)")
+
+    # the quickfix entry opens the memory file through the plugin
+    editor.cmd("cfirst")
+    assert editor.lua("return vim.api.nvim_buf_get_name(0)") == editor.memory_uri("notes/loose.md")
+    assert editor.lines() == ["no frontmatter here"]
+
+
+def test_commands_that_are_not_available_yet_say_so(editor: Editor):
+    editor.start_plugin()
+    for sub in ("init deep", "dream", "defrag", "sync"):
+        editor.cmd(f"Letta {sub}")
+        name = sub.split()[0]
+        editor.wait_noted(f"{name}: letta.{name} is not available yet", "ERROR")
+
+
+def test_memory_tree_lists_tiers_opens_files_and_refreshes(editor: Editor, memory: MemoryRepo):
+    editor.start_plugin()
+    editor.cmd("Letta tree")
+    editor.wait("letta_test.lines('[Letta memory]') and #letta_test.lines('[Letta memory]') > 3", "the memory tree")
+    lines = editor.lines("[Letta memory]")
+    text = "\n".join(lines)
+    assert lines[0].startswith("Memory of ") and editor.agent_id in lines[0]
+    assert "System prompt: " in lines[1] and "/ 20,000 tokens" in lines[1]
+    assert "System (loaded every turn)" in text and "External (read on demand)" in text and "Skills" in text
+    persona = next(i for i, line in enumerate(lines) if "system/persona.md" in line)
+    description = memory.snapshot().get("system/persona.md").document.description
+    assert description in lines[persona]
+
+    outside_commit(memory, {"reference/stack.md": "---\ndescription: The stack we use\n---\nGo and Postgres.\n"},
+                   "add the stack")
+    editor.wait("vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
+                "return l:find('reference/stack.md', 1, true) ~= nil end)", "the tree to refresh")
+    assert any("The stack we use" in line for line in editor.lines("[Letta memory]"))
+
+    editor.cmd("Letta tree")  # focus the tree
+    editor.lua("vim.api.nvim_win_set_cursor(0, { ..., 0 })", persona + 1)
+    editor.nvim.input("<CR>")
+    editor.wait("vim.api.nvim_buf_get_name(0):find('system/persona.md', 1, true) ~= nil and vim.b.letta_version",
+                "<CR> to open the file")
+    assert editor.lua("return vim.bo.buftype") == "acwrite"
+
+
+def test_settings_answer_workspace_configuration_and_can_change(editor: Editor):
+    editor.start_plugin(settings={"memory": {"systemTokenBudget": 5000}})
+    budget = ("(function() local _, tree = require('letta.lsp').request_sync('letta/memoryTree', vim.empty_dict()); "
+              "return tree and tree.totals.systemTokenBudget end)()")
+    assert editor.lua(f"return {budget}") == 5000
+    editor.lua("require('letta').update_settings({ memory = { systemTokenBudget = 300 } })")
+    editor.wait(f"{budget} == 300", "the server to re-read the settings")
+    editor.cmd("Letta tree")
+    editor.wait("letta_test.lines('[Letta memory]') and #letta_test.lines('[Letta memory]') > 3", "the memory tree")
+    assert "/ 300 tokens  ⚠ over budget" in editor.lines("[Letta memory]")[1]
+
+
+def test_pin_and_sleeptime(editor: Editor, letta_home: Home):
+    editor.start_plugin()
+    editor.cmd("Letta pin")
+    editor.wait_noted("pinned " + editor.agent_id)
+    assert letta_home.pinned() == [editor.agent_id]
+    editor.cmd("Letta unpin")
+    editor.wait_noted("unpinned " + editor.agent_id)
+    assert letta_home.pinned() == []
+
+    editor.cmd("Letta sleeptime off")
+    editor.wait_noted("dreams: trigger off")
+    assert letta_home.raw_settings()["sleeptime"]["trigger"] == "off"
+    editor.answer("compaction-event")
+    editor.cmd("Letta sleeptime")
+    editor.wait_noted("dreams: trigger compaction-event")
+    assert editor.asked()[-1]["items"][0] == "off  (now)"
+    assert letta_home.raw_settings()["sleeptime"]["trigger"] == "compaction-event"
+
+
+def test_backup_and_restore(editor: Editor, memory: MemoryRepo):
+    editor.start_plugin()
+    before = memory.read(HUMAN).text
+    editor.cmd("Letta backup")
+    editor.wait_noted("backed up as refs/letta-backup/manual-")
+    name = next(n["msg"] for n in editor.notes() if "backed up as" in n["msg"]).rsplit("/", 1)[-1]
+    outside_commit(memory, {HUMAN: before + "later\n"}, "a later change")
+    editor.type_input(name)
+    editor.cmd("Letta restore")
+    editor.wait_noted("restored refs/letta-backup/" + name)
+    assert memory.read(HUMAN).text == before
+
+
+def test_completion_of_subcommands_and_arguments(editor: Editor, letta_home: Home):
+    letta_home.create_agent("Ada", "terse")
+    editor.start_plugin()
+    subcommands = editor.lua("return vim.fn.getcompletion('Letta ', 'cmdline')")
+    assert set(SUBCOMMANDS) <= set(subcommands)
+    assert editor.lua("return vim.fn.getcompletion('Letta sl', 'cmdline')") == ["sleeptime"]
+    assert editor.lua("return vim.fn.getcompletion('Letta sleeptime ', 'cmdline')") == [
+        "off", "step-count", "compaction-event"]
+    assert "Ada" in editor.lua("return vim.fn.getcompletion('Letta agents ', 'cmdline')")
+    assert HUMAN in editor.lua("return vim.fn.getcompletion('Letta history sys', 'cmdline')")
+
+
+def test_switching_agents_updates_the_statusline(editor: Editor, letta_home: Home):
+    letta_home.create_agent("Ada", "terse")
+    editor.start_plugin()
+    editor.wait("require('letta').statusline():find('/20k', 1, true) ~= nil", "the budget in the statusline")
+    first = editor.lua("return require('letta').statusline()")
+    assert first.startswith("Letta ") and first.endswith("· idle")
+    editor.answer("Ada")
+    editor.cmd("Letta agents")
+    editor.wait("require('letta').statusline():find('Letta Ada', 1, true) ~= nil", "the statusline to show Ada")
+    assert editor.noted("now talking to Ada")
+    assert any("*" in item for item in editor.asked()[-1]["items"])  # the current agent is marked
+    editor.cmd("Letta agents new Bob")
+    editor.wait_noted("created Bob")
+    assert "Bob" in [a.name for a in letta_home.list_agents()]
+
+
+def test_checkhealth_reports_the_setup_without_printing_keys(api_key, editor: Editor):
+    editor.start_plugin(settings={"model": {"apiKeyEnv": "LETTA_TEST_KEY"}})
+    editor.cmd("checkhealth letta")
+    text = "\n".join(editor.lines())
+    assert "ERROR" not in text, text
+    assert "OK Neovim 0.11" in text
+    assert "OK runs: letta-ls" in text
+    assert "client" in text and "running" in text
+    assert f"agent Letta Code ({editor.agent_id})" in text or editor.agent_id in text
+    assert "LETTA_TEST_KEY is set" in text and "test-key-value" not in text
