@@ -51,6 +51,12 @@ def test_memory_tree_lists_tiers_opens_files_and_refreshes(editor: Editor, memor
     persona = next(i for i, line in enumerate(lines) if "system/persona.md" in line)
     description = memory.snapshot().get("system/persona.md").document.description
     assert description in lines[persona]
+    groups = editor.lua("""
+        local buf = require('letta.tree').buffer()
+        local marks = vim.api.nvim_buf_get_extmarks(buf, vim.api.nvim_get_namespaces()['letta.tree'], 0, -1,
+          { details = true })
+        return vim.tbl_map(function(m) return m[4].hl_group end, marks)""")
+    assert {"Title", "Directory", "Number", "Comment"} <= set(groups)
 
     outside_commit(memory, {"reference/stack.md": "---\ndescription: The stack we use\n---\nGo and Postgres.\n"},
                    "add the stack")

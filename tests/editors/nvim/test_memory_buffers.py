@@ -157,3 +157,22 @@ def test_history_lists_commits_and_opens_a_read_only_revision(editor: Editor, me
     assert editor.asked()[-1]["items"][0].endswith("the second version")
     assert editor.buffer_text() == first
     assert editor.lua("return { vim.bo.modifiable, vim.bo.readonly, vim.bo.filetype }") == [False, True, "markdown"]
+
+
+def test_a_crashed_server_is_reported_and_the_next_command_brings_it_back(editor: Editor, memory: MemoryRepo):
+    editor.start_plugin()
+    editor.cmd(f"edit {editor.memory_uri(HUMAN)}")
+    editor.wait("#vim.lsp.get_clients({ bufnr = 0, name = 'letta' }) == 1", "the client attached to the buffer")
+    first = editor.lua("return require('letta').client().id")
+    editor.lua("for _, pid in ipairs(vim.api.nvim_get_proc_children(vim.fn.getpid())) do "
+               "vim.uv.kill(pid, 'sigkill') end")
+    editor.wait_noted("letta-ls stopped (exit code 0, signal 9)", "ERROR")
+    assert editor.noted("the next :Letta command starts it again")
+
+    editor.cmd("Letta tree")
+    editor.wait(f"require('letta').client() and require('letta').client().id ~= {first} "
+                "and require('letta').client().initialized", "a new client")
+    editor.cmd(f"buffer {editor.memory_uri(HUMAN)}")
+    editor.wait("#vim.lsp.get_clients({ bufnr = 0, name = 'letta' }) == 1", "the buffer re-attached")
+    editor.lua("vim.api.nvim_buf_set_lines(0, 1, 2, false, {})")
+    editor.wait("vim.tbl_contains(letta_test.diagnostic_codes(0), 'description-missing')", "diagnostics again")

@@ -75,6 +75,13 @@ function M.start()
     settings = { letta = settings },
     handlers = handlers,
     on_init = function(client)
+      -- after a restart, memory buffers that are still open get their diagnostics again
+      for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+        local uri = vim.api.nvim_buf_is_loaded(buf) and vim.b[buf].letta_uri
+        if type(uri) == 'string' and vim.startswith(uri, 'letta-memory://') and vim.bo[buf].buftype == 'acwrite' then
+          vim.lsp.buf_attach_client(buf, client.id)
+        end
+      end
       local queued = waiting
       waiting = {}
       for _, fn in ipairs(queued) do
@@ -85,9 +92,9 @@ function M.start()
       waiting = {}
       state.status = nil
       vim.schedule(function()
-        if code ~= 0 and vim.v.exiting == vim.NIL then
-          util.error(string.format('letta-ls exited (code %d, signal %d); see :LspLog and :checkhealth letta',
-            code, signal))
+        if (code ~= 0 or (signal ~= 0 and signal ~= 15)) and vim.v.exiting == vim.NIL then
+          util.error(string.format('letta-ls stopped (exit code %d, signal %d). Open memory buffers keep their '
+            .. 'text; the next :Letta command starts it again. :checkhealth letta and :LspLog say more.', code, signal))
         end
       end)
     end,

@@ -14,7 +14,9 @@ local TIERS = { { 'system', 'System (loaded every turn)' }, { 'external', 'Exter
 ---@type table<integer, table> line number -> tree entry, for the tree buffer
 local entries_by_line = {}
 
-local function find_buffer()
+--- The tree buffer, if it exists.
+---@return integer?
+function M.buffer()
   local buf = vim.fn.bufnr('^' .. vim.fn.escape(M.BUFFER_NAME, '[]') .. '$')
   if buf ~= -1 and vim.api.nvim_buf_is_valid(buf) then
     return buf
@@ -73,10 +75,41 @@ function M.render(tree)
   return lines, entries
 end
 
+local ns = vim.api.nvim_create_namespace('letta.tree')
+
+--- Headings, paths, token counts and descriptions in their own colours.
+---@param buf integer
+---@param lines string[]
+---@param entries table<integer, table>
+function M.highlight(buf, lines, entries)
+  vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  local function mark(row, from, to, group)
+    vim.api.nvim_buf_set_extmark(buf, ns, row, from, { end_col = to, hl_group = group })
+  end
+  for i, line in ipairs(lines) do
+    local row = i - 1
+    local entry = entries[i]
+    if entry then
+      local path_end = 2 + #entry.path
+      mark(row, 2, path_end, 'Directory')
+      local tokens_from, tokens_to = line:find('%d[%d,]*', path_end + 1)
+      if tokens_from then
+        mark(row, tokens_from - 1, tokens_to, 'Number')
+        mark(row, tokens_to, #line, 'Comment')
+      end
+    elseif i == 1 or line:match('^%u%l+ ') and not line:match('^%s') and line ~= '' then
+      mark(row, 0, #line, i <= 2 and 'Title' or 'Statement')
+    end
+  end
+  if lines[2] and lines[2]:find('over budget', 1, true) then
+    mark(1, 0, #lines[2], 'WarningMsg')
+  end
+end
+
 --- Fetch the tree and draw it into the tree buffer, if it exists.
 ---@param done fun()? called after drawing
 function M.refresh(done)
-  local buf = find_buffer()
+  local buf = M.buffer()
   if not buf then
     return
   end
@@ -91,6 +124,7 @@ function M.refresh(done)
       state.budget = tree.totals and tree.totals.systemTokenBudget or state.budget
       local lines, entries = M.render(tree)
       util.set_view_lines(buf, lines)
+      M.highlight(buf, lines, entries)
       entries_by_line = entries
       vim.b[buf].letta_tree_head = tree.head
     end
@@ -121,7 +155,7 @@ end
 
 ---@param done fun()?
 function M.open(done)
-  local buf = find_buffer()
+  local buf = M.buffer()
   local created = buf == nil
   buf = util.scratch(M.BUFFER_NAME, { split = 'topleft vertical 60split', filetype = 'lettatree' })
   vim.bo[buf].modifiable = false
