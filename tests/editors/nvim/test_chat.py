@@ -91,3 +91,16 @@ def test_chat_and_remember_ask_for_text_when_the_line_has_none(model, editor: Ed
     editor.cmd("Letta remember")
     editor.wait_noted("system/remembered.md")  # the model stored nothing, so the words were kept verbatim
     assert "always use pnpm in this repo" in memory.read("system/remembered.md").text
+
+
+def test_a_model_error_shows_once_in_the_chat_and_the_chat_goes_on(model, editor: Editor):
+    model.script.error(400, "the scripted model refuses").text("Back again.")
+    editor.start_plugin(settings=model_settings(model.base_url))
+    editor.cmd("Letta chat hello")
+    editor.wait("not require('letta.chat').busy() and vim.iter(letta_test.lines('[Letta chat]')):any("
+                "function(l) return l:find('⚠', 1, true) end)", "the error in the chat")
+    errors = [line for line in editor.lines("[Letta chat]") if line.startswith("  ⚠ ")]
+    assert len(errors) == 1 and "the scripted model refuses" in errors[0]
+    editor.cmd("Letta chat again")
+    editor.wait("vim.iter(letta_test.lines('[Letta chat]')):any(function(l) return l == 'Back again.' end)",
+                "the next reply")

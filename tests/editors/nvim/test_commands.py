@@ -29,6 +29,8 @@ def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: M
     editor.cmd("cfirst")
     assert editor.lua("return vim.api.nvim_buf_get_name(0)") == editor.memory_uri("notes/loose.md")
     assert editor.lines() == ["no frontmatter here"]
+    editor.wait("vim.tbl_contains(letta_test.diagnostic_codes(0), 'frontmatter-missing')",
+                "the diagnostic on the opened file")
 
 
 def test_commands_that_are_not_available_yet_say_so(editor: Editor):
