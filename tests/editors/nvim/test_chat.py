@@ -78,7 +78,7 @@ def test_a_streaming_reply_stops_on_ctrl_c_and_the_next_message_goes_through(mod
 
 
 def test_chat_and_remember_ask_for_text_when_the_line_has_none(model, editor: Editor, memory: MemoryRepo):
-    model.script.text("Hello there.").text("Noted.")
+    model.script.text("Hello there.").text("Noted, but I stored nothing.")
     editor.start_plugin(settings=model_settings(model.base_url))
     editor.type_input("hi from the input box")
     editor.cmd("Letta chat")
@@ -91,6 +91,7 @@ def test_chat_and_remember_ask_for_text_when_the_line_has_none(model, editor: Ed
     editor.cmd("Letta remember")
     editor.wait_noted("system/remembered.md")  # the model stored nothing, so the words were kept verbatim
     assert "always use pnpm in this repo" in memory.read("system/remembered.md").text
+    assert "Noted, but I stored nothing." in editor.lines("[Letta chat]")  # its reply streamed into the open chat
 
 
 def test_a_model_error_shows_once_in_the_chat_and_the_chat_goes_on(model, editor: Editor):

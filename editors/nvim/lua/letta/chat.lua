@@ -17,12 +17,12 @@ local HEADER_LINES = 2
 ---@field client vim.lsp.Client?
 ---@field turn_id string? the server's turnId, from the turn's first event
 ---@field streamed boolean text arrived in pieces
----@field open boolean the last line is a reply still being written
 ---@field failed boolean an error event was shown
 
 local turn = nil ---@type letta.ChatTurn?
 local queue = {} ---@type string[]
 local stopped_turns = {} ---@type table<string, true> events of a stopped turn that still arrive are dropped
+local writing = false -- the line above the prompt is a reply still being streamed into
 
 ---@return integer?
 function M.buffer()
@@ -70,9 +70,7 @@ local function add_lines(lines)
   local last = vim.api.nvim_buf_line_count(buf)
   vim.api.nvim_buf_set_lines(buf, last - 1, last - 1, false, lines)
   vim.bo[buf].modified = false -- a transcript, not a file: no [+]
-  if turn then
-    turn.open = false
-  end
+  writing = false
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
     if vim.api.nvim_get_current_win() ~= win or vim.fn.mode() ~= 'i' then
       vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
@@ -88,7 +86,7 @@ local function add_text(piece)
     return
   end
   local parts = vim.split(piece, '\n', { plain = true })
-  if not (turn and turn.open) then
+  if not writing then
     add_lines({ '' })
   end
   local last = vim.api.nvim_buf_line_count(buf)
@@ -97,8 +95,8 @@ local function add_text(piece)
   parts[1] = current .. parts[1]
   vim.api.nvim_buf_set_lines(buf, row, row + 1, false, parts)
   vim.bo[buf].modified = false
+  writing = true
   if turn then
-    turn.open = true
     turn.streamed = true
   end
 end
@@ -161,9 +159,7 @@ function M.on_event(event)
     if turn and not turn.streamed and event.reply and event.reply ~= '' and event.reply ~= vim.NIL then
       add_text(event.reply)
     end
-    if turn then
-      turn.open = false
-    end
+    writing = false
   end
   if event.conversationId and event.conversationId ~= vim.NIL and event.conversationId ~= state.conversation then
     state.conversation = event.conversationId
@@ -195,7 +191,7 @@ send_next = function()
     return
   end
   local message = table.remove(queue, 1)
-  local this = { streamed = false, open = false, failed = false }
+  local this = { streamed = false, failed = false }
   turn = this
   local arg = { message = message }
   if state.conversation then
