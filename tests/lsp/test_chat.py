@@ -14,9 +14,17 @@ async def run(client, command: str, *arguments):
         types.ExecuteCommandParams(command=command, arguments=list(arguments)))
 
 
-def use_model(client, base_url: str) -> None:
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": {
-        "provider": "openai", "name": "gpt-test", "baseUrl": base_url, "apiKeyEnv": "LETTA_TEST_KEY"}}}))
+async def configure_model(client, model: dict) -> None:
+    """Send model settings and wait until the server has applied them (its letta/status names the model):
+    a chat sent earlier would run on whatever model was chosen before, such as the embedded one."""
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": model}}))
+    expected = model.get("name") or model.get("provider")
+    await client.recorder.wait_for("letta/status", lambda status: status.model == expected, timeout=60)
+
+
+async def use_model(client, base_url: str) -> None:
+    await configure_model(client, {"provider": "openai", "name": "gpt-test", "baseUrl": base_url,
+                                   "apiKeyEnv": "LETTA_TEST_KEY"})
 
 
 @pytest.fixture
@@ -30,8 +38,7 @@ async def test_chat_turn_creates_memory_and_the_next_turn_sees_it(client, model,
                                       "description": "The project's stack", "file_text": "Backend in Go.",
                                       "reason": "learned the stack"})
     model.script.text("Got it: ").text("Noted.")
-    use_model(client, model.base_url)
-    await asyncio.sleep(0.3)
+    await use_model(client, model.base_url)
     result = await run(client, "letta.chat", {"message": "Our backend is Go."})
     assert result["reply"] == "Got it:" and result["conversationId"] == "default"
     events = client.recorder.events["letta/chatEvent"]
@@ -54,8 +61,7 @@ async def test_chat_turn_creates_memory_and_the_next_turn_sees_it(client, model,
 
 async def test_conversations_are_separate(client, model):
     model.script.text("one").text("two")
-    use_model(client, model.base_url)
-    await asyncio.sleep(0.3)
+    await use_model(client, model.base_url)
     new = await run(client, "letta.newConversation", {})
     assert new["conversationId"].startswith("conv-")
     await run(client, "letta.chat", {"message": "in the new one", "conversationId": new["conversationId"]})
@@ -70,8 +76,7 @@ async def test_conversations_are_separate(client, model):
 
 async def test_chat_can_be_cancelled_with_cancel_request(client, model):
     model.script.slow("word " * 200, delay=0.05).text("after")
-    use_model(client, model.base_url)
-    await asyncio.sleep(0.3)
+    await use_model(client, model.base_url)
     msg_id = "chat-to-cancel"
     future = asyncio.wrap_future(client.protocol.send_request(
         types.WORKSPACE_EXECUTE_COMMAND,
@@ -91,9 +96,7 @@ async def test_chat_can_be_cancelled_with_cancel_request(client, model):
 
 
 async def test_remember_without_a_model_keeps_the_text(client):
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": {
-        "provider": "openai", "baseUrl": "http://127.0.0.1:9/v1"}}}))
-    await asyncio.sleep(0.3)
+    await configure_model(client, {"provider": "openai", "baseUrl": "http://127.0.0.1:9/v1"})
     result = await run(client, "letta.remember", {"text": "Deploys happen on Tuesdays"})
     assert "system/remembered.md" in result["reply"] and result["commits"]
     repo = client.home.memory_repo(client.agent)
@@ -103,8 +106,6 @@ async def test_remember_without_a_model_keeps_the_text(client):
 async def test_chat_errors_are_clear(client):
     with pytest.raises(JsonRpcException, match="message"):
         await run(client, "letta.chat", {})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": {
-        "provider": "anthropic"}}}))
-    await asyncio.sleep(0.3)
+    await configure_model(client, {"provider": "anthropic"})
     with pytest.raises(JsonRpcException, match="ANTHROPIC_API_KEY"):
         await run(client, "letta.chat", {"message": "hi"})
