@@ -6,6 +6,7 @@ gets on their first screen.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,10 @@ TRY_INIT = PLUGIN / "try" / "init.lua"
 
 
 def test_make_try_runs_neovim_from_the_venv_with_only_the_plugin():
-    dry = subprocess.run(["make", "-n", "try", "TRY_DIR=/some/project"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
-    line = next(line for line in dry.splitlines() if "/nvim" in line)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under make test
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "try", "TRY_DIR=/some/project"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    line = next(line for line in dry.splitlines() if "/.venv/bin/nvim" in line)
     assert line.startswith('cd "/some/project"')
     assert f'"{ROOT}/.venv/bin/nvim" --clean -u "{TRY_INIT}"' in line
 
