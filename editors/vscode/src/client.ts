@@ -1,0 +1,257 @@
+/**
+ * The one connection to letta-ls: starts the server (see serverCommand.ts), passes the settings, and
+ * re-publishes the server's notifications as VS Code events so the views never touch the language
+ * client directly. It owns restarts: a new `letta.server.command` or `letta.home` needs a new
+ * process; other settings go to the running server with `workspace/didChangeConfiguration`.
+ */
+
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  Middleware,
+  ResponseError,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+  TextDocumentContentRequest,
+  TransportKind,
+} from 'vscode-languageclient/node';
+import {
+  ChatEvent,
+  MEMORY_SCHEME,
+  MemoryChanged,
+  Methods,
+  Status,
+} from './protocol';
+import { ServerCommand, describe, resolveServerCommand } from './serverCommand';
+import { RESTART_SETTINGS, lettaSettings } from './settings';
+
+export const CLIENT_ID = 'letta';
+
+/** A failure the user can act on: the message is shown as it is. */
+export class LettaError extends Error {}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof ResponseError || error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+export function isResponseError(error: unknown, code: number): error is ResponseError<unknown> {
+  return error instanceof ResponseError && error.code === code;
+}
+
+/** The settings the user set in VS Code, in the shape of SPEC section 9. */
+export function currentSettings(): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration('letta');
+  return lettaSettings((key) => {
+    const found = config.inspect(key);
+    return found?.workspaceFolderValue ?? found?.workspaceValue ?? found?.globalValue;
+  });
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function serverCommand(): ServerCommand {
+  return resolveServerCommand({
+    configured: vscode.workspace.getConfiguration('letta').get<string[]>('server.command'),
+    workspaceFolders: (vscode.workspace.workspaceFolders ?? [])
+      .filter((folder) => folder.uri.scheme === 'file')
+      .map((folder) => folder.uri.fsPath),
+    trusted: vscode.workspace.isTrusted,
+    platform: process.platform,
+    isExecutable,
+    pathDirectories: (process.env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean),
+  });
+}
+
+export class LettaClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<LanguageClient> | undefined;
+  private readonly memoryChanged = new vscode.EventEmitter<MemoryChanged>();
+  private readonly statusChanged = new vscode.EventEmitter<Status>();
+  private readonly chatEvents = new vscode.EventEmitter<ChatEvent>();
+  private readonly started = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [];
+  /** The last `letta/status` the server sent. */
+  status: Status | undefined;
+
+  readonly onMemoryChanged = this.memoryChanged.event;
+  readonly onStatus = this.statusChanged.event;
+  readonly onChatEvent = this.chatEvents.event;
+  /** Fires each time a server (re)starts, after `initialize`: views reload. */
+  readonly onDidStart = this.started.event;
+
+  constructor(
+    readonly output: vscode.LogOutputChannel,
+    private readonly middleware: Middleware,
+  ) {
+    this.disposables.push(
+      this.memoryChanged, this.statusChanged, this.chatEvents, this.started,
+      vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
+    );
+  }
+
+  get running(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** Start the server; rejects with a message that says what to change when it cannot start. */
+  start(): Promise<LanguageClient> {
+    if (!this.starting) {
+      this.starting = this.launch();
+      this.starting.catch(() => {
+        this.starting = undefined; // a later request or Restart Server tries again
+      });
+    }
+    return this.starting;
+  }
+
+  /** The running client; starts it when needed. */
+  ready(): Promise<LanguageClient> {
+    return this.client?.state === State.Running ? Promise.resolve(this.client) : this.start();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.starting = undefined;
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch (error) {
+        this.output.warn(`stopping letta-ls: ${errorMessage(error)}`);
+      }
+      client.dispose();
+    }
+  }
+
+  async request<R>(method: string, params: object, token?: vscode.CancellationToken): Promise<R> {
+    const client = await this.ready();
+    return token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params);
+  }
+
+  /**
+   * Run a server command with its full argument, straight to the server (no palette middleware). Errors
+   * come back as ResponseError with the server's message.
+   */
+  async executeCommand<R>(command: string, argument?: object, token?: vscode.CancellationToken): Promise<R> {
+    const client = await this.ready();
+    const params = { command, arguments: argument === undefined ? [] : [argument] };
+    return (token
+      ? client.sendRequest(ExecuteCommandRequest.type, params, token)
+      : client.sendRequest(ExecuteCommandRequest.type, params)) as Promise<R>;
+  }
+
+  /** Tell VS Code that a read-only document (a transcript, a revision) has new content. */
+  refreshReadOnly(uri: vscode.Uri): void {
+    const feature = this.client?.getFeature(TextDocumentContentRequest.method);
+    for (const provider of feature?.getProviders() ?? []) {
+      if (provider.scheme === uri.scheme) {
+        provider.onDidChangeEmitter.fire(uri);
+      }
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const disposable of this.disposables) {
+      disposable.dispose();
+    }
+  }
+
+  private async launch(): Promise<LanguageClient> {
+    const command = serverCommand();
+    this.output.info(`starting letta-ls: ${describe(command)} (from ${command.source})`);
+    const cwd = vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file')?.uri.fsPath;
+    const serverOptions: ServerOptions = {
+      command: command.command,
+      args: command.args,
+      transport: TransportKind.stdio,
+      options: { cwd, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: MEMORY_SCHEME }],
+      outputChannel: this.output,
+      revealOutputChannelOn: RevealOutputChannelOn.Never, // errors are shown by the feature that hit them
+      initializationOptions: currentSettings(),
+      diagnosticCollectionName: 'letta',
+      middleware: {
+        ...this.middleware,
+        workspace: {
+          ...this.middleware.workspace,
+          // the server asks for the `letta` section: answer with the SPEC shape, not VS Code's raw object
+          configuration: async (params, token, next) => {
+            const answers = await next(params, token);
+            if (!Array.isArray(answers)) {
+              return answers;
+            }
+            return params.items.map((item, index) => (item.section === 'letta' ? currentSettings() : answers[index]));
+          },
+        },
+      },
+    };
+    const client = new LanguageClient(CLIENT_ID, 'Letta', serverOptions, clientOptions);
+    client.onNotification(Methods.memoryChanged, (params: MemoryChanged) => this.memoryChanged.fire(params));
+    client.onNotification(Methods.chatEvent, (params: ChatEvent) => this.chatEvents.fire(params));
+    client.onNotification(Methods.status, (params: Status) => {
+      this.status = params;
+      this.statusChanged.fire(params);
+    });
+    client.onDidChangeState((change) => {
+      if (change.newState === State.Running && this.client === client) {
+        this.started.fire(); // also after the client restarted a crashed server by itself
+      }
+    });
+    try {
+      await client.start();
+    } catch (error) {
+      client.dispose();
+      throw new LettaError(
+        `Letta could not start its language server with \`${describe(command)}\` (${command.source}): ` +
+        `${errorMessage(error)}. Install letta-ls (pip install letta-ls) or set letta.server.command.`);
+    }
+    this.client = client;
+    this.output.info(`letta-ls is running (${client.initializeResult?.serverInfo?.name ?? 'letta-ls'} ` +
+      `${client.initializeResult?.serverInfo?.version ?? ''})`);
+    this.started.fire();
+    return client;
+  }
+
+  private configurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    if (!event.affectsConfiguration('letta') || !this.client) {
+      return;
+    }
+    if (RESTART_SETTINGS.some((key) => event.affectsConfiguration(key))) {
+      void vscode.window.showInformationMessage('Letta: restart the language server to use the new setting?',
+        'Restart').then((choice) => {
+        if (choice === 'Restart') {
+          void vscode.commands.executeCommand('letta.ui.restartServer');
+        }
+      });
+      return;
+    }
+    if (this.client.state === State.Running) {
+      void this.client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { letta: currentSettings() },
+      });
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The status bar item: the agent, its system tokens against the budget, and the dream state, from
+ * `letta/status` (the budget from `letta/memoryTree`). A click opens a short menu of Letta actions.
+ */
+
+import * as vscode from 'vscode';
+import { LettaClient } from './client';
+import { MemoryModel } from './memoryModel';
+import { formatTokens } from './memoryNodes';
+import { DreamState, Status } from './protocol';
+
+export const MENU_COMMAND = 'letta.ui.menu';
+
+const DREAM_ICONS: Record<DreamState, string> = { idle: '', due: ' $(clock)', running: ' $(sync~spin)' };
+const DREAM_WORDS: Record<DreamState, string> = {
+  idle: 'idle', due: 'due (runs when you pause)', running: 'running: consolidating memory',
+};
+
+export function statusText(status: Status, budget: number | undefined): string {
+  const tokens = budget ? `${formatTokens(status.systemTokens)}/${formatTokens(budget)}`
+    : formatTokens(status.systemTokens);
+  return `$(hubot) ${status.agentName} · ${tokens}${DREAM_ICONS[status.dream] ?? ''}`;
+}
+
+export class LettaStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('letta.status', vscode.StatusBarAlignment.Right, 100);
+  private readonly disposables: vscode.Disposable[] = [this.item];
+  private failure: string | undefined;
+
+  constructor(private readonly client: LettaClient, private readonly model: MemoryModel) {
+    this.item.name = 'Letta';
+    this.item.command = MENU_COMMAND;
+    this.item.text = '$(loading~spin) Letta';
+    this.item.tooltip = 'Letta: starting the language server';
+    this.item.show();
+    this.disposables.push(
+      client.onStatus(() => this.render()),
+      model.onDidChange(() => this.render()),
+      client.onDidStart(() => {
+        this.failure = undefined;
+        this.render();
+      }),
+      vscode.commands.registerCommand(MENU_COMMAND, () => this.menu()),
+    );
+  }
+
+  /** Show that the server is not running, and why. */
+  showFailure(message: string): void {
+    this.failure = message;
+    this.item.text = '$(error) Letta';
+    this.item.tooltip = message;
+    this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables) {
+      disposable.dispose();
+    }
+  }
+
+  private render(): void {
+    const status = this.client.status;
+    if (!status || this.failure) {
+      return;
+    }
+    const tree = this.model.current;
+    const budget = tree && tree.agentId === status.agentId ? tree.totals.systemTokenBudget : undefined;
+    this.item.text = statusText(status, budget);
+    const over = budget !== undefined && status.systemTokens > budget;
+    this.item.backgroundColor = over ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const tooltip = new vscode.MarkdownString([
+      `**Letta** · agent **${status.agentName}** (\`${status.agentId}\`)`,
+      `Model: ${status.model ?? 'not configured'} · conversation \`${status.conversationId ?? 'default'}\``,
+      `System memory: ${status.systemTokens.toLocaleString()} tokens` +
+        (budget ? ` of ${budget.toLocaleString()}${over ? ' $(warning) over budget' : ''}` : ''),
+      `Dreams: ${DREAM_WORDS[status.dream] ?? status.dream}`,
+    ].join('\n\n'));
+    tooltip.supportThemeIcons = true;
+    this.item.tooltip = tooltip;
+  }
+
+  private async menu(): Promise<void> {
+    const items: (vscode.QuickPickItem & { command: string })[] = this.failure ? [
+      { label: '$(output) Show Server Log', command: 'letta.ui.showLog' },
+      { label: '$(debug-restart) Restart Server', command: 'letta.ui.restartServer' },
+    ] : [
+      { label: '$(comment-discussion) Chat', command: 'letta.chat' },
+      { label: '$(pulse) Doctor', command: 'letta.doctor' },
+      { label: '$(add) New Conversation', command: 'letta.newConversation' },
+      { label: '$(arrow-swap) Switch Agent', command: 'letta.switchAgent' },
+      { label: '$(history) Memory History', command: 'letta.ui.memoryHistory' },
+      { label: '$(output) Show Server Log', command: 'letta.ui.showLog' },
+    ];
+    const picked = await vscode.window.showQuickPick(items, { title: 'Letta' });
+    if (picked) {
+      await vscode.commands.executeCommand(picked.command);
+    }
+  }
+}
