@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: try test lint bench install clean
+.PHONY: try test lint bench install clean vsix vscode-e2e-setup
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "letta-ls needs Python 3.11 or newer on PATH"; exit 2; }
@@ -29,9 +29,24 @@ try: install
 lint: install
 	$(BIN)/ruff check letta_ls tests bench
 
-test: install lint
+test: install lint vsix vscode-e2e-setup
 	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure"; exit 1; fi; exit $$rc
+
+# The VS Code extension: Node 24 comes from the npm registry, cached outside the clone
+# (${XDG_CACHE_HOME:-~/.cache}/letta-ls/vscode-e2e); the .vsix is rebuilt when a source changes.
+VSCODE := editors/vscode
+VSCODE_SOURCES := $(shell find $(VSCODE)/src $(VSCODE)/media $(VSCODE)/scripts -type f 2>/dev/null) \
+	$(addprefix $(VSCODE)/,package.json package-lock.json tsconfig.json README.md .vscodeignore)
+
+vsix: $(VSCODE)/letta-ls.vsix
+
+$(VSCODE)/letta-ls.vsix: $(VSCODE_SOURCES)
+	$(VSCODE)/scripts/build.sh >/dev/null
+
+# What the real-VS-Code test needs (chromium, code-server, playwright-core); idempotent, cached.
+vscode-e2e-setup:
+	tests/editors/vscode/setup.sh >/dev/null
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -1,0 +1,261 @@
+// Drives a real VS Code (code-server) in headless Chromium through the letta extension's scenario.
+//
+//   node drive.mjs CONFIG.json
+//
+// CONFIG: {url, chromium, shots, agentId, memoryDir, profileDir, chatMessage, chatReply}. Each step
+// asserts on the DOM (and, where the extension's effect is a commit, on the memory repository through
+// git), then saves a screenshot into `shots` for a person to look at. Progress goes to stdout as
+// "step NAME ok (ms)"; the first failure prints "FAILED step NAME: why", saves failure.png plus the
+// visible notifications, and exits 1. Assertions a test should make on files happen in Python after.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const TIMEOUT = 45_000;
+let stepNumber = 0;
+let current = 'start';
+
+function git(...args) {
+  return execFileSync('git', ['-C', config.memoryDir, ...args], { encoding: 'utf8' }).trim();
+}
+
+const browser = await chromium.launchPersistentContext(config.profileDir, {
+  executablePath: config.chromium,
+  headless: true,
+  viewport: { width: 1400, height: 900 },
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+const page = browser.pages()[0] ?? await browser.newPage();
+page.setDefaultTimeout(TIMEOUT);
+const consoleErrors = [];
+page.on('console', (message) => {
+  if (message.type() === 'error') {
+    consoleErrors.push(message.text().slice(0, 500));
+  }
+});
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(config.shots, name) });
+}
+
+async function step(name, body) {
+  current = name;
+  stepNumber += 1;
+  const started = Date.now();
+  await body();
+  await page.waitForTimeout(300); // let animations settle so the picture shows the end state
+  await shot(`${String(stepNumber).padStart(2, '0')}-${name}.png`);
+  console.log(`step ${name} ok (${Date.now() - started} ms)`);
+}
+
+async function runCommand(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+async function pickQuickItem(text) {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor();
+  await row.click();
+}
+
+function toast(text) {
+  return page.locator('.notification-toast', { hasText: text }).first();
+}
+
+function memoryRow(name) {
+  return page.locator('.pane-body .monaco-list-row', { hasText: name }).first();
+}
+
+function tab(text) {
+  return page.locator('.tabs-container .tab', { hasText: text }).first();
+}
+
+/** Show the Letta side bar (clicking its icon while it is showing would hide it). */
+async function showMemoryView() {
+  const title = page.locator('.sidebar .composite.title', { hasText: 'Letta' }).first();
+  if (await title.isVisible()) {
+    return;
+  }
+  await page.locator('.activitybar [aria-label^="Letta"]').first().click();
+  await title.waitFor();
+}
+
+async function clearNotifications() {
+  await page.keyboard.press('Escape');
+  const close = page.locator('.notification-toast .codicon-notifications-clear, .notification-toast .codicon-close');
+  for (const button of await close.all()) {
+    await button.click({ timeout: 1000 }).catch(() => undefined);
+  }
+}
+
+async function waitUntil(what, predicate, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await predicate();
+      if (last) {
+        return last;
+      }
+    } catch (error) {
+      last = error;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+/** The chat webview's inner document (VS Code nests it in two iframes). */
+async function chatFrame() {
+  return waitUntil('the chat webview', async () => {
+    for (const frame of page.frames()) {
+      if (await frame.locator('#input').count().catch(() => 0)) {
+        return frame;
+      }
+    }
+    return undefined;
+  });
+}
+
+async function typeInEditor(keys) {
+  const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
+  await editor.click();
+  for (const key of keys) {
+    if (key.startsWith('key:')) {
+      await page.keyboard.press(key.slice(4));
+    } else {
+      await page.keyboard.type(key);
+    }
+  }
+}
+
+async function tabIsClean(name) {
+  await waitUntil(`${name} to be saved`, async () =>
+    (await tab(name).count()) > 0 && !(await tab(name).getAttribute('class')).includes('dirty'));
+}
+
+try {
+  await step('extension-activated-memory-view', async () => {
+    await page.goto(config.url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.locator('.activitybar [aria-label^="Letta"]').first().waitFor({ timeout: 90_000 });
+    await showMemoryView();
+    // the language server answered: the three tiers and the seeded files, with descriptions and tokens
+    await memoryRow('persona.md').waitFor({ timeout: 90_000 });
+    for (const text of ['System', 'External', 'Skills', 'human.md', 'notes.md', 'reference/', 'pdf/']) {
+      await memoryRow(text).waitFor();
+    }
+    await page.locator('.pane-body .monaco-list-row', { hasText: 'Read and write PDF files' }).first().waitFor();
+    await page.locator('.statusbar-item', { hasText: config.agentName }).first().waitFor();
+  });
+
+  await step('memory-document-with-diagnostic', async () => {
+    await memoryRow('notes.md').click();
+    await tab('notes.md').waitFor();
+    await page.locator('.editor-instance .squiggly-error').first().waitFor();
+    await runCommand('View: Focus Problems');
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'description-missing' }).first().waitFor();
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'add one line saying what this file is for' }).first().waitFor();
+  });
+
+  await step('edit-saved-as-commit', async () => {
+    const before = git('rev-parse', 'HEAD');
+    await tab('notes.md').click();
+    await typeInEditor(['key:Control+Home', 'key:End', 'key:Enter', 'description: How the user ships releases']);
+    await waitUntil('notes.md to be dirty', async () => (await tab('notes.md').getAttribute('class')).includes('dirty'));
+    await page.keyboard.press('Control+S');
+    await tabIsClean('notes.md');
+    await waitUntil('a new commit', async () => git('rev-parse', 'HEAD') !== before);
+    const shown = git('show', 'HEAD:system/notes.md');
+    if (!shown.includes('description: How the user ships releases')) {
+      throw new Error(`the commit does not hold the edit:\n${shown}`);
+    }
+    // the fix is seen: the error squiggle and the Problems entry go away
+    await waitUntil('the diagnostic to clear', async () =>
+      (await page.locator('.editor-instance .squiggly-error').count()) === 0);
+  });
+
+  await step('doctor-from-palette', async () => {
+    await runCommand('Letta: Doctor');
+    await toast('Letta doctor: 0 errors').waitFor();
+    await tab('Letta Doctor').waitFor();
+  });
+
+  await step('chat-streams-in-panel', async () => {
+    await clearNotifications();
+    await runCommand('Letta: Chat');
+    const frame = await chatFrame();
+    await frame.locator('#input').fill(config.chatMessage);
+    await frame.locator('#input').press('Enter');
+    await frame.locator('.entry.user', { hasText: config.chatMessage }).waitFor();
+    await frame.locator('.entry.tool', { hasText: 'memory' }).first().waitFor();
+    await frame.locator('.memory-link', { hasText: 'system/stack.md' }).waitFor();
+    await frame.locator('.entry.assistant', { hasText: config.chatReply }).waitFor();
+    await waitUntil('the turn to finish', async () => !(await frame.locator('#send').isDisabled()));
+    await waitUntil('the streaming cursor to go', async () =>
+      (await frame.locator('.entry.assistant.streaming').count()) === 0);
+  });
+
+  await step('memory-edit-link-opens-file', async () => {
+    const frame = await chatFrame();
+    await frame.locator('.memory-link', { hasText: 'system/stack.md' }).click();
+    await tab('stack.md').waitFor();
+    await page.locator('.editor-instance .view-lines', { hasText: 'Backend in Go.' }).first().waitFor();
+    await memoryRow('stack.md').waitFor(); // the Memory view refreshed on letta/memoryChanged
+  });
+
+  await step('stale-save-asks-what-to-do', async () => {
+    await showMemoryView();
+    await memoryRow('human.md').click();
+    await tab('human.md').waitFor();
+    await typeInEditor(['key:Control+End', 'The user reviews on Mondays.']);
+    // meanwhile another process commits a newer human.md (its new description shows when it arrived)
+    const file = path.join(config.memoryDir, 'system', 'human.md');
+    const theirs = fs.readFileSync(file, 'utf8').replace(/^description: .*$/m, 'description: Edited elsewhere');
+    fs.writeFileSync(file, theirs);
+    git('-c', 'user.name=Other Window', '-c', 'user.email=other@example.com', 'commit', '-q', '-am', 'edited elsewhere');
+    await memoryRow('Edited elsewhere').waitFor(); // letta/memoryChanged reached the extension
+    await page.keyboard.press('Control+S');
+    await page.locator('.monaco-dialog-box', { hasText: 'changed in memory since you opened it' }).waitFor();
+  });
+
+  await step('overwrite-keeps-both-in-history', async () => {
+    const dialog = page.locator('.monaco-dialog-box', { hasText: 'changed in memory since you opened it' });
+    await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).click();
+    await tabIsClean('human.md');
+    await waitUntil('the overwrite commit', async () => git('log', '-1', '--format=%s') !== 'edited elsewhere');
+  });
+
+  await step('history-compare-with-current', async () => {
+    await runCommand('Letta: Memory History');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'edited elsewhere' }).first().waitFor();
+    await pickQuickItem('edited elsewhere');
+    await pickQuickItem('Compare with the current version');
+    await page.locator('.monaco-diff-editor').first().waitFor();
+    await tab('↔ current').waitFor();
+  });
+
+  console.log('all steps passed');
+  await browser.close();
+} catch (error) {
+  console.log(`FAILED step ${current}: ${error?.stack ?? error}`);
+  try {
+    await shot('failure.png');
+    const toasts = await page.locator('.notification-toast').allInnerTexts();
+    console.log(`visible notifications: ${JSON.stringify(toasts)}`);
+  } catch (inner) {
+    console.log(`(no failure screenshot: ${inner})`);
+  }
+  console.log(`browser console errors: ${JSON.stringify(consoleErrors.slice(-20), null, 1)}`);
+  await browser.close().catch(() => undefined);
+  process.exit(1);
+}
