@@ -247,13 +247,17 @@ def test_vscode_extension_end_to_end(toolchain: dict[str, str], tmp_path: Path) 
     assert "description: How the user ships releases" in repo.read("system/notes.md").text
     assert "learned the backend language" in messages
     assert repo.read("system/stack.md").text.endswith("Backend in Go.\n")
-    # the stale save: the user chose Overwrite, so their text is on top, and the other window's version
-    # is still in history, one commit below
-    assert messages.index("edit system/human.md in the editor") < messages.index("edited elsewhere")
+    # two stale saves (Overwrite, then Compare and save again): each time the user's text went on top and
+    # the other window's version stayed in history right below it
+    human_log = [m for m in messages if "human.md" in m or m.startswith("edited elsewhere")]
+    assert human_log[:4] == ["edit system/human.md in the editor", "edited elsewhere again",
+                             "edit system/human.md in the editor", "edited elsewhere"], messages
     human = repo.read("system/human.md").text
-    assert "The user reviews on Mondays." in human and "Edited elsewhere" not in human
-    theirs = history[messages.index("edited elsewhere")].commit
-    assert "description: Edited elsewhere" in repo.read("system/human.md", theirs).text
+    assert "The user reviews on Mondays. Prefers tabs." in human and "Edited elsewhere" not in human
+    for message, description in (("edited elsewhere", "Edited elsewhere"),
+                                 ("edited elsewhere again", "Edited elsewhere again")):
+        theirs = history[messages.index(message)].commit
+        assert f"description: {description}\n" in repo.read("system/human.md", theirs).text
     # the chat reached the scripted model with the key from the environment, and the transcript holds the turn
     assert model.model_requests, "the chat never reached the model"
     assert model.model_requests[0].header("authorization") == f"Bearer {API_KEY}"
@@ -261,7 +265,7 @@ def test_vscode_extension_end_to_end(toolchain: dict[str, str], tmp_path: Path) 
     transcript = (agent.conversations_dir / "default.jsonl").read_text()
     assert CHAT_MESSAGE in transcript and CHAT_REPLY in transcript
     shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
-    assert len(shots) >= 9, shots
+    assert len(shots) >= 11, shots
     timings = {"setup_seconds_this_run": float(toolchain["setup_seconds"]), "e2e_seconds": round(e2e_seconds, 1)}
     (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=1))
     print(f"VS Code e2e: {timings}; screenshots: {shots}")

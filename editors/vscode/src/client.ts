@@ -77,6 +77,14 @@ export function serverCommand(): ServerCommand {
   });
 }
 
+/** Settings edits often come in bursts (typing in settings.json): restart once they settle. */
+const RESTART_DELAY_MS = 500;
+
+/** What a running server depends on and cannot change without a restart. */
+function launchIdentity(): string {
+  return JSON.stringify([serverCommand(), currentSettings().home ?? null]);
+}
+
 export class LettaClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<LanguageClient> | undefined;
@@ -87,6 +95,8 @@ export class LettaClient implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** The last `letta/status` the server sent. */
   status: Status | undefined;
+  private launchedWith: string | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   readonly onMemoryChanged = this.memoryChanged.event;
   readonly onStatus = this.statusChanged.event;
@@ -125,6 +135,7 @@ export class LettaClient implements vscode.Disposable {
   }
 
   async restart(): Promise<void> {
+    await this.starting?.catch(() => undefined); // never two servers: let a start in progress finish first
     await this.stop();
     await this.start();
   }
@@ -171,13 +182,28 @@ export class LettaClient implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+    }
     void this.stop();
     for (const disposable of this.disposables) {
       disposable.dispose();
     }
   }
 
+  private scheduleRestart(): void {
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.output.info('letta.server.command or letta.home changed: restarting letta-ls');
+      void vscode.commands.executeCommand('letta.ui.restartServer');
+    }, RESTART_DELAY_MS);
+  }
+
   private async launch(): Promise<LanguageClient> {
+    this.launchedWith = launchIdentity();
     const command = serverCommand();
     this.output.info(`starting letta-ls: ${describe(command)} (from ${command.source})`);
     const cwd = vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file')?.uri.fsPath;
@@ -187,11 +213,13 @@ export class LettaClient implements vscode.Disposable {
       transport: TransportKind.stdio,
       options: { cwd, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
+    const settings = currentSettings();
+    this.output.info(`settings for letta-ls: ${JSON.stringify(settings)}`);
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: MEMORY_SCHEME }],
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never, // errors are shown by the feature that hit them
-      initializationOptions: currentSettings(),
+      initializationOptions: settings,
       diagnosticCollectionName: 'letta',
       middleware: {
         ...this.middleware,
@@ -212,6 +240,9 @@ export class LettaClient implements vscode.Disposable {
     client.onNotification(Methods.memoryChanged, (params: MemoryChanged) => this.memoryChanged.fire(params));
     client.onNotification(Methods.chatEvent, (params: ChatEvent) => this.chatEvents.fire(params));
     client.onNotification(Methods.status, (params: Status) => {
+      if (this.status && this.status.agentId !== params.agentId) {
+        this.forgetDiagnosticsOfOtherAgents(client, params.agentId);
+      }
       this.status = params;
       this.statusChanged.fire(params);
     });
@@ -235,20 +266,33 @@ export class LettaClient implements vscode.Disposable {
     return client;
   }
 
+  /** After an agent switch, the previous agent's memory diagnostics no longer describe anything open. */
+  private forgetDiagnosticsOfOtherAgents(client: LanguageClient, agentId: string): void {
+    const stale: vscode.Uri[] = [];
+    client.diagnostics?.forEach((uri) => {
+      if (uri.scheme === MEMORY_SCHEME && uri.authority !== agentId) {
+        stale.push(uri);
+      }
+    });
+    for (const uri of stale) {
+      client.diagnostics?.delete(uri);
+    }
+  }
+
   private configurationChanged(event: vscode.ConfigurationChangeEvent): void {
-    if (!event.affectsConfiguration('letta') || !this.client) {
+    if (!event.affectsConfiguration('letta') || this.launchedWith === undefined) {
       return;
     }
+    this.output.debug('the letta settings changed');
     if (RESTART_SETTINGS.some((key) => event.affectsConfiguration(key))) {
-      void vscode.window.showInformationMessage('Letta: restart the language server to use the new setting?',
-        'Restart').then((choice) => {
-        if (choice === 'Restart') {
-          void vscode.commands.executeCommand('letta.ui.restartServer');
-        }
-      });
+      // also covers settings that arrive after activation (VS Code may load them late): the server
+      // reads its home only at start, so a different home or command means a new server
+      if (launchIdentity() !== this.launchedWith) {
+        this.scheduleRestart();
+      }
       return;
     }
-    if (this.client.state === State.Running) {
+    if (this.client?.state === State.Running) {
       void this.client.sendNotification(DidChangeConfigurationNotification.type, {
         settings: { letta: currentSettings() },
       });

@@ -8,9 +8,9 @@
  * `onDidChangeFile`, and VS Code reloads the documents that have no unsaved edits.
  *
  * Modification times: each new version of a file gets a new mtime, which is what makes VS Code
- * reload. For a document with unsaved edits, `stat` keeps reporting the version the editor holds:
- * otherwise VS Code's own weaker check (mtime and size) would refuse the save first with a second,
- * different dialog, while the server's check is the one that knows.
+ * reload a document without unsaved edits. For one with unsaved edits, `stat` keeps reporting the
+ * mtime and size the editor loaded: otherwise VS Code's own weaker check (mtime and size) would refuse
+ * the save first with a second, different dialog, while the server's check is the one that knows.
  */
 
 import * as vscode from 'vscode';
@@ -76,11 +76,17 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     }
     const key = uri.toString();
     const latest = this.observe(key, read);
-    const based = this.based.get(key);
-    if (based && based.version !== latest.version && this.hasUnsavedEdits(uri)) {
+    let based = this.based.get(key);
+    if (!based) {
+      // a document VS Code restored from its own backup was never read here: assume what it last saw
+      based = { ...latest };
+      this.based.set(key, based);
+    }
+    if (this.hasUnsavedEdits(uri)) {
+      // what the editor holds: the server's version check decides a save, not VS Code's mtime check
       return { type: vscode.FileType.File, ctime: 0, mtime: based.mtime, size: based.size };
     }
-    return { type: vscode.FileType.File, ctime: 0, mtime: latest.mtime, size: latest.size, permissions: undefined };
+    return { type: vscode.FileType.File, ctime: 0, mtime: latest.mtime, size: latest.size };
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {

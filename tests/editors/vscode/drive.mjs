@@ -213,35 +213,68 @@ try {
     await memoryRow('stack.md').waitFor(); // the Memory view refreshed on letta/memoryChanged
   });
 
+  const conflictDialog = page.locator('.monaco-dialog-box', { hasText: 'changed in memory since you opened it' });
+
+  /** Type into human.md, let another process commit a newer human.md, then save. */
+  async function saveOverANewerCommit(typed, theirDescription, message) {
+    await typeInEditor(['key:Control+End', typed]);
+    const file = path.join(config.memoryDir, 'system', 'human.md');
+    const theirs = fs.readFileSync(file, 'utf8').replace(/^description: .*$/m, `description: ${theirDescription}`);
+    fs.writeFileSync(file, theirs);
+    git('-c', 'user.name=Other Window', '-c', 'user.email=other@example.com', 'commit', '-q', '-am', message);
+    await memoryRow(theirDescription).waitFor(); // letta/memoryChanged reached the extension
+    await page.keyboard.press('Control+S');
+    await conflictDialog.waitFor();
+  }
+
   await step('stale-save-asks-what-to-do', async () => {
     await showMemoryView();
     await memoryRow('human.md').click();
     await tab('human.md').waitFor();
-    await typeInEditor(['key:Control+End', 'The user reviews on Mondays.']);
-    // meanwhile another process commits a newer human.md (its new description shows when it arrived)
-    const file = path.join(config.memoryDir, 'system', 'human.md');
-    const theirs = fs.readFileSync(file, 'utf8').replace(/^description: .*$/m, 'description: Edited elsewhere');
-    fs.writeFileSync(file, theirs);
-    git('-c', 'user.name=Other Window', '-c', 'user.email=other@example.com', 'commit', '-q', '-am', 'edited elsewhere');
-    await memoryRow('Edited elsewhere').waitFor(); // letta/memoryChanged reached the extension
-    await page.keyboard.press('Control+S');
-    await page.locator('.monaco-dialog-box', { hasText: 'changed in memory since you opened it' }).waitFor();
+    await saveOverANewerCommit(' The user reviews on Mondays.', 'Edited elsewhere', 'edited elsewhere');
   });
 
   await step('overwrite-keeps-both-in-history', async () => {
-    const dialog = page.locator('.monaco-dialog-box', { hasText: 'changed in memory since you opened it' });
-    await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).click();
+    await conflictDialog.locator('.monaco-button', { hasText: 'Overwrite' }).click();
     await tabIsClean('human.md');
     await waitUntil('the overwrite commit', async () => git('log', '-1', '--format=%s') !== 'edited elsewhere');
   });
 
-  await step('history-compare-with-current', async () => {
-    await runCommand('Letta: Memory History');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'edited elsewhere' }).first().waitFor();
-    await pickQuickItem('edited elsewhere');
-    await pickQuickItem('Compare with the current version');
+  await step('compare-shows-both-versions', async () => {
+    await tab('human.md').click();
+    await saveOverANewerCommit(' Prefers tabs.', 'Edited elsewhere again', 'edited elsewhere again');
+    await conflictDialog.locator('.monaco-button', { hasText: 'Compare' }).click();
     await page.locator('.monaco-diff-editor').first().waitFor();
-    await tab('↔ current').waitFor();
+    await tab('↔ yours').waitFor();
+    await page.locator('.monaco-diff-editor .view-lines', { hasText: 'Edited elsewhere again' }).first().waitFor();
+    await page.locator('.monaco-diff-editor .view-lines', { hasText: 'Prefers tabs.' }).first().waitFor();
+  });
+
+  await step('save-after-compare-keeps-yours', async () => {
+    await tab('human.md').click(); // the editor's tab, not the comparison's
+    await page.keyboard.press('Control+S');
+    await tabIsClean('human.md');
+    await waitUntil('the save on top of the other commit', async () =>
+      git('log', '-1', '--format=%s') === 'edit system/human.md in the editor');
+  });
+
+  await step('history-lists-commits', async () => {
+    await runCommand('Letta: Memory History');
+    await page.locator('.quick-input-widget', { hasText: 'History of system/human.md' }).waitFor();
+    for (const message of ['edited elsewhere again', 'edit system/human.md in the editor']) {
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: message }).first().waitFor();
+    }
+  });
+
+  await step('history-compare-with-current', async () => {
+    await pickQuickItem('initialize memory'); // the first version, so the comparison shows every change since
+    await page.locator('.quick-input-widget', { hasText: 'human.md at' }).waitFor();
+    await pickQuickItem('Compare with the current version');
+    const first = git('log', '--reverse', '--format=%h', '--abbrev=7', '--', 'system/human.md').split('\n')[0];
+    await tab(`human.md (${first}) ↔ current`).waitFor();
+    const diff = page.locator('.monaco-diff-editor:visible').first();
+    await diff.locator('.editor.modified .view-lines', { hasText: 'Prefers tabs.' }).waitFor();
+    await diff.locator('.editor.modified .line-insert').first().waitFor();
   });
 
   console.log('all steps passed');
