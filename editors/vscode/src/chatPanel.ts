@@ -22,6 +22,8 @@ import { FromWebview, ToWebview, conversationLabel } from './webview/messages';
 export class ChatPanel implements vscode.Disposable {
   private static instance: ChatPanel | undefined;
   private conversationId: string;
+  /** The agent the panel is talking to: a switch (seen in letta/status) starts the panel afresh. */
+  private agentId: string | undefined;
   private running: vscode.CancellationTokenSource | undefined;
   private eventsThisRequest = 0;
   private errorThisRequest = false;
@@ -56,6 +58,7 @@ export class ChatPanel implements vscode.Disposable {
     private readonly client: LettaClient,
   ) {
     this.conversationId = client.status?.conversationId ?? 'default';
+    this.agentId = client.status?.agentId;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'letta.svg');
     panel.webview.html = this.html();
     this.disposables.push(
@@ -70,17 +73,14 @@ export class ChatPanel implements vscode.Disposable {
         }
       }),
     );
-    this.agentId = client.status?.agentId;
   }
-
-  private agentId: string | undefined;
 
   get conversation(): string {
     return this.conversationId;
   }
 
+  /** Show another conversation; a turn still running in the previous one finishes (its transcript keeps it). */
   async switchTo(conversationId: string): Promise<void> {
-    this.running?.cancel();
     this.conversationId = conversationId;
     await this.sendSession();
   }

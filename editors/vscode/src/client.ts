@@ -46,12 +46,17 @@ export function isResponseError(error: unknown, code: number): error is Response
   return error instanceof ResponseError && error.code === code;
 }
 
-/** The settings the user set in VS Code, in the shape of SPEC section 9. */
+/**
+ * The settings the user set in VS Code, in the shape of SPEC section 9. In an untrusted workspace only
+ * the user's own settings count: a repository's .vscode/settings.json must not be able to point the
+ * agent (with your memory and an API key) at a server of its choosing.
+ */
 export function currentSettings(): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration('letta');
+  const trusted = vscode.workspace.isTrusted;
   return lettaSettings((key) => {
     const found = config.inspect(key);
-    return found?.workspaceFolderValue ?? found?.workspaceValue ?? found?.globalValue;
+    return trusted ? found?.workspaceFolderValue ?? found?.workspaceValue ?? found?.globalValue : found?.globalValue;
   });
 }
 
@@ -111,6 +116,7 @@ export class LettaClient implements vscode.Disposable {
     this.disposables.push(
       this.memoryChanged, this.statusChanged, this.chatEvents, this.started,
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.configurationChanged({ affectsConfiguration: () => true })),
     );
   }
 
