@@ -82,6 +82,14 @@ export function serverCommand(): ServerCommand {
   });
 }
 
+/** The `when`-clause context key that shows the server's commands in the palette only while it runs
+ * (before, they would fail with "command not found": the language client registers them on start). */
+const RUNNING_CONTEXT = 'letta.serverRunning';
+
+function setRunning(running: boolean): void {
+  void vscode.commands.executeCommand('setContext', RUNNING_CONTEXT, running);
+}
+
 /** Settings edits often come in bursts (typing in settings.json): restart once they settle. */
 const RESTART_DELAY_MS = 500;
 
@@ -97,6 +105,7 @@ export class LettaClient implements vscode.Disposable {
   private readonly statusChanged = new vscode.EventEmitter<Status>();
   private readonly chatEvents = new vscode.EventEmitter<ChatEvent>();
   private readonly started = new vscode.EventEmitter<void>();
+  private readonly stopped = new vscode.EventEmitter<void>();
   private readonly disposables: vscode.Disposable[] = [];
   /** The last `letta/status` the server sent. */
   status: Status | undefined;
@@ -108,13 +117,15 @@ export class LettaClient implements vscode.Disposable {
   readonly onChatEvent = this.chatEvents.event;
   /** Fires each time a server (re)starts, after `initialize`: views reload. */
   readonly onDidStart = this.started.event;
+  /** Fires when the server stopped without being asked to (the client stopped restarting it). */
+  readonly onDidStopUnexpectedly = this.stopped.event;
 
   constructor(
     readonly output: vscode.LogOutputChannel,
     private readonly middleware: Middleware,
   ) {
     this.disposables.push(
-      this.memoryChanged, this.statusChanged, this.chatEvents, this.started,
+      this.memoryChanged, this.statusChanged, this.chatEvents, this.started, this.stopped,
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.configurationChanged({ affectsConfiguration: () => true })),
     );
@@ -150,6 +161,7 @@ export class LettaClient implements vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     this.starting = undefined;
+    setRunning(false);
     if (client) {
       try {
         await client.stop(5000);
@@ -253,19 +265,27 @@ export class LettaClient implements vscode.Disposable {
       this.statusChanged.fire(params);
     });
     client.onDidChangeState((change) => {
-      if (change.newState === State.Running && this.client === client) {
+      if (this.client !== client) {
+        return; // starting, or stopped on purpose
+      }
+      setRunning(change.newState === State.Running);
+      if (change.newState === State.Running) {
         this.started.fire(); // also after the client restarted a crashed server by itself
+      } else if (change.newState === State.Stopped) {
+        this.stopped.fire(); // it crashed too often and the client gave up
       }
     });
     try {
       await client.start();
     } catch (error) {
       client.dispose();
-      throw new LettaError(
-        `Letta could not start its language server with \`${describe(command)}\` (${command.source}): ` +
-        `${errorMessage(error)}. Install letta-ls (pip install letta-ls) or set letta.server.command.`);
+      const why = /ENOENT/.test(errorMessage(error)) ? `${command.command} was not found` : errorMessage(error);
+      this.output.error(`starting letta-ls failed: ${errorMessage(error)}`);
+      throw new LettaError(`Letta could not start its language server \`${describe(command)}\` ` +
+        `(${command.source}): ${why}. Install letta-ls (pip install letta-ls) or set letta.server.command.`);
     }
     this.client = client;
+    setRunning(true);
     this.output.info(`letta-ls is running (${client.initializeResult?.serverInfo?.name ?? 'letta-ls'} ` +
       `${client.initializeResult?.serverInfo?.version ?? ''})`);
     this.started.fire();

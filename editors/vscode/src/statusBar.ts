@@ -38,8 +38,11 @@ export class LettaStatusBar implements vscode.Disposable {
       model.onDidChange(() => this.render()),
       client.onDidStart(() => {
         this.failure = undefined;
+        this.item.backgroundColor = undefined;
         this.render();
       }),
+      client.onDidStopUnexpectedly(() =>
+        this.showFailure('letta-ls stopped: see Letta: Show Server Log, then Letta: Restart Server')),
       vscode.commands.registerCommand(MENU_COMMAND, () => this.menu()),
     );
   }

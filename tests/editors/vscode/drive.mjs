@@ -2,7 +2,8 @@
 //
 //   node drive.mjs CONFIG.json
 //
-// CONFIG: {url, chromium, shots, agentId, memoryDir, profileDir, chatMessage, chatReply}. Each step
+// CONFIG: {scenario, url, chromium, shots, profileDir, ...} plus what the scenario needs (main: agentName,
+// memoryDir, chatMessage, chatReply; bad-server-command: command). Each step
 // asserts on the DOM (and, where the extension's effect is a commit, on the memory repository through
 // git), then saves a screenshot into `shots` for a person to look at. Progress goes to stdout as
 // "step NAME ok (ms)"; the first failure prints "FAILED step NAME: why", saves failure.png plus the
@@ -143,7 +144,7 @@ async function tabIsClean(name) {
     (await tab(name).count()) > 0 && !(await tab(name).getAttribute('class')).includes('dirty'));
 }
 
-try {
+async function mainScenario() {
   await step('extension-activated-memory-view', async () => {
     await page.goto(config.url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
@@ -277,6 +278,47 @@ try {
     await diff.locator('.editor.modified .line-insert').first().waitFor();
   });
 
+}
+
+/** letta.server.command points nowhere: the user is told what failed and what to change, and the palette
+ * offers the commands that can help instead of ones that would fail with "command not found". */
+async function badServerCommandScenario() {
+  await step('server-that-cannot-start-is-explained', async () => {
+    await page.goto(config.url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    const error = toast('could not start its language server');
+    await error.waitFor({ timeout: 90_000 });
+    const text = await error.innerText();
+    for (const expected of [config.command, 'letta.server.command']) {
+      if (!text.includes(expected)) {
+        throw new Error(`the error does not mention ${expected}: ${text}`);
+      }
+    }
+    await error.locator('.monaco-button', { hasText: 'Open Settings' }).waitFor();
+    await page.locator('.statusbar-item', { hasText: 'Letta' }).locator('.codicon-error').first().waitFor();
+  });
+
+  await step('palette-offers-restart-not-broken-commands', async () => {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>Letta: ');
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    await rows.filter({ hasText: 'Letta: Restart Server' }).first().waitFor();
+    await rows.filter({ hasText: 'Letta: Show Server Log' }).first().waitFor();
+    const labels = await rows.allInnerTexts();
+    if (labels.some((label) => /Letta: (Doctor|Chat|Remember)/.test(label))) {
+      throw new Error(`server commands offered while the server is not running: ${labels}`);
+    }
+  });
+}
+
+const SCENARIOS = { main: mainScenario, 'bad-server-command': badServerCommandScenario };
+
+try {
+  const scenario = SCENARIOS[config.scenario];
+  if (!scenario) {
+    throw new Error(`no scenario ${config.scenario}; known: ${Object.keys(SCENARIOS)}`);
+  }
+  await scenario();
   console.log('all steps passed');
   await browser.close();
 } catch (error) {
