@@ -6,6 +6,8 @@
 # The tools' chatter is shown only when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+exec 9>.build.lock
+flock 9   # one build at a time (pytest workers may ask together)
 NODE_BIN="$(scripts/node24.sh)"
 export PATH="$NODE_BIN:$PATH"
 export npm_config_nodedir="$(dirname "$NODE_BIN")"   # not the machine's nodedir: this is Node 24

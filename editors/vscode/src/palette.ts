@@ -153,10 +153,8 @@ export class Palette {
     },
     [Commands.backup]: async (run) => {
       const result = await run({}) as { ref: string };
-      const choice = await vscode.window.showInformationMessage(`Letta: memory backed up as ${result.ref}.`, 'Copy Name');
-      if (choice) {
-        await vscode.env.clipboard.writeText(result.ref.split('/').pop() ?? result.ref);
-      }
+      void vscode.window.showInformationMessage(`Letta: memory backed up as ${result.ref}.`, 'Copy Name')
+        .then((choice) => choice && vscode.env.clipboard.writeText(result.ref.split('/').pop() ?? result.ref));
       return result;
     },
     [Commands.restore]: async (run) => {

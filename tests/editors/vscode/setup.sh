@@ -52,7 +52,9 @@ if [ ! -x "$CODE_SERVER" ]; then
     echo '{"private": true}' > "$tmp/package.json"
     (cd "$tmp" && npm install --foreground-scripts --no-audit --no-fund --loglevel=error \
         "code-server@$CODE_SERVER_VERSION" >&2)
-    "$tmp/node_modules/.bin/code-server" --version >&2
+    # a smoke test that writes nothing to the home directory (code-server creates its config on start)
+    XDG_CONFIG_HOME="$tmp/.xdg" XDG_DATA_HOME="$tmp/.xdg" "$tmp/node_modules/.bin/code-server" --version >&2
+    rm -rf "$tmp/.xdg"
     rm -rf "$CS_DIR" && mv "$tmp" "$CS_DIR"
     trap - EXIT
   fi
