@@ -29,9 +29,13 @@ try: install
 lint: install
 	$(BIN)/ruff check letta_ls tests bench
 
+# Real editors (tests/editors) run after the rest, one at a time: a VS Code with Chromium takes most of the
+# machine, and running it beside the timing-sensitive tests would make those flaky.
 test: install lint vsix vscode-e2e-setup
-	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure"; exit 1; fi; exit $$rc
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider --ignore=tests/editors; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure"; exit 1; fi; \
+	$(BIN)/pytest -q -p no:cacheprovider tests/editors; editors=$$?; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; exit $$editors
 
 # The VS Code extension: Node 24 comes from the npm registry, cached outside the clone
 # (${XDG_CACHE_HOME:-~/.cache}/letta-ls/vscode-e2e); the .vsix is rebuilt when a source changes.

@@ -34,6 +34,10 @@ API_KEY_ENV = "LETTA_E2E_OPENAI_KEY"
 API_KEY = "sk-e2e-not-a-real-key"
 CHAT_MESSAGE = "Our backend is written in Go."
 CHAT_REPLY = "Noted: the backend is Go, and it is in memory now."
+# The first test in a worker sets up the toolchain. Under `make test` that already happened (seconds); run
+# alone on a fresh machine it installs chromium and builds code-server (minutes). Each step has its own
+# bound (set-up 25 min, the driver 4 min), so a larger pytest timeout never lets a test hang.
+COLD_SETUP_TIMEOUT = pytest.mark.timeout(1800)
 SEED = {
     # no description: the doctor's description-missing error, shown as a diagnostic in the editor
     "system/notes.md": "---\nlimit: 500\n---\nThe user deploys on Fridays.\n",
@@ -77,6 +81,7 @@ def fresh_shots(folder: Path) -> Path:
     return folder
 
 
+@COLD_SETUP_TIMEOUT
 def test_extension_logic_unit_tests(extension: Toolchain) -> None:
     """The extension's pure parts under Node's test runner: server command choice, settings, chat, tree."""
     out = run_logged(["npm", "run", "--silent", "test:unit"], what="npm run test:unit (editors/vscode)",
@@ -84,6 +89,7 @@ def test_extension_logic_unit_tests(extension: Toolchain) -> None:
     assert "fail 0" in out and "pass 0" not in out, out
 
 
+@COLD_SETUP_TIMEOUT
 def test_vscode_extension_end_to_end(toolchain: Toolchain, tmp_path: Path) -> None:
     started = time.monotonic()
     shots = fresh_shots(ARTIFACTS)
@@ -144,6 +150,7 @@ def test_vscode_extension_end_to_end(toolchain: Toolchain, tmp_path: Path) -> No
     print(f"VS Code e2e: {timings}")
 
 
+@COLD_SETUP_TIMEOUT
 def test_a_server_command_that_cannot_start_is_explained(toolchain: Toolchain, tmp_path: Path) -> None:
     """A wrong letta.server.command: the user is told what failed and what to change, nothing hangs, and the
     status bar says the server is not running. The memory on disk is untouched."""
