@@ -134,10 +134,12 @@ class VSCodeSession:
         self.log = tmp_path / "code-server.log"
         self.shots = shots
         (self.user_data / "User").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "home-directory").mkdir(exist_ok=True)
         (self.user_data / "User" / "settings.json").write_text(json.dumps({**TIDY_SETTINGS, **settings}, indent=1))
         self.env = toolchain.env_with_node({
             **env,
-            # keep code-server (and everything it starts) out of the home directory
+            # keep code-server, Chromium and everything they start out of the real home directory
+            "HOME": str(tmp_path / "home-directory"),
             "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
             "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
             "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
