@@ -83,6 +83,7 @@ class LettaServer(LanguageServer):
         self.own_commits: set[str] = set()
         self.pending_writes = 0
         self.chat: Any = None  # the ChatService, set by letta_ls.server.chat
+        self.sync: Any = None  # the SyncService, set by letta_ls.server.sync
         self.watch_restart: asyncio.Event | None = None
         self.announced_head: str | None = None
         self.hooks: dict[str, list[Callable[..., Any]]] = {"initialized": [], "after_commit": [],
@@ -91,11 +92,12 @@ class LettaServer(LanguageServer):
 
     # ------------------------------------------------------------------ plumbing
     def on(self, event: str, hook: Callable[..., Any]) -> None:
-        """Let a feature module react to ``initialized``, ``after_commit`` or ``settings_changed``."""
-        self.hooks[event].append(hook)
+        """Let a feature module react to ``initialized``, ``after_commit``, ``settings_changed``, or an event
+        another feature fires (e.g. ``sync_changed``)."""
+        self.hooks.setdefault(event, []).append(hook)
 
     def fire(self, event: str, *args: Any) -> None:
-        for hook in self.hooks[event]:
+        for hook in self.hooks.get(event, ()):
             try:
                 hook(*args)
             except Exception:  # one feature's failure must not stop the others
@@ -169,9 +171,9 @@ class LettaServer(LanguageServer):
 
 def build_server() -> LettaServer:
     """A server with every feature registered (one module per concern)."""
-    from letta_ls.server import chat, commands, diagnostics, documents, editing, lifecycle, status, watcher
+    from letta_ls.server import chat, commands, diagnostics, documents, editing, lifecycle, status, sync, watcher
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher):
+    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync):
         module.register(server)
     return server

@@ -26,7 +26,6 @@ NOT_YET = {
     "letta.init": "/init",
     "letta.dream": "dreams",
     "letta.defrag": "defrag",
-    "letta.sync": "memory sync",
 }
 
 

@@ -27,6 +27,7 @@ def compute_status(ls: LettaServer) -> dict[str, Any]:
         "model": model.name or model.provider,
         "systemTokens": system_tokens,
         "dream": "idle",
+        "sync": ls.sync.status() if ls.sync is not None else None,
     }
 
 
@@ -47,3 +48,4 @@ def register(server: LettaServer) -> None:
     server.on("settings_changed", send)
     server.on("agent_switched", send)
     server.on("conversation_changed", lambda conversation_id: send())
+    server.on("sync_changed", send)
