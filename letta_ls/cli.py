@@ -1,7 +1,8 @@
 """The ``letta-ls`` command line (SPEC section 2): parses arguments, calls the core, prints.
 
-Exit codes: 0 success (for ``doctor``: no error-severity finding), 1 ``doctor`` found an error, 2 a
-usage or I/O error, always with a message on stderr that says what to do.
+Exit codes: 0 success (for ``doctor``: no error-severity finding), 1 ``doctor`` found an error or
+``memory sync`` left commits unpushed, 2 a usage, I/O or sync error, always with a message on stderr that
+says what to do.
 """
 
 from __future__ import annotations
@@ -198,7 +199,31 @@ def cmd_memory(args: argparse.Namespace) -> int:
         for ref, commit in session.repo.backups():
             _out(f"{commit[:7]}  {ref}")
         return EXIT_OK
-    raise CliError(f"unknown memory action {action!r}: use tree, tokens, history PATH, backup, backups or restore REF")
+    if action == "sync":
+        return _sync(session, args.format)
+    raise CliError(f"unknown memory action {action!r}: use tree, tokens, history PATH, backup, backups, restore REF "
+                   "or sync")
+
+
+def _sync(session: Session, fmt: str) -> int:
+    """``memory sync``: 0 synced, 1 commits left unpushed (the remote kept moving), 2 an error (stderr)."""
+    import asyncio
+
+    from letta_ls.subagents.resolve import resolver_for
+    from letta_ls.subagents.sync import sync_agent
+
+    resolver = resolver_for(session.settings.model, ours="this machine", theirs="the remote")
+
+    def progress(message: str, _percent: int | None) -> None:
+        if fmt == "text" and sys.stderr.isatty():
+            sys.stderr.write(f"{message}\n")
+
+    result = asyncio.run(sync_agent(session, resolver=resolver, progress=progress))
+    if fmt == "json":
+        _json(result.to_json())
+    else:
+        _out(result.report)
+    return EXIT_FINDINGS if result.unpushed else EXIT_OK
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -338,8 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     remember_parser.add_argument("--agent")
     remember_parser.set_defaults(func=cmd_remember)
 
-    memory = sub.add_parser("memory", help="inspect and protect memory")
-    memory.add_argument("action", nargs="?", choices=["tree", "tokens", "history", "backup", "backups", "restore"])
+    memory = sub.add_parser("memory", help="inspect, protect and sync memory")
+    memory.add_argument("action", nargs="?",
+                        choices=["tree", "tokens", "history", "backup", "backups", "restore", "sync"],
+                        help="sync: pull, merge and push through sync.remote (never forced)")
     memory.add_argument("target", nargs="?", help="PATH for history, REF for restore, a label for backup")
     memory.add_argument("--format", choices=["text", "json"], default="text")
     memory.add_argument("--limit", type=int, default=50)
