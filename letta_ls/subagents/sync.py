@@ -16,7 +16,7 @@ One sync, under an ``flock`` on ``.git/letta-sync.lock`` so two windows never sy
 writer lock is not held meanwhile: the agent and the user keep writing):
 
 1. **Pull.** ``git ls-remote`` reads the remote's main. A commit we lack is fetched into the private ref
-   ``refs/letta-sync/remote/main`` (never into a branch, no FETCH_HEAD), then merged into local main by
+   ``refs/letta-sync/<remote>/main`` (never into a branch, no FETCH_HEAD), then merged into local main by
    ``merge.merge_into_async``: fast-forward, three-way, the resolver for same lines, both versions kept and
    marked otherwise. ``main`` moves by compare-and-swap under the repository's writer lock, so agent and
    user writes and subagent merges during a sync lose nothing.
@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import inspect
 import logging
 import os
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, "int | None"], None]
-TRACKING_REF = "refs/letta-sync/remote/main"
+TRACKING_PREFIX = "refs/letta-sync/"
 LOCK_NAME = "letta-sync.lock"
 LABEL = "remote/main"
 PUSH_ATTEMPTS = 4
@@ -105,6 +106,12 @@ class SyncResult:
                 "remote": self.remote, "report": self.report}
 
 
+def tracking_ref(remote: Remote) -> str:
+    """The private ref holding what ``remote``'s main was at the last sync: one per remote (named by a hash of
+    its credential-free address), so switching ``sync.remote`` is never mistaken for a rewritten history."""
+    return f"{TRACKING_PREFIX}{hashlib.sha1(remote.display.encode('utf-8')).hexdigest()[:12]}/main"
+
+
 def _commits(n: int) -> str:
     return f"{n} commit{'s' if n != 1 else ''}"
 
@@ -129,6 +136,7 @@ class _Sync:
         self.notes: list[str] = []
         self.remote_head: str | None = None
         self.seed_choices: dict[str, str] = {}  # path -> what the seed rule chose, for the report
+        self.tracking = tracking_ref(remote)
 
     def progress(self, message: str, percentage: int | None = None) -> None:
         if self._progress is not None:
@@ -163,13 +171,13 @@ class _Sync:
     # ------------------------------------------------------------------ pull
     async def _pull(self) -> None:
         assert self.remote_head is not None
-        last_seen = await asyncio.to_thread(self._rev, TRACKING_REF)
+        last_seen = await asyncio.to_thread(self._rev, self.tracking)
         if await asyncio.to_thread(self._has_commit, self.remote_head):
-            await asyncio.to_thread(self.repo.run_git, "update-ref", TRACKING_REF, self.remote_head)
+            await asyncio.to_thread(self.repo.run_git, "update-ref", self.tracking, self.remote_head)
         else:
             self.progress(f"fetching memory from {self.remote.display}", 20)
-            await asyncio.to_thread(self.git.fetch_main, TRACKING_REF)
-            self.remote_head = await asyncio.to_thread(self._rev, TRACKING_REF)
+            await asyncio.to_thread(self.git.fetch_main, self.tracking)
+            self.remote_head = await asyncio.to_thread(self._rev, self.tracking)
             assert self.remote_head is not None
         remote_head = self.remote_head
         local = self.repo.head()
@@ -215,7 +223,7 @@ class _Sync:
             return False
         self.pushed += sending
         self.remote_head = local
-        await asyncio.to_thread(self.repo.run_git, "update-ref", TRACKING_REF, local)
+        await asyncio.to_thread(self.repo.run_git, "update-ref", self.tracking, local)
         return True
 
     # ------------------------------------------------------------------ local git

@@ -13,9 +13,15 @@ from pathlib import Path
 import pytest
 
 from letta_ls.agent.providers.openai_provider import OpenAIProvider
-from letta_ls.subagents.remote import RemoteNotFoundError, RemoteTimeoutError, RemoteUnreachableError, SyncError
+from letta_ls.subagents.remote import (
+    RemoteNotFoundError,
+    RemoteTimeoutError,
+    RemoteUnreachableError,
+    SyncError,
+    parse_remote,
+)
 from letta_ls.subagents.resolve import model_resolver
-from letta_ls.subagents.sync import TRACKING_REF
+from letta_ls.subagents.sync import tracking_ref
 from tests.subagents.helpers import fsck, git, is_ancestor, tracked_changes
 from tests.subagents.remotes import Machine, bare_repository, free_port, git_daemon, remote_main
 
@@ -232,6 +238,21 @@ def test_a_force_pushed_remote_is_backed_up_before_merging(tmp_path, pair, remot
     assert b.text("reference/a.md") and b.text("reference/c.md")
 
 
+def test_a_remote_that_went_back_in_time_is_brought_forward_again(pair, remote):
+    a, b = pair
+    a.write("reference/a.md", doc("From a", "a's fact\n"), "a's fact")
+    old = a.repo.head()
+    a.write("reference/a2.md", doc("From a", "a's second fact\n"), "a's second fact")
+    a.sync()
+    subprocess.run(["git", "update-ref", "refs/heads/main", old], cwd=remote.bare, check=True)  # it oscillated back
+    head = a.repo.head()
+    result = a.sync()
+    assert (result.pulled, result.pushed, result.backup) == (0, 1, None) and a.repo.head() == head
+    assert remote_main(remote.bare) == head
+    b.sync()
+    assert b.text("reference/a2.md")
+
+
 @pytest.mark.parametrize("where", ["port", "missing", "path"])
 def test_an_unreachable_or_missing_remote_fails_clearly_and_changes_nothing(tmp_path, remote, where):
     url = {"port": f"git://127.0.0.1:{free_port()}/memory.git", "missing": f"{remote.base}/nothing-here.git",
@@ -365,4 +386,4 @@ def test_a_sync_with_nothing_new_changes_nothing(pair):
     head = a.repo.head()
     result = a.sync()
     assert (result.pushed, result.pulled, result.changed, result.head) == (0, 0, (), head)
-    assert a.repo.rev_parse(TRACKING_REF) == head
+    assert a.repo.rev_parse(tracking_ref(parse_remote(a.session.settings.sync.remote))) == head
