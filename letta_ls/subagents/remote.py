@@ -6,7 +6,7 @@ API::
     remote.display                                   # "https://***@github.com/me/memory.git": safe to show
     git = RemoteGit(repo.path, remote, timeout=120)
     git.main_commit()                                # the remote's main, None when it has none yet
-    git.fetch_main("refs/letta-sync/remote/main")    # into a private ref, never into a branch
+    git.fetch_main("refs/letta-sync/<id>/main")      # into a private ref, never a branch; False: no main
     git.push_commit(commit)                          # PushResult: ok / rejected because the remote moved
 
 Accepted: an absolute path (``~`` expanded), ``file://``, ``git://``, ``ssh://`` and ``user@host:path``,
@@ -229,11 +229,16 @@ class RemoteGit:
                 return commit.strip()
         return None
 
-    def fetch_main(self, into: str) -> None:
-        """Fetch the remote's main into the private ref ``into`` (no branch, no FETCH_HEAD, no tags)."""
-        self._network("fetch", "fetching from", [
-            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-            "--no-auto-maintenance", "--", self.remote.url, f"+{MAIN}:{into}"])
+    def fetch_main(self, into: str) -> bool:
+        """Fetch the remote's main into the private ref ``into`` (no branch, no FETCH_HEAD, no tags); False
+        when the remote has no main (an empty repository), leaving ``into`` alone."""
+        result = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
+                            "--no-auto-maintenance", "--", self.remote.url, f"+{MAIN}:{into}"])
+        if result.returncode == 0:
+            return True
+        if "couldn't find remote ref" in result.stderr.lower():
+            return False
+        raise self._failure("fetch", "fetching from", result)
 
     def push_commit(self, commit: str) -> PushResult:
         """Push ``commit`` to the remote's main, fast-forward only (never ``--force``)."""

@@ -15,8 +15,8 @@ subclasses with messages that say what to do and never hold a credential.
 One sync, under an ``flock`` on ``.git/letta-sync.lock`` so two windows never sync one agent at once (the
 writer lock is not held meanwhile: the agent and the user keep writing):
 
-1. **Pull.** ``git ls-remote`` reads the remote's main. A commit we lack is fetched into the private ref
-   ``refs/letta-sync/<remote>/main`` (never into a branch, no FETCH_HEAD), then merged into local main by
+1. **Pull.** The remote's main is fetched into the private ref ``refs/letta-sync/<remote>/main`` (never
+   into a branch, no FETCH_HEAD; a remote without main is an empty one), then merged into local main by
    ``merge.merge_into_async``: fast-forward, three-way, the resolver for same lines, both versions kept and
    marked otherwise. ``main`` moves by compare-and-swap under the repository's writer lock, so agent and
    user writes and subagent merges during a sync lose nothing.
@@ -137,6 +137,7 @@ class _Sync:
         self.remote_head: str | None = None
         self.seed_choices: dict[str, str] = {}  # path -> what the seed rule chose, for the report
         self.tracking = tracking_ref(remote)
+        self._known: tuple[str, str | None, int] | None = None  # (local, remote head, local commits it lacks)
 
     def progress(self, message: str, percentage: int | None = None) -> None:
         if self._progress is not None:
@@ -150,10 +151,12 @@ class _Sync:
         async with _sync_lock(self.repo):
             done = False
             for attempt in range(self.attempts):
-                self.progress(f"asking {self.remote.display} for its memory", 5 if attempt == 0 else None)
-                self.remote_head = await asyncio.to_thread(self.git.main_commit)
+                self.progress(f"fetching memory from {self.remote.display}", 10 if attempt == 0 else None)
+                last_seen = await asyncio.to_thread(self._rev, self.tracking)
+                has_main = await asyncio.to_thread(self.git.fetch_main, self.tracking)
+                self.remote_head = await asyncio.to_thread(self._rev, self.tracking) if has_main else None
                 if self.remote_head is not None:
-                    await self._pull()
+                    await self._pull(last_seen)
                 if await self._push():
                     done = True
                     break
@@ -169,29 +172,23 @@ class _Sync:
         return result
 
     # ------------------------------------------------------------------ pull
-    async def _pull(self) -> None:
-        assert self.remote_head is not None
-        last_seen = await asyncio.to_thread(self._rev, self.tracking)
-        if await asyncio.to_thread(self._has_commit, self.remote_head):
-            await asyncio.to_thread(self.repo.run_git, "update-ref", self.tracking, self.remote_head)
-        else:
-            self.progress(f"fetching memory from {self.remote.display}", 20)
-            await asyncio.to_thread(self.git.fetch_main, self.tracking)
-            self.remote_head = await asyncio.to_thread(self._rev, self.tracking)
-            assert self.remote_head is not None
+    async def _pull(self, last_seen: str | None) -> None:
+        """Merge the fetched remote main into local main (nothing when local already holds it)."""
         remote_head = self.remote_head
         local = self.repo.head()
-        assert local is not None
-        if await asyncio.to_thread(self._is_ancestor, remote_head, local):
+        assert remote_head is not None and local is not None
+        behind, ahead = await asyncio.to_thread(self._divergence, local, remote_head)
+        self._known = (local, remote_head, ahead)
+        if behind == 0:
             return  # we already hold everything the remote has
-        base = await asyncio.to_thread(self._merge_base, local, remote_head)
-        rewritten = last_seen is not None and not await asyncio.to_thread(self._is_ancestor, last_seen, remote_head)
+        base = local if ahead == 0 else await asyncio.to_thread(self._merge_base, local, remote_head)
+        rewritten = last_seen not in (None, remote_head) and not await asyncio.to_thread(
+            self._is_ancestor, last_seen, remote_head)
         if base is None or rewritten:
             why = ("its history is unrelated to this memory's" if base is None
                    else "its main was rewritten since the last sync (force-pushed)")
             await self._back_up(why)
-        arriving = await asyncio.to_thread(self._count, remote_head, local)
-        self.progress(f"merging {_commits(arriving)} from {self.remote.display}", 50)
+        self.progress(f"merging {_commits(behind)} from {self.remote.display}", 50)
         resolver = self.resolver
         if base is None:
             resolver = await asyncio.to_thread(_SeedResolver.build, self, local, remote_head)
@@ -199,7 +196,9 @@ class _Sync:
                                          author=self.author, resolver=resolver, label=LABEL,
                                          allow_unrelated=base is None)
         self.outcomes.append(outcome)
-        self.pulled += arriving
+        self.pulled += behind
+        if outcome.previous == local:  # no save and no race: what the push sends is known without counting
+            self._known = (outcome.head, remote_head, ahead + 1 if outcome.kind == "merged" else 0)
 
     async def _back_up(self, why: str) -> None:
         if self.backup is not None:
@@ -214,9 +213,13 @@ class _Sync:
         local = self.repo.head()
         assert local is not None
         remote_head = self.remote_head
-        if remote_head is not None and await asyncio.to_thread(self._is_ancestor, local, remote_head):
-            return True
-        sending = await asyncio.to_thread(self._count, local, remote_head)
+        known = self._known
+        if known is not None and known[:2] == (local, remote_head):
+            sending = known[2]  # nothing moved since we compared: no need to count again
+        else:
+            sending = await asyncio.to_thread(self._count, local, remote_head)
+        if sending == 0:
+            return True  # every local commit is on the remote already
         self.progress(f"pushing {_commits(sending)} to {self.remote.display}", 80)
         result = await asyncio.to_thread(self.git.push_commit, local)
         if not result.ok:
@@ -238,8 +241,10 @@ class _Sync:
         rc, out, _err = self.repo.run_git_status("rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
         return out.decode().strip() if rc == 0 else None
 
-    def _has_commit(self, commit: str) -> bool:
-        return self.repo.run_git_status("cat-file", "-e", f"{commit}^{{commit}}")[0] == 0
+    def _divergence(self, local: str, remote: str) -> tuple[int, int]:
+        """(commits only the remote has, commits only local has), in one ``git rev-list``."""
+        behind, ahead = self.repo.run_git("rev-list", "--left-right", "--count", f"{remote}...{local}").split()
+        return int(behind), int(ahead)
 
     def _is_ancestor(self, commit: str, of: str) -> bool:
         return self.repo.run_git_status("merge-base", "--is-ancestor", commit, of)[0] == 0
