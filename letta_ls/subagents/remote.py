@@ -5,7 +5,6 @@ API::
     remote = parse_remote(settings.sync.remote)      # Remote, or SyncNotConfigured / BadRemoteError
     remote.display                                   # "https://***@github.com/me/memory.git": safe to show
     git = RemoteGit(repo.path, remote, timeout=120)
-    git.main_commit()                                # the remote's main, None when it has none yet
     git.fetch_main("refs/letta-sync/<id>/main")      # into a private ref, never a branch; False: no main
     git.push_commit(commit)                          # PushResult: ok / rejected because the remote moved
 
@@ -14,11 +13,14 @@ Accepted: an absolute path (``~`` expanded), ``file://``, ``git://``, ``ssh://``
 remote helpers (``ext::…`` runs commands), other schemes, options in disguise (``-…``), control
 characters, and ``${VAR}`` references to variables that are not set.
 
-Credentials are never stored. The URL is handed to git on each command line only (no ``git remote
-add``, nothing in ``.git/config``); a token can stay out of settings too, as ``${VAR}`` expanded from the
-environment at sync time (``https://x-access-token:${GITHUB_TOKEN}@github.com/me/memory.git``). When the
-URL carries credentials, git's credential helpers are switched off for the command so none of them
-saves it. Every message that leaves this module (errors, logs, reports) goes through ``Remote.redact``.
+Credentials are never stored. The URL is handed to each git command only (no ``git remote add``, nothing
+in ``.git/config``); a token can stay out of settings too, as ``${VAR}`` expanded from the environment at
+sync time (``https://x-access-token:${GITHUB_TOKEN}@github.com/me/memory.git``). The user and token of an
+http(s) URL are not even on git's command line (which ``ps`` shows to everyone): they go as an
+``Authorization: Basic`` header through git's environment (``GIT_CONFIG_COUNT``), readable by this user
+only. When the URL carries credentials, git's credential helpers are switched off for the command so none
+of them saves them. Every message that leaves this module (errors, logs, reports) goes through
+``Remote.redact``.
 
 Commands never wait for a person: ``GIT_TERMINAL_PROMPT=0``, no askpass program, ssh in batch mode, so
 a missing credential fails at once with a message saying how to provide one; each command has a time
@@ -27,6 +29,7 @@ limit after which git and everything it started are killed.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -36,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from letta_ls.memfs.repo import MemoryRepoError
 
@@ -93,6 +96,10 @@ class Remote:
     display: str
     kind: RemoteKind
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # for http(s) with credentials: the URL git is given on its command line (visible to `ps`) carries none;
+    # they travel as an Authorization header in git's environment, readable only by this user
+    command_url: str | None = field(default=None, repr=False)
+    auth_header: str | None = field(default=None, repr=False)
 
     @property
     def has_credentials(self) -> bool:
@@ -183,7 +190,13 @@ def _url_remote(url: str, scheme: str, shown: str) -> Remote:
     if kind == "http" and user:
         secrets += [user, unquote(user)]  # tokens are often given as the user name
     secrets = [s for s in dict.fromkeys(secrets) if len(s) >= 3]
-    return Remote(url, shown, kind, tuple(sorted(secrets, key=len, reverse=True)))
+    command_url = header = None
+    if kind == "http" and userinfo:
+        command_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        header = f"Authorization: Basic {basic}"
+        secrets.append(basic)
+    return Remote(url, shown, kind, tuple(sorted(secrets, key=len, reverse=True)), command_url, header)
 
 
 # ---------------------------------------------------------------------------------------------- running git
@@ -220,20 +233,15 @@ class RemoteGit:
         self.remote = remote
         self.timeout = timeout
 
-    def main_commit(self) -> str | None:
-        """The commit the remote's main points at; None when the remote has no main (an empty repository)."""
-        result = self._network("ls-remote", "reading", ["ls-remote", "--", self.remote.url, MAIN])
-        for line in result.stdout.splitlines():
-            commit, _, ref = line.partition("\t")
-            if ref.strip() == MAIN:
-                return commit.strip()
-        return None
+    @property
+    def _url(self) -> str:
+        return self.remote.command_url or self.remote.url
 
     def fetch_main(self, into: str) -> bool:
         """Fetch the remote's main into the private ref ``into`` (no branch, no FETCH_HEAD, no tags); False
         when the remote has no main (an empty repository), leaving ``into`` alone."""
         result = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-                            "--no-auto-maintenance", "--", self.remote.url, f"+{MAIN}:{into}"])
+                            "--no-auto-maintenance", "--", self._url, f"+{MAIN}:{into}"])
         if result.returncode == 0:
             return True
         if "couldn't find remote ref" in result.stderr.lower():
@@ -242,7 +250,7 @@ class RemoteGit:
 
     def push_commit(self, commit: str) -> PushResult:
         """Push ``commit`` to the remote's main, fast-forward only (never ``--force``)."""
-        result = self._run(["push", "--porcelain", "--no-verify", "--", self.remote.url, f"{commit}:{MAIN}"])
+        result = self._run(["push", "--porcelain", "--no-verify", "--", self._url, f"{commit}:{MAIN}"])
         for line in result.stdout.splitlines():
             flag, _, rest = line.partition("\t")
             if not rest.split("\t", 1)[0].endswith(f":{MAIN}"):
@@ -262,12 +270,6 @@ class RemoteGit:
         raise self._failure("push", "pushing to", result)
 
     # ------------------------------------------------------------------ plumbing
-    def _network(self, what: str, doing: str, args: Sequence[str]) -> GitResult:
-        result = self._run(args)
-        if result.returncode != 0:
-            raise self._failure(what, doing, result)
-        return result
-
     def _failure(self, what: str, doing: str, result: GitResult) -> SyncError:
         text = result.stderr.lower()
         detail = _last_lines(result.stderr)
@@ -301,6 +303,10 @@ class RemoteGit:
         for name in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_PACKET",
                      "GIT_CURL_VERBOSE"):
             env.pop(name, None)
+        if self.remote.auth_header:
+            index = int(env.get("GIT_CONFIG_COUNT") or 0)
+            env.update({"GIT_CONFIG_COUNT": str(index + 1), f"GIT_CONFIG_KEY_{index}": "http.extraHeader",
+                        f"GIT_CONFIG_VALUE_{index}": self.remote.auth_header})
         if self.remote.kind == "ssh" and not (env.get("GIT_SSH_COMMAND") or env.get("GIT_SSH")) \
                 and not self._configured("core.sshCommand"):
             env["GIT_SSH_COMMAND"] = f"ssh -o BatchMode=yes -o ConnectTimeout={max(1, int(min(self.timeout, 30)))}"

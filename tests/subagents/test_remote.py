@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from letta_ls.subagents.remote import BadRemoteError, SyncNotConfigured, parse_remote, redact_urls
@@ -68,3 +70,11 @@ def test_no_remote_says_how_to_set_one():
 def test_urls_in_any_message_lose_their_passwords():
     text = "To https://tok@host/x and ssh://me:pw@host/y and git://host/z"
     assert redact_urls(text) == "To https://***@host/x and ssh://me:***@host/y and git://host/z"
+
+
+def test_http_credentials_leave_the_command_line_for_a_header():
+    remote = parse_remote("https://letta:p%40ss123@example.com:8443/me/memory.git", env={})
+    assert remote.command_url == "https://example.com:8443/me/memory.git"
+    assert remote.auth_header == "Authorization: Basic " + base64.b64encode(b"letta:p@ss123").decode()
+    assert remote.redact(remote.auth_header) == "Authorization: Basic ***"
+    assert parse_remote("https://example.com/me/memory.git").auth_header is None

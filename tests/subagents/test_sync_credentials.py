@@ -1,11 +1,13 @@
 """A token in the sync URL is used for the push and pull, and is found nowhere afterwards: not in git's files
-or objects, not in the home, not in logs, errors or results. Missing or refused credentials fail at once."""
+or objects, not in the home, not in logs, errors or results, not on any command line. Missing or refused
+credentials fail at once."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,15 @@ def test_a_token_in_the_url_is_used_and_never_stored_shown_or_logged(tmp_path, s
                                                                       caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("MEMORY_TOKEN", token)
+    command_lines: list[str] = []  # what `ps` would show other users of the machine
+    real_popen = subprocess.Popen
+
+    class RecordingPopen(real_popen):  # type: ignore[misc, valid-type]
+        def __init__(self, args, *rest, **options):
+            command_lines.append(" ".join(map(str, args)))
+            super().__init__(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
     secret = "${MEMORY_TOKEN}" if form == "environment" else token
     url = server.url("memory.git").replace("http://", f"http://letta:{secret}@")
     a, b = Machine(tmp_path / "a", url), Machine(tmp_path / "b", url)
@@ -49,7 +60,8 @@ def test_a_token_in_the_url_is_used_and_never_stored_shown_or_logged(tmp_path, s
         wrong.sync()
     errors = str(err.value)
     assert "refused the credentials" in errors
-    seen = results + errors + caplog.text
+    assert any("git" in line and "push" in line for line in command_lines)
+    seen = results + errors + caplog.text + "\n".join(command_lines)
     assert "MEMORY_TOKEN" not in results
     for key in (token, bad_token):
         assert key not in seen and key[4:] not in seen
