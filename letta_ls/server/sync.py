@@ -22,9 +22,9 @@ from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import rpc_errors
 from letta_ls.settings import unstructure_settings
-from letta_ls.subagents.remote import SyncError, parse_remote
+from letta_ls.subagents.remote import BadRemoteError, SyncError, parse_remote
 from letta_ls.subagents.resolve import resolver_for
-from letta_ls.subagents.sync import SyncResult, sync_agent
+from letta_ls.subagents.sync import SyncResult, sync_memory_async
 
 log = logging.getLogger("letta_ls.server")
 STATUS_EVENT = "sync_changed"
@@ -55,27 +55,35 @@ class SyncService:
         await ls.run_blocking(session.reload_settings)
         if unstructure_settings(session.settings) != before:
             ls.fire("settings_changed")
+        agent_id = session.agent.id
+        try:
+            remote = parse_remote(session.settings.sync.remote)  # before any progress: says how to set one
+        except BadRemoteError as exc:
+            self.last[agent_id] = {"at": _now(), "error": str(exc)}
+            ls.fire(STATUS_EVENT)
+            raise
         resolver = await ls.run_blocking(lambda: resolver_for(session.settings.model, ours="this machine",
                                                               theirs="the remote"))
-        agent_id = session.agent.id
-        token = await ls.begin_progress("Memory sync", "starting")
+        token = await ls.begin_progress("Memory sync", f"syncing with {remote.display}")
         self.running += 1
         ls.fire(STATUS_EVENT)
         outcome = "failed"
         try:
-            result = await sync_agent(session, resolver=resolver,
-                                      progress=lambda message, percent: ls.report_progress(token, message, percent))
+            result = await sync_memory_async(
+                session.repo, remote, author=session.agent.author, backups_dir=session.agent.backups_dir,
+                resolver=resolver, progress=lambda message, percent: ls.report_progress(token, message, percent))
             outcome = f"pulled {result.pulled}, pushed {result.pushed}"
         except SyncError as exc:
             self.last[agent_id] = {"at": _now(), "error": str(exc)}
             raise
+        else:
+            self.last[agent_id] = {"at": _now(), "pushed": result.pushed, "pulled": result.pulled,
+                                   "conflicts": list(result.conflicts), "unpushed": result.unpushed, "error": None}
         finally:
             self.running -= 1
             ls.end_progress(token, outcome)
             ls.fire(STATUS_EVENT)
-        self.last[agent_id] = {"at": _now(), "pushed": result.pushed, "pulled": result.pulled,
-                               "conflicts": list(result.conflicts), "unpushed": result.unpushed, "error": None}
-        if result.changed and session.agent.id == ls.current.agent.id:
+        if result.changed and agent_id == ls.current.agent.id:
             ls.notify_memory_changed(result.head, result.changed)
         if result.conflicts:
             ls.show(f"letta: sync kept both versions in {', '.join(result.conflicts)}; look for <<<<<<< markers "

@@ -36,7 +36,7 @@ async def test_sync_brings_memory_from_another_machine_and_announces_it(client, 
             "uri": f"letta-memory://{client.agent.id}/reference/desk.md",
             "text": "---\ndescription: Learned at the desk\n---\nUse the big screen.\n"})
         use_remote(client, url)
-        await asyncio.sleep(0.3)
+        await client.recorder.wait_for("letta/status", lambda s: s.sync.remote == url)  # the setting is in force
 
         result = await run(client, "letta.sync", {})
         assert result["pulled"] == 2 and result["pushed"] >= 2 and result["conflicts"] == []
@@ -69,9 +69,11 @@ async def test_sync_without_a_remote_says_how_to_set_one_and_status_says_off(cli
         await run(client, "letta.sync")
     assert "no sync remote is configured" in err.value.message and "sync" in err.value.message
     use_remote(client, "relative/memory.git")
-    await asyncio.sleep(0.3)
+    await client.recorder.wait_for("letta/status", lambda s: s.sync.state == "idle")
     with pytest.raises(JsonRpcException, match="absolute path"):
         await run(client, "letta.sync", {})
+    failed = await client.recorder.wait_for("letta/status", lambda s: s.sync.last is not None)
+    assert "absolute path" in failed.sync.last.error
     with pytest.raises(JsonRpcException, match="one JSON object"):
         await run(client, "letta.sync", {}, {})
     assert repo.head() == head
