@@ -23,9 +23,8 @@ writer lock is not held meanwhile: the agent and the user keep writing):
 2. **Backups.** Before merging a history unrelated to ours (a remote made elsewhere, or re-initialised)
    or a remote main that was rewritten since the last sync (force-pushed), memory is backed up
    (``refs/letta-backup/pre-sync-…`` plus a bundle) and the backup is reported. Nothing is ever reset. In a
-   merge of unrelated histories, a file still exactly as this memory first committed it (a preset's seed, on a
-   new machine joining) gives way to the remote's version, and an untouched first version on the remote gives
-   way to ours; the replaced text stays in the backup. Everything else merges as usual.
+   merge of unrelated histories, a file that is still a preset's starting text word for word (a new machine
+   joining) gives way to the other side's version of it; everything else merges as usual.
 3. **Push.** main's commit goes to the remote's main, fast-forward only. If the remote moved meanwhile git
    refuses; sync fetches, merges and pushes again, up to ``attempts`` times, then reports the commits left
    unpushed (``unpushed``) instead of forcing. An empty remote gets main.
@@ -36,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import inspect
 import logging
@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from letta_ls.memfs.repo import Author, MemoryFileNotFoundError, MemoryRepo
+from letta_ls.memfs.presets import list_presets
+from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.subagents.merge import MergeOutcome, Resolver, merge_into_async
 from letta_ls.subagents.remote import (
     NETWORK_TIMEOUT,
@@ -80,7 +81,7 @@ class SyncResult:
     unpushed: int  # local commits the remote still lacks (it kept moving): sync again
     outcomes: tuple[MergeOutcome, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()  # lines for the report beyond the merges' own
-    seeded: tuple[str, ...] = ()  # files whose untouched first version gave way to the other side's
+    seeded: tuple[str, ...] = ()  # files whose untouched preset text gave way to the other side's version
 
     @property
     def report(self) -> str:
@@ -189,9 +190,7 @@ class _Sync:
                    else "its main was rewritten since the last sync (force-pushed)")
             await self._back_up(why)
         self.progress(f"merging {_commits(behind)} from {self.remote.display}", 50)
-        resolver = self.resolver
-        if base is None:
-            resolver = await asyncio.to_thread(_SeedResolver.build, self, local, remote_head)
+        resolver = _SeedResolver(self) if base is None else self.resolver
         outcome = await merge_into_async(self.repo, remote_head, message=f"merge(sync): memory from {self.remote}",
                                          author=self.author, resolver=resolver, label=LABEL,
                                          allow_unrelated=base is None)
@@ -260,9 +259,6 @@ class _Sync:
         args = ["rev-list", "--count", tip] + ([f"^{minus}"] if minus else [])
         return int(self.repo.run_git(*args).decode().strip() or 0)
 
-    def roots(self, commit: str) -> list[str]:
-        return self.repo.run_git("rev-list", "--max-parents=0", commit).decode().split()
-
     def _result(self, unpushed: int) -> SyncResult:
         changed = sorted({path for outcome in self.outcomes for path in outcome.changed})
         conflicts = sorted({path for outcome in self.outcomes for path in outcome.conflicts})
@@ -275,36 +271,23 @@ class _Sync:
 
 
 class _SeedResolver:
-    """For a merge of unrelated histories: a file both sides hold, still exactly as this memory first committed
-    it (a preset's seed: a new machine joining), gives way to the remote's version; else a remote file still
-    as the remote first committed it gives way to ours. Anything else goes to the caller's resolver (or is
-    kept both ways)."""
+    """For a merge of unrelated histories: a file both sides hold whose version here is still a preset's
+    starting text, word for word (a new machine joining), gives way to the remote's version; else a remote
+    version that is a preset's starting text gives way to ours. Only stock texts ever give way (they can be
+    had again from the preset, and the backup holds them too); anything else goes to the caller's resolver or
+    is kept both ways."""
 
-    def __init__(self, job: _Sync, ours_roots: list[str], theirs_roots: list[str]) -> None:
+    def __init__(self, job: _Sync) -> None:
         self.job = job
-        self.ours_roots = ours_roots
-        self.theirs_roots = theirs_roots
-
-    @classmethod
-    def build(cls, job: _Sync, local: str, remote: str) -> _SeedResolver:
-        return cls(job, job.roots(local), job.roots(remote))
-
-    def _untouched(self, path: str, text: str, roots: list[str]) -> bool:
-        for root in roots:
-            try:
-                if self.job.repo.read(path, root).text == text:
-                    return True
-            except (MemoryFileNotFoundError, ValueError):
-                continue
-        return False
 
     async def __call__(self, path: str, base: str | None, ours: str, theirs: str) -> str | None:
         if base is None:
-            if await asyncio.to_thread(self._untouched, path, ours, self.ours_roots):
-                self.job.seed_choices[path] = "took the remote's version over this memory's untouched first version"
+            stock = _preset_texts().get(path, frozenset())
+            if ours in stock:
+                self.job.seed_choices[path] = "took the remote's version over this memory's untouched preset text"
                 return theirs
-            if await asyncio.to_thread(self._untouched, path, theirs, self.theirs_roots):
-                self.job.seed_choices[path] = "kept this memory's version over the remote's untouched first version"
+            if theirs in stock:
+                self.job.seed_choices[path] = "kept this memory's version over the remote's untouched preset text"
                 return ours
         if self.job.resolver is None:
             return None
@@ -312,6 +295,16 @@ class _SeedResolver:
         if inspect.isawaitable(answer):
             answer = await answer
         return answer  # type: ignore[return-value]
+
+
+@functools.cache
+def _preset_texts() -> dict[str, frozenset[str]]:
+    """Every preset's starting text of each memory path."""
+    texts: dict[str, set[str]] = {}
+    for preset in list_presets():
+        for path, text in preset.files.items():
+            texts.setdefault(path, set()).add(text)
+    return {path: frozenset(found) for path, found in texts.items()}
 
 
 @contextlib.asynccontextmanager

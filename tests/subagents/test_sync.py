@@ -202,6 +202,7 @@ def test_a_reinitialised_remote_is_merged_after_a_backup_and_nothing_is_lost(tmp
     bare_repository(remote.bare)  # someone re-created the remote elsewhere
     c = Machine(tmp_path / "c", remote.url, preset="tutor")
     c.write("reference/c.md", doc("From c", "c's fact\n"), "c's fact")
+    c.write("notes.md", doc("C's notes", "c keeps its own notes\n"), "c's notes")
     c.sync()
 
     result = a.sync()
@@ -209,7 +210,9 @@ def test_a_reinitialised_remote_is_merged_after_a_backup_and_nothing_is_lost(tmp
     assert list((a.session.agent.backups_dir).glob("pre-sync-*.bundle"))
     assert "unrelated" in result.report
     assert is_ancestor(a.repo, before)  # a merge, never a reset
-    assert a.text("notes.md") == NOTES and "I am Ada." in a.text("system/persona.md")
+    assert "I am Ada." in a.text("system/persona.md")  # c's untouched tutor persona gave way
+    assert result.conflicts == ("notes.md",)  # real memory on both sides: both kept, never replaced
+    assert "line 10" in a.text("notes.md") and "c keeps its own notes" in a.text("notes.md")
     assert "c's fact" in a.text("reference/c.md") and "system/onboarding.md" in a.repo.snapshot()
     assert remote_main(remote.bare) == a.repo.head()
     fsck(a.repo)
