@@ -302,6 +302,19 @@ def test_a_remote_that_never_answers_times_out(tmp_path):
             conn.close()
 
 
+def test_a_push_the_remote_refuses_is_reported_and_kept_locally(pair, remote):
+    a, _b = pair
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'memory is frozen for the audit' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    a.write("reference/a.md", doc("From a", "a's fact\n"), "a's fact")
+    before = remote_main(remote.bare)
+    with pytest.raises(SyncError) as err:
+        a.sync()
+    assert "refused the push" in str(err.value) and "memory is frozen for the audit" in str(err.value)
+    assert remote_main(remote.bare) == before and a.text("reference/a.md")
+
+
 def test_no_remote_configured_says_how_to_set_one(tmp_path):
     a = Machine(tmp_path / "a", None)
     with pytest.raises(SyncError) as err:
