@@ -3,4 +3,5 @@ without losing anything. ``runner`` (one run per agent, queued, observed), ``wor
 recover) and ``merge`` (any commit into main, never dropping a side) are the API the dreams, defrag,
 /init and sync build on. What /init reads comes from ``transcripts`` (earlier Claude Code and Codex sessions),
 ``workspace`` (the project's own files and git) and ``init_questions``; ``init_draft`` is its no-model memory.
-Core code: no LSP, no printing."""
+``sync`` keeps memory in step with a git remote (``remote``: URLs and credentials; ``resolve``: the model
+resolver for same-line conflicts). Core code: no LSP, no printing."""
