@@ -35,10 +35,12 @@ def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: M
 
 def test_commands_that_are_not_available_yet_say_so(editor: Editor):
     editor.start_plugin()
-    for sub in ("init deep", "dream", "defrag", "sync"):
+    for sub in ("init deep", "dream", "defrag"):
         editor.cmd(f"Letta {sub}")
         name = sub.split()[0]
         editor.wait_noted(f"{name}: letta.{name} is not available yet", "ERROR")
+    editor.cmd("Letta sync")  # no sync.remote set: the error says how to set one
+    editor.wait_noted('sync: no sync remote is configured: set "sync": {"remote"', "ERROR")
 
 
 def test_memory_tree_lists_tiers_opens_files_and_refreshes(editor: Editor, memory: MemoryRepo):
