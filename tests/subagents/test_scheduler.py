@@ -246,3 +246,36 @@ async def test_a_trigger_while_a_dream_runs_queues_one_more(model):
         assert watch.sequence() == ["idle", "due", "running", "due", "running", "idle"]
     finally:
         await service.close()
+
+
+async def test_a_dream_runs_beside_the_chat_without_blocking_it():
+    import threading
+
+    from tests.fakes import Reply
+
+    chat_answered, dream_asked = threading.Event(), threading.Event()
+
+    def route(request) -> Reply:  # the dream's model answers only once the chat has had its answer
+        if "dreaming" in request.system:
+            dream_asked.set()
+            assert chat_answered.wait(30), "the chat never got its answer while the dream was thinking"
+            return Reply(text=REPORT)
+        return Reply(text="Quick answer.")
+
+    with scripted_openai(Script().respond(route).repeat_last()) as model:
+        session = agent_session(model.base_url, sleeptime={"trigger": "compaction-event", "idleSeconds": 0.05})
+        chat(session, "Some history.", "OK.")
+        watch = Watch()
+        service = await started(session, watch)
+        try:
+            runtime = runtime_of(service)
+            service.scheduler.note_compaction()
+            await asyncio.wait_for(asyncio.to_thread(dream_asked.wait, 30), 35)
+            assert service.dream_state == "running"
+            turn = await asyncio.wait_for(runtime.run_turn("Are you there?"), 30)
+            assert turn.reply == "Quick answer." and service.dream_state == "running"  # beside the dream
+            chat_answered.set()
+            assert (await watch.next_result()).ok
+        finally:
+            chat_answered.set()
+            await service.close()
