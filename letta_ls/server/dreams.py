@@ -148,9 +148,12 @@ class DreamsService:
             await subagents.close()
 
     async def restart(self) -> None:
-        await self.stop()
+        """Another agent: its own subagents at once (commands wait for them); the old ones stop meanwhile."""
+        old, self.subagents = self.subagents, None
         self.start()
         self._state_changed(self.state)
+        if old is not None:
+            await old.close()
 
     # ------------------------------------------------------------------ events from the editor and the chat
     def note_activity(self) -> None:

@@ -22,9 +22,10 @@ other processes using the agent, and survive restarts.
 Per step the cost on the event loop is an increment; the count is written by a background thread, and
 steps arriving meanwhile are written together by the next write.
 
-Failures: with no model configured (or a key missing), the scheduler stops triggering until the settings
-change, instead of retrying; a dream that failed is retried on a later trigger, no sooner than a backoff
-(1 minute, doubling, at most an hour). Core code: no LSP; callbacks run on the event loop.
+Failures: with no model configured (or a key missing, or a provider setting that cannot work), the
+scheduler stops triggering until the settings change, instead of retrying; a dream that failed is retried
+on a later trigger, no sooner than a backoff (1 minute, doubling, at most an hour). Core code: no LSP;
+callbacks run on the event loop.
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from letta_ls.agent.providers.base import ProviderAuthError, ProviderError
-from letta_ls.agent.providers.select import NoModelConfigured
+from letta_ls.agent.providers.base import ProviderError
 from letta_ls.settings import SleeptimeSettings
 from letta_ls.subagents.dream import Dreamer, DreamResult
 from letta_ls.subagents.runner import RunnerBusyError, RunnerObserver, RunnerStatus
@@ -279,7 +279,7 @@ class DreamScheduler(RunnerObserver):
     async def _dream(self, trigger: str, *, raise_errors: bool) -> DreamResult:
         try:
             result = await self.dreamer.dream(trigger)
-        except (NoModelConfigured, ProviderAuthError) as exc:
+        except ProviderError as exc:  # raised only before a run: no model, a key missing, a bad provider setting
             self._blocked = str(exc)
             self._due = None
             self._persist_due(None)
@@ -289,17 +289,17 @@ class DreamScheduler(RunnerObserver):
                 raise
             return DreamResult("failed", str(exc), error=str(exc), trigger=trigger)
         except RunnerBusyError as exc:
-            if not raise_errors:
-                self._due = self._due or trigger  # another kind of run waits; try once the runner is free
             if raise_errors:
                 raise
+            self._due = self._due or trigger  # another kind of run waits; try once the runner is free
             return DreamResult("failed", str(exc), error=str(exc), trigger=trigger)
-        except ProviderError as exc:
+        except Exception as exc:  # the runner itself failed (git, the disk): retried later, after a backoff
             self._failed()
-            self._report(exc)
             if raise_errors:
                 raise
-            return DreamResult("failed", str(exc), error=str(exc), trigger=trigger)
+            log.exception("a scheduled dream failed")
+            self._report(exc)
+            return DreamResult("failed", f"{type(exc).__name__}: {exc}", error=str(exc), trigger=trigger)
         finally:
             self._launching = False
             self._announce()
