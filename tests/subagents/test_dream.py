@@ -209,3 +209,18 @@ async def test_a_garbage_resolution_keeps_both_versions(session, model, subagent
 def test_a_fenced_answer_is_unwrapped():
     assert strip_fences("```md\n---\ndescription: d\n---\nx\n```") == "---\ndescription: d\n---\nx\n"
     assert strip_fences("---\ndescription: d\n---\nx") == "---\ndescription: d\n---\nx\n"
+
+
+async def test_explicit_merge_is_not_supported_yet_and_merges_automatically(model, caplog):
+    session = agent_session(model.base_url, sleeptime={"merge": "explicit"})
+    chat(session, "Call me Dana.", "Hi Dana.")
+    model.script.tool_call("memory", lesson("- The user's name is Dana.")).text(REPORT)
+    service = MemorySubagents(session)
+    await service.start()
+    try:
+        with caplog.at_level("INFO", logger="letta_ls.subagents.dream"):
+            result = await service.dream()
+    finally:
+        await service.close()
+    assert result.status == "merged" and "- The user's name is Dana." in session.repo.read("system/human.md").text
+    assert "'explicit', which is not supported yet" in caplog.text
