@@ -73,7 +73,10 @@ async def test_letta_dream_lands_a_lesson_with_progress_status_and_memory_change
     assert cursor.index == 1
     if client.client_name == "visual-studio-code":
         events = await progress_of(client, "Dreaming")
-        assert events[-1].message.startswith("done: 1 file(s) changed")
+        assert events[0].message == "starting the dream" and events[-1].message.startswith("done: 1 file(s) changed")
+        reports = [e.message for e in events if e.kind == "report"]
+        assert any(m.startswith("reviewing 2 messages from 1 conversation") for m in reports)
+        assert "merging the work into memory" in reports
     assert (await dreamed(client))[-2:] == ["running", "idle"]
     listed = await run(client, "letta.listConversations")
     assert [c["conversationId"] for c in listed] == ["default"]  # the dream's own conversation stays out
