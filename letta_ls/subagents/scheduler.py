@@ -9,7 +9,8 @@ API::
     scheduler.note_compaction(event)   # a compaction of one of its conversations (AgentRuntime.events)
     scheduler.settings_changed()       # ``sleeptime`` settings changed: picked up at once
     result = await scheduler.dream_now()   # ``letta.dream``: run one now, whatever the trigger
-    scheduler.state                    # "idle" | "due" | "running" (``letta/status``'s ``dream``)
+    scheduler.state                    # "idle" | "due" | "running" (``letta/status``'s ``dream``); a dream is
+                                       # "running" until its cursors have moved, so "idle" means all done
     await scheduler.stop()
 
 Triggers (settings ``sleeptime.trigger``): ``off``; ``step-count``: every ``stepCount`` assistant messages
@@ -69,6 +70,9 @@ class DreamScheduler(RunnerObserver):
         self._wake = asyncio.Event()
         self._due: str | None = None
         self._launching = False
+        self._in_dream = 0  # dreams this scheduler started and has not finished concluding
+        self._running_dream = False
+        self._concluding = False  # the run is over; its cursors and counts are being written
         self._dreams: set[asyncio.Task[Any]] = set()
         self._steps = 0
         self._unflushed = 0
@@ -88,8 +92,8 @@ class DreamScheduler(RunnerObserver):
     @property
     def state(self) -> DreamState:
         status = self.runner.status
-        if status.running is not None and status.running.kind == "dream":
-            return "running"
+        if (status.running is not None and status.running.kind == "dream") or self._concluding:
+            return "running"  # until the cursors have moved: "idle" means the dream is entirely done
         if self._due or self._launching or (status.queued is not None and status.queued.kind == "dream"):
             return "due"
         return "idle"
@@ -115,6 +119,10 @@ class DreamScheduler(RunnerObserver):
                     log.exception("a dream state listener failed")
 
     def state_changed(self, status: RunnerStatus) -> None:  # RunnerObserver
+        running_dream = status.running is not None and status.running.kind == "dream"
+        if self._running_dream and not running_dream and self._in_dream:
+            self._concluding = True
+        self._running_dream = running_dream
         if self._launching and any(run is not None and run.kind == "dream" for run in (status.running, status.queued)):
             self._launching = False  # the runner holds the dream now
         self._announce()
@@ -253,7 +261,7 @@ class DreamScheduler(RunnerObserver):
     # ------------------------------------------------------------------ the idle gate
     def _wait_seconds(self) -> float | None:
         """0: start the due dream now; > 0: check again then; None: wait to be woken."""
-        if not self._due or self._launching or self._stopped:
+        if not self._due or self._launching or self._concluding or self._stopped:
             return None
         if self.runner.status.state != "idle":
             return None  # woken when the runner is free
@@ -277,6 +285,17 @@ class DreamScheduler(RunnerObserver):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _dream(self, trigger: str, *, raise_errors: bool) -> DreamResult:
+        self._in_dream += 1
+        try:
+            return await self._dream_and_conclude(trigger, raise_errors=raise_errors)
+        finally:
+            self._in_dream -= 1
+            if not self._in_dream:
+                self._concluding = False
+            self._announce()
+            self._wake.set()
+
+    async def _dream_and_conclude(self, trigger: str, *, raise_errors: bool) -> DreamResult:
         try:
             result = await self.dreamer.dream(trigger)
         except ProviderError as exc:  # raised only before a run: no model, a key missing, a bad provider setting
