@@ -1,8 +1,8 @@
 """The ``letta-ls`` command line (SPEC section 2): parses arguments, calls the core, prints.
 
-Exit codes: 0 success (for ``doctor``: no error-severity finding), 1 ``doctor`` found an error or
-``memory sync`` left commits unpushed, 2 a usage, I/O or sync error, always with a message on stderr that
-says what to do.
+Exit codes: 0 success (for ``doctor``: no error-severity finding), 1 ``doctor`` found an error, ``memory
+sync`` left commits unpushed, or a ``dream`` / ``defrag`` failed (its report says why), 2 a usage, I/O or
+sync error (no model configured included), always with a message on stderr that says what to do.
 """
 
 from __future__ import annotations
@@ -299,6 +299,43 @@ def cmd_remember(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------- dream and defrag
+def cmd_subagent(args: argparse.Namespace) -> int:
+    """``letta-ls dream`` / ``letta-ls defrag``: one run now, its progress on stderr, its report on stdout;
+    exit 1 when the run failed (the report says why)."""
+    import asyncio
+
+    from letta_ls.agent.providers.base import ProviderError
+    from letta_ls.subagents.runner import RunnerBusyError, RunnerObserver
+    from letta_ls.subagents.service import MemorySubagents
+
+    class Progress(RunnerObserver):
+        def progress(self, run, message, percentage):
+            sys.stderr.write(f"[{run.kind}] {message}" + (f" ({percentage}%)" if percentage is not None else "") + "\n")
+
+    session = _session(args)
+
+    async def once():
+        subagents = MemorySubagents(session, observers=[Progress()])
+        await subagents.runner.start()  # what crashed runs left is merged first; no scheduler here
+        try:
+            if args.command == "dream":
+                return await subagents.dreamer.dream()
+            return await subagents.defragger.defrag()
+        finally:
+            await subagents.runner.close()
+
+    try:
+        result = asyncio.run(once())
+    except (ProviderError, RunnerBusyError) as exc:
+        raise CliError(str(exc)) from exc
+    if args.format == "json":
+        _json({"status": result.status, **result.to_json()})
+    else:
+        _out(result.report)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
 # ---------------------------------------------------------------------- serve
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
@@ -362,6 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
     remember_parser.add_argument("text", nargs="+")
     remember_parser.add_argument("--agent")
     remember_parser.set_defaults(func=cmd_remember)
+
+    for name, what in (("dream", "review the conversations since the last dream and improve memory now"),
+                       ("defrag", "back up memory, then reorganise it (split, merge, restructure)")):
+        run_parser = sub.add_parser(name, help=what)
+        run_parser.add_argument("--agent", help="this agent instead of the current one")
+        run_parser.add_argument("--format", choices=["text", "json"], default="text")
+        run_parser.set_defaults(func=cmd_subagent)
 
     memory = sub.add_parser("memory", help="inspect, protect and sync memory")
     memory.add_argument("action", nargs="?",

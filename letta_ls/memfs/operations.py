@@ -34,7 +34,7 @@ from letta_ls.memfs.repo import (
     MemoryRepo,
     StaleVersionError,
 )
-from letta_ls.memfs.snapshot import MemorySnapshot, decode_text
+from letta_ls.memfs.snapshot import SKILLS_DIR, MemorySnapshot, decode_text
 
 Actor = Literal["agent", "user"]
 
@@ -42,6 +42,11 @@ Actor = Literal["agent", "user"]
 ChangeGuard = Callable[[MemorySnapshot, MemorySnapshot, list[str], Actor], list[str]]
 
 MAX_FILE_BYTES = 1024 * 1024
+
+
+def _is_skill_file(path: str) -> bool:
+    """``skills/<name>/SKILL.md`` (or a nested skill, ``skills/a/b/SKILL.md``)."""
+    return path.startswith(SKILLS_DIR) and path.count("/") >= 2 and path.rsplit("/", 1)[-1].lower() == "skill.md"
 
 
 class MemoryToolError(ValueError):
@@ -201,7 +206,10 @@ class MemoryOperations:
             raise MemoryToolError(f"{path} already exists; use str_replace or insert to change it")
         if not body.endswith("\n") and body:
             body += "\n"
-        text = render_document({"description": one_line_description(description)}, body)
+        fields = {"description": one_line_description(description)}
+        if _is_skill_file(path):  # a skill needs a name too: its folder's, as the doctor would fix it
+            fields = {"name": path.rsplit("/", 2)[-2], **fields}
+        text = render_document(fields, body)
         return self._commit(snap, {path: text}, reason, expect={path: None}, verb="create")
 
     @_serialised

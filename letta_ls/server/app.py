@@ -55,6 +55,8 @@ class LettaProtocol(LanguageServerProtocol):
             raise
 
     def handle_message(self, message: Any):
+        if isinstance(getattr(message, "method", None), str):  # a request or notification, not a response
+            self._server.fire("activity")  # the one place every client message passes (the dreams' idle gate)
         if isinstance(message, _Unreadable):
             method = message.method if isinstance(message.method, str) else repr(message.method)
             detail = f" ({message.reason})" if message.reason else ""
@@ -88,7 +90,9 @@ class LettaServer(LanguageServer):
         self.announced_head: str | None = None
         self.hooks: dict[str, list[Callable[..., Any]]] = {"initialized": [], "after_commit": [],
                                                            "settings_changed": [], "activity": [],
-                                                           "agent_switched": [], "conversation_changed": []}
+                                                           "agent_switched": [], "conversation_changed": [],
+                                                           "dream_changed": [], "runtime_created": [],
+                                                           "shutdown": []}
 
     # ------------------------------------------------------------------ plumbing
     def on(self, event: str, hook: Callable[..., Any]) -> None:
@@ -171,9 +175,20 @@ class LettaServer(LanguageServer):
 
 def build_server() -> LettaServer:
     """A server with every feature registered (one module per concern)."""
-    from letta_ls.server import chat, commands, diagnostics, documents, editing, lifecycle, status, sync, watcher
+    from letta_ls.server import (
+        chat,
+        commands,
+        diagnostics,
+        documents,
+        dreams,
+        editing,
+        lifecycle,
+        status,
+        sync,
+        watcher,
+    )
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync):
+    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams):
         module.register(server)
     return server

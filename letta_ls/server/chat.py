@@ -42,6 +42,7 @@ class ChatService:
                 raise RequestFailed(str(exc)) from exc
             self._runtime = AgentRuntime(session, provider, workspace=workspace_folders(self.ls),
                                          on_memory_commit=self._announce)
+            self.ls.fire("runtime_created", self._runtime)  # dreams count its steps and hear its compactions
         return self._runtime
 
     def _announce(self, commit: str, paths: list[str]) -> None:
@@ -117,8 +118,10 @@ def register(server: LettaServer) -> None:
     @server.command("letta.listConversations")
     async def list_conversations(ls: LettaServer, *args: Any) -> list:
         with rpc_errors():
-            single_argument("letta.listConversations", args)
+            arg = single_argument("letta.listConversations", args)
+            include_runs = arg.get("includeSubagents") is True  # dreams' and defrags' own conversations
             runtime = await ls.run_blocking(service.runtime)
             infos = await ls.run_blocking(runtime.store.list)
             return [{"conversationId": i.conversation_id, "title": i.title, "updated": i.updated,
-                     "messages": i.messages} for i in infos]
+                     "messages": i.messages, **({"subagent": i.subagent} if i.subagent else {})}
+                    for i in infos if include_runs or not i.subagent]

@@ -24,8 +24,6 @@ log = logging.getLogger("letta_ls.server")
 
 NOT_YET = {
     "letta.init": "/init",
-    "letta.dream": "dreams",
-    "letta.defrag": "defrag",
 }
 
 

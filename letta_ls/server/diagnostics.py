@@ -173,13 +173,11 @@ def register(server: LettaServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LettaServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.fire("activity")
         if is_memory(params.text_document.uri):
             publisher.schedule(params.text_document.uri, 0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LettaServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.fire("activity")
         if is_memory(params.text_document.uri):
             publisher.schedule(params.text_document.uri)
 

@@ -132,6 +132,11 @@ def register(server: LettaServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LettaServer, params: None) -> None:
+        for hook in ls.hooks["shutdown"]:  # async: e.g. running subagents stop and merge what they committed
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
         for task in list(ls.background):
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)

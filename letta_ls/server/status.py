@@ -1,7 +1,12 @@
-"""``letta/status``: sent on start and whenever the agent, conversation, model or memory size changes."""
+"""``letta/status``: sent on start and whenever the agent, conversation, model, memory size or dream state changes.
+
+Notifications go out in the order their causes happened: each send captures the dream state when it is
+asked for (so a quick idle → due → running → idle is reported as such), and sends are serialised.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from letta_ls.agent.conversations import ConversationStore
@@ -12,7 +17,12 @@ from letta_ls.server.app import LettaServer
 STATUS = "letta/status"
 
 
-def compute_status(ls: LettaServer) -> dict[str, Any]:
+def dream_state(ls: LettaServer) -> str:
+    dreams = getattr(ls, "dreams", None)
+    return dreams.state if dreams is not None else "idle"
+
+
+def compute_status(ls: LettaServer, dream: str | None = None) -> dict[str, Any]:
     session = ls.current
     snap = session.repo.snapshot()
     system_tokens = sum(
@@ -26,26 +36,29 @@ def compute_status(ls: LettaServer) -> dict[str, Any]:
         "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
         "model": model.name or model.provider,
         "systemTokens": system_tokens,
-        "dream": "idle",
+        "dream": dream or dream_state(ls),
         "sync": ls.sync.status() if ls.sync is not None else None,
     }
 
 
 def register(server: LettaServer) -> None:
     last: dict[str, Any] = {}
+    order = asyncio.Lock()  # FIFO: notifications leave in the order they were asked for
 
-    def send() -> None:
-        server.spawn(_send(), name="status")
+    def send(*_args: Any) -> None:
+        server.spawn(_send(dream_state(server)), name="status")
 
-    async def _send() -> None:
-        status = await server.run_blocking(compute_status, server)
-        if status != last.get("sent"):
-            last["sent"] = status
-            server.protocol.notify(STATUS, status)
+    async def _send(dream: str) -> None:
+        async with order:
+            status = await server.run_blocking(compute_status, server, dream)
+            if status != last.get("sent"):
+                last["sent"] = status
+                server.protocol.notify(STATUS, status)
 
     server.on("initialized", send)
-    server.on("after_commit", lambda paths: send())
+    server.on("after_commit", send)
     server.on("settings_changed", send)
     server.on("agent_switched", send)
-    server.on("conversation_changed", lambda conversation_id: send())
+    server.on("conversation_changed", send)
     server.on("sync_changed", send)
+    server.on("dream_changed", send)

@@ -406,7 +406,8 @@ class SubagentRunner:
     def _message(job: _Job, report: str | None, error: str | None) -> str:
         if job.request.message:
             return job.request.message
-        first = next((line.strip() for line in (report or "").splitlines() if line.strip()), "")
+        lines = [line.strip() for line in (report or "").splitlines()]
+        first = next((line for line in lines if line and not line.startswith("#")), "")  # a heading says little
         summary = (first[:69] + "…") if len(first) > 70 else first
         message = f"merge({job.info.kind}): {summary or 'run ' + job.info.run_id}"
         if error:

@@ -39,7 +39,7 @@ def git_repo(root: Path) -> Path:
 
 
 def test_help_works_everywhere():
-    for args in ([], ["doctor"], ["agents"], ["memory"], ["serve"]):
+    for args in ([], ["doctor"], ["agents"], ["memory"], ["serve"], ["dream"], ["defrag"]):
         proc = run(*args, "--help")
         assert proc.returncode == 0 and "usage: letta-ls" in proc.stdout
 
@@ -137,3 +137,31 @@ def test_memory_errors_are_clear(capsys):
 def test_unknown_commands_exit_2(args):
     proc = run(*args)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_dream_and_defrag_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from letta_ls.agent.conversations import ConversationStore
+    from letta_ls.agent.messages import Message
+    from tests.fakes import Script, scripted_openai
+
+    home = Home(tmp_path / "home")
+    agent = home.current_agent()
+    ConversationStore(agent.conversations_dir).append("default", [Message("user", "We deploy on Fridays."),
+                                                                 Message("assistant", "Noted.")])
+    lesson = {"command": "insert", "file_path": "system/human.md", "insert_line": 1000,
+              "insert_text": "- Deploys on Fridays.", "reason": "dream: deploy day"}
+    with scripted_openai(Script().tool_call("memory", lesson).text("## Summary\nOne lesson.")
+                         .text("## Summary\nAlready tidy.")) as model:
+        (home.root / "settings.json").write_text(json.dumps({"model": {"provider": "openai", "name": "gpt-test",
+                                                                       "baseUrl": model.base_url}}))
+        assert main(["--home", str(home.root), "dream"]) == 0
+        out, err = capsys.readouterr()
+        assert "One lesson." in out and "dream: deploy day" in out and "[dream] starting the dream" in err
+        assert "- Deploys on Fridays." in home.memory_repo(agent).read("system/human.md").text
+        assert main(["--home", str(home.root), "defrag", "--format", "json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["status"] == "no_changes" and report["backup"].startswith("refs/letta-backup/defrag-")
+    (home.root / "settings.json").write_text("{}")
+    monkeypatch.setitem(sys.modules, "letta_ls.agent.providers.local", None)
+    assert main(["--home", str(home.root), "dream"]) == 2
+    assert "No model is configured, so a dream cannot run" in capsys.readouterr().err

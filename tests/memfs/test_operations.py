@@ -27,6 +27,17 @@ def test_create_writes_frontmatter_and_commits_with_the_reason(ops, repo):
     assert "committed" in result.message and result.commit[:7] in result.message
 
 
+def test_a_skill_created_with_the_memory_tool_is_a_valid_skill(repo):
+    from letta_ls.doctor.guard import memory_change_guard
+    from letta_ls.settings import MemorySettings
+
+    guarded = MemoryOperations(repo, AGENT, actor="agent", guard=memory_change_guard(MemorySettings()))
+    guarded.create("skills/deploy/SKILL.md", "This skill should be used when deploying.", "Run make ship.",
+                   reason="a deploy skill")
+    doc = parse_document(repo.read("skills/deploy/SKILL.md").text)
+    assert doc.fields["name"] == "deploy" and doc.description == "This skill should be used when deploying."
+
+
 def test_create_refuses_an_existing_file(ops):
     with pytest.raises(MemoryToolError, match="already exists"):
         ops.create("system/human.md", "d", "x", reason="r")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import MemoryRepo
-from tests.editors.nvim.conftest import HUMAN, Editor, outside_commit
+from tests.editors.nvim.conftest import HUMAN, Editor, model_settings, outside_commit
 
 SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init", "new", "pin", "remember",
                "sleeptime", "tree"]
@@ -35,12 +35,32 @@ def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: M
 
 def test_commands_that_are_not_available_yet_say_so(editor: Editor):
     editor.start_plugin()
-    for sub in ("init deep", "dream", "defrag"):
+    for sub in ("init deep",):
         editor.cmd(f"Letta {sub}")
         name = sub.split()[0]
         editor.wait_noted(f"{name}: letta.{name} is not available yet", "ERROR")
     editor.cmd("Letta sync")  # no sync.remote set: the error says how to set one
     editor.wait_noted('sync: no sync remote is configured: set "sync": {"remote"', "ERROR")
+
+
+def test_dream_and_defrag_show_their_reports(model, editor: Editor, letta_home: Home, memory: MemoryRepo):
+    from letta_ls.agent.conversations import ConversationStore
+    from letta_ls.agent.messages import Message
+
+    agent = letta_home.current_agent()
+    ConversationStore(agent.conversations_dir).append("default", [Message("user", "We deploy on Fridays."),
+                                                                 Message("assistant", "Noted.")])
+    model.script.tool_call("memory", {"command": "insert", "file_path": HUMAN, "insert_line": 1000,
+                                      "insert_text": "- Deploys on Fridays.", "reason": "dream: deploy day"})
+    model.script.text("## Summary\nLearned the deploy day.").text("## Summary\nMemory is already tidy.")
+    editor.start_plugin(settings=model_settings(model.base_url))
+    editor.cmd("Letta dream")
+    editor.wait_noted("dream done: 1 commit(s)")
+    assert "Learned the deploy day." in "\n".join(editor.lines("[Letta report]"))
+    assert "- Deploys on Fridays." in memory.read(HUMAN).text
+    editor.cmd("Letta defrag")
+    editor.wait_noted("defrag done: 0 commit(s); backup refs/letta-backup/defrag-")
+    assert "Memory is already tidy." in "\n".join(editor.lines("[Letta report]"))
 
 
 def test_memory_tree_lists_tiers_opens_files_and_refreshes(editor: Editor, memory: MemoryRepo):

@@ -1,0 +1,235 @@
+"""Dreams and defrag over LSP: ``letta.dream``, ``letta.defrag``, ``$/progress`` per run, the dream state.
+
+A thin adapter over ``letta_ls.subagents.service.MemorySubagents`` (one per current agent): started on
+``initialized`` (the runner's crash recovery first), replaced on an agent switch, closed on shutdown. Every
+client message is activity for the idle gate (``LettaProtocol`` fires ``activity``); the chat's runtime
+feeds steps and compactions (``runtime_created``); settings changes reach the scheduler at once. Each run
+(scheduled or asked for) reports ``$/progress`` begin / report / end; what a run merges into main is
+announced through the server's one notifier (``notify_memory_changed``, which drops a head already
+announced, so the git watcher seeing the same merge does not announce it twice); ``letta/status`` carries
+the dream state (``dream_changed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+
+from letta_ls.server.app import LettaServer
+from letta_ls.server.commands import single_argument
+from letta_ls.server.errors import RequestFailed, rpc_errors
+from letta_ls.subagents.dream import DreamResult
+from letta_ls.subagents.outcome import MergeOutcome
+from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, RunResult
+from letta_ls.subagents.scheduler import DreamState
+from letta_ls.subagents.service import MemorySubagents
+
+log = logging.getLogger("letta_ls.server")
+TITLES = {"dream": "Dreaming", "defrag": "Defragmenting memory"}
+
+
+@dataclass(frozen=True)
+class _End:
+    message: str
+
+
+class ProgressRelay:
+    """One ``$/progress`` sequence per run, in order: the token is created (a request to the client) before
+    the first report is sent, so reports wait in a queue drained by one task per run."""
+
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self._runs: dict[str, asyncio.Queue[Any]] = {}
+
+    def report(self, run: RunInfo, message: str, percentage: int | None) -> None:
+        queue = self._runs.get(run.run_id)
+        if queue is None:
+            queue = self._runs[run.run_id] = asyncio.Queue()
+            self.ls.spawn(self._drain(run, queue), name=f"progress {run.run_id}")
+        queue.put_nowait((message, percentage))
+
+    def end(self, run_id: str, message: str) -> None:
+        queue = self._runs.pop(run_id, None)
+        if queue is not None:
+            queue.put_nowait(_End(message))
+
+    async def _drain(self, run: RunInfo, queue: asyncio.Queue[Any]) -> None:
+        first = await queue.get()
+        message = first.message if isinstance(first, _End) else first[0]
+        token = await self.ls.begin_progress(TITLES.get(run.kind, f"Memory {run.kind}"), message)
+        item = first
+        while not isinstance(item, _End):
+            item = await queue.get()
+            if isinstance(item, _End):
+                break
+            self.ls.report_progress(token, item[0], item[1])
+        self.ls.end_progress(token, item.message)
+
+
+def finished_message(result: RunResult) -> str:
+    if result.cancelled:
+        return "cancelled"
+    if result.error:
+        return f"failed: {result.error}"
+    if result.status == "merged" and result.outcome is not None:
+        return f"done: {len(result.outcome.changed)} file(s) changed"
+    return "done: no changes needed"
+
+
+class _Observer(RunnerObserver):
+    def __init__(self, service: DreamsService) -> None:
+        self.service = service
+
+    def progress(self, run: RunInfo, message: str, percentage: int | None) -> None:
+        self.service.progress.report(run, message, percentage)
+
+    def merged(self, run: RunInfo, outcome: MergeOutcome) -> None:
+        self.service.announce(outcome)
+
+    def finished(self, result: RunResult) -> None:
+        self.service.progress.end(result.run_id, finished_message(result))
+
+
+class DreamsService:
+    """The current agent's ``MemorySubagents`` and their LSP side."""
+
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self.progress = ProgressRelay(ls)
+        self.subagents: MemorySubagents | None = None
+        self._ready: asyncio.Future[MemorySubagents] | None = None
+        self._blocked_shown: str | None = None
+
+    @property
+    def state(self) -> DreamState:
+        return self.subagents.dream_state if self.subagents is not None else "idle"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._ready = asyncio.get_running_loop().create_future()
+        self.ls.spawn(self._start(self._ready), name="memory subagents")
+
+    async def _start(self, ready: asyncio.Future[MemorySubagents]) -> None:
+        session = self.ls.current
+        subagents = MemorySubagents(session, observers=[_Observer(self)], on_dream_state=self._state_changed,
+                                    on_dream_result=self._dream_finished)
+        self.subagents = subagents
+        chat = getattr(self.ls, "chat", None)
+        runtime = getattr(chat, "_runtime", None)
+        if runtime is not None:
+            subagents.attach(runtime)
+        try:
+            recovered = await subagents.start()
+        except Exception as exc:
+            log.exception("the memory subagents could not start")
+            if not ready.done():
+                ready.set_exception(exc)
+            return
+        if recovered:
+            log.info("recovered %d leftover subagent run(s) of %s", len(recovered), subagents.agent_id)
+        if not ready.done():
+            ready.set_result(subagents)
+
+    async def ready(self) -> MemorySubagents:
+        if self._ready is None:
+            raise RequestFailed("the server is not initialized yet")
+        try:
+            return await asyncio.shield(self._ready)
+        except Exception as exc:
+            raise RequestFailed(f"dreams and defrag are unavailable: {exc}") from exc
+
+    async def stop(self) -> None:
+        subagents, self.subagents = self.subagents, None
+        if subagents is not None:
+            await subagents.close()
+
+    async def restart(self) -> None:
+        """Another agent: its own subagents at once (commands wait for them); the old ones stop meanwhile."""
+        old, self.subagents = self.subagents, None
+        self.start()
+        self._state_changed(self.state)
+        if old is not None:
+            await old.close()
+
+    # ------------------------------------------------------------------ events from the editor and the chat
+    def note_activity(self) -> None:
+        if self.subagents is not None:
+            self.subagents.note_activity()
+
+    def attach(self, runtime: Any) -> None:
+        if self.subagents is not None:
+            self.subagents.attach(runtime)
+
+    def settings_changed(self) -> None:
+        self._blocked_shown = None
+        if self.subagents is not None:
+            self.subagents.settings_changed(self.ls.current.settings)
+
+    # ------------------------------------------------------------------ events from the core
+    def announce(self, outcome: MergeOutcome) -> None:
+        session = self.ls.session
+        if session is not None and self.subagents is not None and session.agent.id == self.subagents.agent_id:
+            self.ls.notify_memory_changed(outcome.head, outcome.changed)
+
+    def _state_changed(self, state: DreamState) -> None:
+        self.ls.fire("dream_changed", state)
+
+    def _dream_finished(self, outcome: DreamResult | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            message = str(outcome)
+            if message != self._blocked_shown:
+                self._blocked_shown = message
+                self.ls.show(f"letta: dreams are paused: {message}", types.MessageType.Warning)
+            return
+        if outcome.trigger == "manual":
+            return  # the command's caller gets the report
+        if outcome.ok:
+            first = outcome.report.strip().splitlines()[0] if outcome.report.strip() else outcome.status
+            self.ls.window_log_message(types.LogMessageParams(
+                type=types.MessageType.Info, message=f"letta: {first} ({len(outcome.commits)} commit(s))\n"
+                                                     f"{outcome.report}"))
+        else:
+            self.ls.show(f"letta: the dream failed and will be retried later: {outcome.error}",
+                         types.MessageType.Warning)
+
+
+def register(server: LettaServer) -> None:
+    service = DreamsService(server)
+    server.dreams = service  # type: ignore[attr-defined]
+    server.on("initialized", service.start)
+    server.on("shutdown", service.stop)
+    server.on("agent_switched", lambda: server.spawn(service.restart(), name="memory subagents restart"))
+    server.on("settings_changed", service.settings_changed)
+    server.on("activity", service.note_activity)
+    server.on("runtime_created", service.attach)
+
+    @server.command("letta.dream")
+    async def dream(ls: LettaServer, *args: Any) -> dict:
+        with rpc_errors():
+            single_argument("letta.dream", args)
+            subagents = await service.ready()
+            try:
+                result = await subagents.dream()
+            except RunnerBusyError as exc:
+                raise RequestFailed(str(exc)) from exc
+            if not result.ok:
+                raise RequestFailed(result.report)
+            return result.to_json()
+
+    @server.command("letta.defrag")
+    async def defrag(ls: LettaServer, *args: Any) -> dict:
+        with rpc_errors():
+            single_argument("letta.defrag", args)
+            subagents = await service.ready()
+            try:
+                result = await subagents.defrag()
+            except RunnerBusyError as exc:
+                raise RequestFailed(str(exc)) from exc
+            if not result.ok:
+                raise RequestFailed(f"{result.report}\nRestore the backup with letta.memory.restore "
+                                    f"{{\"ref\": \"{result.backup}\"}} to undo what it changed.")
+            return result.to_json()
