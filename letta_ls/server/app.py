@@ -169,9 +169,9 @@ class LettaServer(LanguageServer):
 
 def build_server() -> LettaServer:
     """A server with every feature registered (one module per concern)."""
-    from letta_ls.server import chat, commands, diagnostics, documents, editing, lifecycle, status, watcher
+    from letta_ls.server import chat, commands, diagnostics, documents, editing, init, lifecycle, status, watcher
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher):
+    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, init):
         module.register(server)
     return server

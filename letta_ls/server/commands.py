@@ -23,7 +23,6 @@ from letta_ls.settings import SettingsError, structure_settings, unstructure_set
 log = logging.getLogger("letta_ls.server")
 
 NOT_YET = {
-    "letta.init": "/init",
     "letta.dream": "dreams",
     "letta.defrag": "defrag",
     "letta.sync": "memory sync",

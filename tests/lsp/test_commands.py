@@ -94,7 +94,7 @@ async def test_sleeptime_settings_are_validated_and_kept(client):
     assert (await run(client, "letta.sleeptime", {}))["stepCount"] == 10
 
 
-@pytest.mark.parametrize("command", ["letta.init", "letta.dream", "letta.defrag", "letta.sync"])
+@pytest.mark.parametrize("command", ["letta.dream", "letta.defrag", "letta.sync"])
 async def test_commands_of_later_features_say_so(client, command):
     with pytest.raises(JsonRpcException) as err:
         await run(client, command, {})
