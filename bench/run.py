@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import agent as agent_bench
 from bench import history as history_bench
+from bench import init as init_bench
 from bench import server as server_bench
 from bench import subagents as subagents_bench
 from bench.corpus import memory_corpus
@@ -171,6 +172,7 @@ def main() -> None:
                         for entry in subagents_bench.run(tmp, files, quick=args.quick)]
         if "init" in groups:
             results += [{"group": "init", **entry} for entry in history_bench.run(tmp, quick=args.quick)]
+            results += [{"group": "init", **entry} for entry in init_bench.run(tmp, quick=args.quick)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"files": n_files, "python": sys.version.split()[0], "groups": groups,

@@ -19,7 +19,9 @@ from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown, tier_of
 from letta_ls.memfs.tokens import TokenCounter, count_blob
 from letta_ls.subagents.init_workers import WorkerResult
 from letta_ls.subagents.outcome import MergeOutcome
-from letta_ls.subagents.text import clip
+from letta_ls.subagents.text import clip, one_line
+from letta_ls.subagents.transcripts import HistoryInsights, SessionHistory
+from letta_ls.subagents.transcripts.insights import distinct
 
 InitStatus = Literal["merged", "no_changes", "failed", "cancelled", "merge_failed"]
 Action = Literal["created", "updated", "deleted"]
@@ -209,3 +211,33 @@ def _learned(summary: InitSummary) -> list[str]:
     if summary.learned:
         lines += [""] + [f"- {item}" for item in summary.learned]
     return lines or ["Nothing."]
+
+
+def history_note(history: SessionHistory, with_model: bool) -> str:
+    """One sentence on the earlier sessions read: how many, from which agents, over what time."""
+    main = history.main_sessions()
+    if not main:
+        return ("No earlier Claude Code or Codex session of this project was found (in ~/.claude/projects and "
+                "~/.codex/sessions; CLAUDE_CONFIG_DIR and CODEX_HOME move them).")
+    counts: dict[str, int] = {}
+    for session in main:
+        counts[session.label] = counts.get(session.label, 0) + 1
+    sources = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+    times = [s.started_at for s in main if s.started_at]
+    span = f" from {min(times).date().isoformat()} to {max(times).date().isoformat()}" if times else ""
+    how = "shared between parallel history workers" if with_model else "read without a model"
+    return f"{len(main)} earlier sessions ({sources}){span}, {how}."
+
+
+def learned_from_sessions(insights: HistoryInsights | None) -> list[str]:
+    """Without a model, what the draft kept from earlier sessions: the user's corrections and preferences, and
+    the commands the agents kept running."""
+    if insights is None or not insights.sessions:
+        return []
+    lines = [f"“{one_line(said.text, 200)}” ({said.kind}, {said.source}"
+             + (f", {said.when.date().isoformat()})" if said.when else ")")
+             for said in distinct(insights.corrections + insights.preferences, 8)]
+    commands = [f"`{command}` ×{n}" for command, n in insights.commands.most_common(6) if n > 1]
+    if commands:
+        lines.append("Commands the agents ran most: " + ", ".join(commands) + ".")
+    return lines

@@ -60,22 +60,32 @@ from letta_ls.subagents.context import RunContext, run_title
 from letta_ls.subagents.init_draft import HUMAN_PATH, MemoryDraft, draft_memory
 from letta_ls.subagents.init_messages import InitLayout, init_message, worker_message
 from letta_ls.subagents.init_questions import Depth, InitAnswers, InitQuestion, init_questions, resolve_answers
-from letta_ls.subagents.init_report import AskedQuestion, InitResult, InitSummary, files_changed, render_report
+from letta_ls.subagents.init_report import (
+    AskedQuestion,
+    InitResult,
+    InitSummary,
+    files_changed,
+    history_note,
+    learned_from_sessions,
+    render_report,
+)
 from letta_ls.subagents.init_workers import run_history_workers, worker_count
 from letta_ls.subagents.init_writes import commit_drafted, complete_links, memory_texts
 from letta_ls.subagents.resolve import model_resolver
 from letta_ls.subagents.runner import RunInfo, RunnerObserver, RunnerStatus, RunRequest, RunResult, SubagentRunner
-from letta_ls.subagents.text import one_line
 from letta_ls.subagents.transcripts import (
+    HistoryInsights,
     HistorySources,
     ProjectMatcher,
     ReadLimits,
     SessionHistory,
     detect_history,
+    merge_insights,
     read_history,
+    session_insights,
     split_into_slices,
 )
-from letta_ls.subagents.transcripts.insights import distinct, merge_insights, session_insights
+from letta_ls.subagents.transcripts import Session as Transcript
 from letta_ls.subagents.workspace import WorkspaceFacts, inspect_workspace
 
 if TYPE_CHECKING:
@@ -136,25 +146,40 @@ class _RunState:
     base: str | None = None
     branch_head: str | None = None
     history: SessionHistory | None = None
+    insights: HistoryInsights | None = None  # of every session read, computed once
 
 
 class _Relay(RunnerObserver):
-    """The runner's events about this /init run, passed on as progress."""
+    """The runner's events about this /init run, passed on as progress. Waiting for another run (a dream,
+    another window's /init) is said only when the wait lasts, not for the instant every run is queued."""
+
+    WAIT_NOTICE_SECONDS = 0.5
 
     def __init__(self, report: Progress) -> None:
         self.report = report
         self.run_id: str | None = None
+        self.started = False
+        self._notice: asyncio.TimerHandle | None = None
 
     def _ours(self, run: RunInfo | None) -> bool:
         return run is not None and run.kind == "init" and (self.run_id is None or run.run_id == self.run_id)
 
     def state_changed(self, status: RunnerStatus) -> None:
-        if self._ours(status.queued) and not self._ours(status.running):
+        if self._ours(status.queued) and not self.started and self._notice is None:
+            self._notice = asyncio.get_running_loop().call_later(self.WAIT_NOTICE_SECONDS, self._still_waiting)
+
+    def _still_waiting(self) -> None:
+        if not self.started:
             self.report("waiting for another memory run (a dream, a defrag, another window's /init) to finish", None)
 
     def progress(self, run: RunInfo, message: str, percentage: int | None) -> None:
         if self._ours(run):
+            self.started = True
             self.report(message, percentage)
+
+    def close(self) -> None:
+        if self._notice is not None:
+            self._notice.cancel()
 
 
 @dataclass
@@ -223,7 +248,7 @@ class MemoryInitializer:
         matcher = ProjectMatcher.for_folders([f.path for f in facts.folders], remotes=remotes)
         sources = self.sources or HistorySources.from_home()
         detected = None
-        if request.history is not False:
+        if request.history is not False and ask is not None:  # only the question needs the count
             progress("looking for earlier sessions", 10)
             detected = await asyncio.to_thread(detect_history, matcher, sources, limits=self.limits)
         progress("asking about your working style", 15)
@@ -286,25 +311,29 @@ class MemoryInitializer:
                 ticket.cancel()
                 raise
         finally:
+            relay.close()
             self.runner.observers.remove(relay)
         progress("writing the report", 98)
         return await asyncio.to_thread(self._conclude, run, result)
 
     async def _work(self, ctx: RunContext, run: _Context) -> str:
         summary, answers = run.summary, run.answers
-        sessions = []
+        sessions: list[Transcript] = []
         if answers.read_history:
             ctx.progress("reading earlier sessions", 20)
             history = await asyncio.to_thread(read_history, run.matcher, run.sources, limits=self.limits)
             run.state.history = history
             sessions = history.sessions
+            if sessions:
+                run.state.insights = await asyncio.to_thread(
+                    lambda: merge_insights(session_insights(s, run.roots) for s in sessions))
             summary.sessions_read = len(history.main_sessions())
             summary.skipped += [str(note) for note in history.notes]
-            summary.history_note = _history_note(history, run.provider is not None)
+            summary.history_note = history_note(history, run.provider is not None)
         existing = memory_texts(await asyncio.to_thread(ctx.repo.snapshot))
         draft = await asyncio.to_thread(
             draft_memory, run.facts, style=answers.style, sessions=sessions, existing=existing,
-            settings=ctx.session.settings.memory, roots=run.roots)
+            settings=ctx.session.settings.memory, roots=run.roots, insights=run.state.insights)
         summary.skipped += draft.notes
         guard = ctx.operations("agent").guard
         if run.provider is None:
@@ -312,7 +341,7 @@ class MemoryInitializer:
             written = await asyncio.to_thread(commit_drafted, ctx.repo, draft.files, draft.reason, ctx.agent.author,
                                               guard)
             summary.skipped += written.notes
-            summary.learned = _learned_without_model(run, sessions)
+            summary.learned = learned_from_sessions(run.state.insights)
             if not summary.model_note:
                 summary.draft_reason = ("No model is configured, so /init wrote a deterministic draft from the "
                                         "workspace" + (" and the earlier sessions" if sessions else "") + ". With a "
@@ -370,7 +399,8 @@ class MemoryInitializer:
             existing = memory_texts(await asyncio.to_thread(ctx.repo.snapshot))
             fallback = await asyncio.to_thread(
                 draft_memory, run.facts, style=answers.style, sessions=history.sessions if history else (),
-                existing=existing, settings=ctx.session.settings.memory, roots=run.roots)
+                existing=existing, settings=ctx.session.settings.memory, roots=run.roots,
+                insights=run.state.insights)
             written = await asyncio.to_thread(commit_drafted, ctx.repo, fallback.files, fallback.reason,
                                               ctx.agent.author, guard)
             summary.skipped += written.notes
@@ -416,35 +446,3 @@ class MemoryInitializer:
                           outcome.changed if outcome is not None else (), tuple(summary.files),
                           tuple(summary.workers), "; ".join(summary.failures) or None)
 
-
-def _history_note(history: SessionHistory, with_model: bool) -> str:
-    count = len(history.main_sessions())
-    if not count:
-        return ("No earlier Claude Code or Codex session of this project was found (in ~/.claude/projects and "
-                "~/.codex/sessions; CLAUDE_CONFIG_DIR and CODEX_HOME move them).")
-    sources = ", ".join(f"{n} {label}" for label, n in sorted(_labels(history).items()))
-    times = [s.started_at for s in history.main_sessions() if s.started_at]
-    span = f" from {min(times).date().isoformat()} to {max(times).date().isoformat()}" if times else ""
-    how = "shared between parallel history workers" if with_model else "read without a model"
-    return f"{count} earlier sessions ({sources}){span}, {how}."
-
-
-def _labels(history: SessionHistory) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for session in history.main_sessions():
-        counts[session.label] = counts.get(session.label, 0) + 1
-    return counts
-
-
-def _learned_without_model(run: _Context, sessions: list) -> list[str]:
-    """What the draft kept from earlier sessions: the user's corrections and preferences, the recurring commands."""
-    if not sessions:
-        return []
-    insights = merge_insights(session_insights(s, run.roots) for s in sessions)
-    lines = [f"“{one_line(said.text, 200)}” ({said.kind}, {said.source}"
-             + (f", {said.when.date().isoformat()})" if said.when else ")")
-             for said in distinct(insights.corrections + insights.preferences, 8)]
-    commands = [f"`{command}` ×{n}" for command, n in insights.commands.most_common(6) if n > 1]
-    if commands:
-        lines.append("Commands the agents ran most: " + ", ".join(commands) + ".")
-    return lines

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -150,10 +150,31 @@ async def run_history_workers(
         pending = [w.task for w in workers if w.task is not None and not w.task.done()]
         for task in pending:
             task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        await _combine(ctx, trees, workers, base, resolver)
+        await _uncancellable(_finish(pending, ctx, trees, workers, base, resolver))
     return [w.result for w in workers]
+
+
+async def _finish(pending: list[asyncio.Task[None]], ctx: RunContext, trees: Worktrees, workers: list[_Worker],
+                  base: str | None, resolver: Resolver | None) -> None:
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    await _combine(ctx, trees, workers, base, resolver)
+
+
+async def _uncancellable(work: Awaitable[None]) -> None:
+    """Run ``work`` to the end even if the caller is cancelled (again) meanwhile; the cancellation is passed on
+    once it is done. Combining the workers' commits is short git work, and stopping halfway would leave it
+    for the next start's recovery instead of this run's merge."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _run_worker(worker: _Worker, parent: Session, provider: Provider, prompt: str, message_for: MessageFor,

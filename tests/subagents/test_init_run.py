@@ -309,3 +309,32 @@ async def test_running_init_again_extends_memory_and_keeps_the_users_edits(sessi
     assert parse_document(text).description
     layout = memory.get("reference/shop-api/ci.md").text
     assert "justfile" in layout  # the project's change came in
+
+
+async def test_cancelling_init_midway_keeps_what_the_workers_had_committed(session, sources, workspace):
+    def workers(index, request):
+        return [memory_call("create", file_path=worker_file(request), description=f"Findings of slice {index}",
+                            file_text=f"- seen in slice {index}\n", reason=f"slice {index}"),
+                Reply(text="too late", first_delay=30)]
+
+    model = InitModel(workers=workers)
+    runner = SubagentRunner(session)
+    initializer = MemoryInitializer(session, runner, sources=sources)
+    with scripted_openai(Script().respond(model).repeat_last()) as server:
+        task = asyncio.create_task(initializer.run(InitRequest((workspace,)), provider=provider_for(server)))
+        for _ in range(600):  # every worker has committed its file and waits for its model
+            if len({index for index, step, _t in model.worker_requests if step == 1}) == 3:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(600):
+            if runner.status.state == "idle":
+                break
+            await asyncio.sleep(0.05)
+    assert runner.status.state == "idle"
+    memory = session.repo.snapshot()
+    assert len([p for p in memory.files if p.startswith("reference/shop-api/sessions/")]) == 3
+    assert Worktrees(session.repo, session.agent.worktrees_dir).list() == []
+    assert "letta/" not in git(session.repo, "branch", "--list")
