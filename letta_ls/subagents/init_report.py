@@ -141,7 +141,14 @@ def render_report(summary: InitSummary) -> str:
     lines += _learned(summary)
     if summary.asked:
         lines += ["", "## Your answers", ""]
-        for item in summary.asked:
+        if all(item.status == "not asked" for item in summary.asked):
+            keys = {item.key for item in summary.asked}
+            defaults = [f"depth {summary.depth}"] if "depth" in keys else []
+            defaults += ["earlier sessions read"] if "history" in keys else []
+            defaults.append("nothing recorded about how you like to work")
+            lines.append("Nobody could be asked here (no editor or terminal to answer), so every question took its "
+                         f"default: {', '.join(defaults)}.")
+        for item in summary.asked if any(i.status != "not asked" for i in summary.asked) else ():
             shown = item.answer if item.status == "answered" else f"{item.status}: the default was taken"
             lines.append(f"- {QUESTION_LABELS.get(item.key, item.key)}: {shown}")
     if summary.skipped:

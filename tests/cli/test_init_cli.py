@@ -39,7 +39,7 @@ def test_init_reads_earlier_sessions_by_default_and_takes_defaults_off_a_termina
     done = run("init", str(workspace), env={"HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert "7 earlier sessions" in done.stdout and "## Skipped" in done.stdout
-    assert "Depth: not asked: the default was taken" in done.stdout
+    assert "Nobody could be asked here" in done.stdout and "default: depth standard, nothing recorded" in done.stdout
 
 
 def test_init_of_a_folder_that_does_not_exist_fails_clearly(tmp_path: Path):
