@@ -5,7 +5,8 @@ the same blobs for a cold compile. Prints one JSON document; ``--quick`` shrinks
 tests. Targets (issue 2): write ≤ 1.3x, cold compile ≤ 2x, warm compile < 1 ms, doctor over 2,000
 files < 1 s. The language server's figures come from ``bench/server.py`` and the agent's from
 ``bench/agent.py``, a subagent's worktree-and-merge round trip from ``bench/subagents.py``, /init's readers'
-from ``bench/history.py``, in the same JSON; ``--only memfs|server|agent|subagents|init`` runs one group.
+from ``bench/history.py`` and /init itself from ``bench/init.py``, in the same JSON;
+``--only memfs|server|agent|subagents|init`` runs one group.
 """
 
 from __future__ import annotations
