@@ -7,11 +7,13 @@ file by file, what to commit:
 - a file that does not exist yet is created;
 - ``system/human.md`` is taken as the draft made it: the draft rewrites only its own sections there (identity
   from git, working style) and keeps the rest of the file;
-- a file an earlier /init wrote (the version in the last commit touching it whose message starts with
-  ``init:``) is refreshed three-way (``git merge-file``: base = what /init wrote last time, ours = the file
-  now, theirs = the new draft): what the user or the agent changed since stays, what changed in the project
-  comes in. If both touched the same lines, the file is left as it is and a note says so;
-- a file /init never wrote (the user's own, or a model's) is left as it is, with a note.
+- a file an earlier /init's draft wrote (the version in the last commit touching it that carries the
+  trailer ``Letta-Init: draft``, which only the deterministic writes put there) is refreshed three-way
+  (``git merge-file``: base = what the draft wrote last time, ours = the file now, theirs = the new draft):
+  what the user or the agent changed since stays, what changed in the project comes in. If both touched the
+  same lines, the file is left as it is and a note says so;
+- any other file (the user's own, or one a model wrote, the /init agent's included) is left as it is, with a
+  note: a deterministic draft never overwrites what a person or a model wrote.
 
 Pure apart from reading the repository's history. Core code: no LSP.
 """
@@ -26,7 +28,7 @@ from letta_ls.memfs.repo import MemoryRepo, MemoryRepoError
 from letta_ls.subagents.conflicts import TextMergeError, merge_text
 from letta_ls.subagents.init_draft import HUMAN_PATH
 
-INIT_PREFIX = "init:"  # the message of every commit the deterministic /init writes starts with this
+TRAILER = "Letta-Init: draft"  # the last line of every commit /init's deterministic writes make
 
 
 @dataclass
@@ -36,9 +38,10 @@ class RefreshPlan:
 
 
 def last_init_version(repo: MemoryRepo, path: str) -> str | None:
-    """The text /init last committed for ``path`` (None when no ``init:`` commit ever touched it)."""
+    """The text /init's draft last committed for ``path`` (None when no draft commit ever touched it)."""
     try:
-        commit = repo.run_git("log", "-1", "--format=%H", f"--grep=^{INIT_PREFIX}", "--", path).decode().strip()
+        commit = repo.run_git("log", "-1", "--format=%H", "--fixed-strings", f"--grep={TRAILER}", "--",
+                              path).decode().strip()
         if not commit:
             return None
         return repo.read(path, commit).text
@@ -61,7 +64,7 @@ def plan_refresh(repo: MemoryRepo, drafted: Mapping[str, str], current: Mapping[
             continue
         base = last_init_version(repo, path)
         if base is None:
-            plan.notes.append(f"`{path}` was not written by /init, so it was left as it is.")
+            plan.notes.append(f"`{path}` exists and was not written by /init's draft, so the draft left it as it is.")
             continue
         if now == base:
             plan.files[path] = new

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
-from letta_ls.subagents.init_refresh import plan_refresh
+from letta_ls.subagents.init_refresh import TRAILER, plan_refresh
 
-TRAILER = "Letta-Init: draft"
 LINK_ROUNDS = 3
 
 

@@ -338,3 +338,16 @@ async def test_cancelling_init_midway_keeps_what_the_workers_had_committed(sessi
     assert len([p for p in memory.files if p.startswith("reference/shop-api/sessions/")]) == 3
     assert Worktrees(session.repo, session.agent.worktrees_dir).list() == []
     assert "letta/" not in git(session.repo, "branch", "--list")
+
+
+async def test_a_later_init_without_a_model_never_overwrites_what_the_init_agent_wrote(session, initializer,
+                                                                                        workspace):
+    with scripted_openai(Script().respond(InitModel()).repeat_last()) as server:
+        await initializer.run(InitRequest((workspace,), history=False), provider=provider_for(server))
+    overview = "system/project/shop-api.md"
+    written = session.repo.snapshot().get(overview).text
+    assert "Order, payment and refund API." in written
+
+    result = await initializer.run(InitRequest((workspace,), history=False), provider=None)
+    assert session.repo.snapshot().get(overview).text == written
+    assert f"`{overview}` exists and was not written by /init's draft" in result.report
