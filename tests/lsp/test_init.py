@@ -40,9 +40,10 @@ async def run(client, command: str, *arguments):
 
 
 async def use_model(client, base_url: str) -> None:
+    """Configure the scripted model and wait until the server applied it (letta/status names it)."""
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": {
         "provider": "openai", "name": "gpt-test", "baseUrl": base_url, "apiKeyEnv": "LETTA_TEST_KEY"}}}))
-    await asyncio.sleep(0.3)
+    await client.recorder.wait_for("letta/status", lambda status: status.model == "gpt-test", timeout=60)
 
 
 def progress_messages(client) -> list[str]:
