@@ -351,3 +351,28 @@ async def test_a_later_init_without_a_model_never_overwrites_what_the_init_agent
     result = await initializer.run(InitRequest((workspace,), history=False), provider=None)
     assert session.repo.snapshot().get(overview).text == written
     assert f"`{overview}` exists and was not written by /init's draft" in result.report
+
+
+async def test_init_waits_its_turn_while_another_process_runs_a_memory_subagent(session, initializer, workspace):
+    import fcntl
+    import os
+
+    lock_file = Path(session.agent.worktrees_dir) / ".runner.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what another window's dream would hold
+    progress: list[str] = []
+    task = asyncio.create_task(initializer.run(InitRequest((workspace,), history=False),
+                                               progress=lambda message, _pct: progress.append(message)))
+    try:
+        for _ in range(200):
+            if any(message.startswith("waiting for another memory run") for message in progress):
+                break
+            await asyncio.sleep(0.05)
+        assert any(message.startswith("waiting for another memory run") for message in progress), progress
+        assert not task.done() and "system/project/shop-api.md" not in session.repo.snapshot()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    result = await task
+    assert result.ok and "system/project/shop-api.md" in session.repo.snapshot()
