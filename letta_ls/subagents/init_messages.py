@@ -50,7 +50,9 @@ class InitLayout:
         """The file a history worker keeps its detailed findings in (one per stretch of time)."""
         first = item.start.date().isoformat() if item.start else "undated"
         last = item.end.date().isoformat() if item.end else first
-        return f"{self.reference}/sessions/{first}_{last}.md"
+        # slices follow each other in time, so only two slices of one single day could share a name
+        same_day = f"-{item.index}" if first == last and item.count > 1 else ""
+        return f"{self.reference}/sessions/{first}_{last}{same_day}.md"
 
 
 def worker_message(item: HistorySlice, branch: str, layouts: Sequence[InitLayout], depth: str,
