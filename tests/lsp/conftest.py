@@ -112,7 +112,8 @@ async def stop_server(client: LanguageClient) -> None:
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except TimeoutError:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may exit between the timeout and the kill
+                proc.kill()
             await proc.wait()
     # a connection task stuck on a socket whose peer is gone has nothing left to wait for
     with contextlib.suppress(TimeoutError):
