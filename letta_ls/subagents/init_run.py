@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,11 +57,11 @@ from letta_ls.doctor import audit
 from letta_ls.session import Session
 from letta_ls.settings import ModelSettings
 from letta_ls.subagents.context import RunContext, run_title
+from letta_ls.subagents.init_asking import QUESTION_TIMEOUT, Asker, ask_questions
 from letta_ls.subagents.init_draft import HUMAN_PATH, MemoryDraft, draft_memory
 from letta_ls.subagents.init_messages import InitLayout, init_message, worker_message
-from letta_ls.subagents.init_questions import Depth, InitAnswers, InitQuestion, init_questions, resolve_answers
+from letta_ls.subagents.init_questions import Depth, InitAnswers, init_questions, resolve_answers
 from letta_ls.subagents.init_report import (
-    AskedQuestion,
     InitResult,
     InitSummary,
     files_changed,
@@ -93,9 +93,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Asker = Callable[[InitQuestion], Awaitable["str | None"]]
 Progress = Callable[[str, "int | None"], None]
-QUESTION_TIMEOUT = 120.0
 INIT_STEPS: dict[str, int] = {"standard": 40, "deep": 100}
 
 
@@ -253,37 +251,18 @@ class MemoryInitializer:
             detected = await asyncio.to_thread(detect_history, matcher, sources, limits=self.limits)
         progress("asking about your working style", 15)
         questions = init_questions(depth=request.depth, history=request.history, detected=detected)
-        answers, asked_anyone = await self._ask(questions, ask, summary)
-        resolved = resolve_answers(answers, depth=request.depth, history=request.history)
+        answers = await ask_questions(questions, ask, self.question_timeout)
+        summary.asked = answers.asked
+        if answers.timed_out:
+            summary.skipped.append(f"No answer came within {self.question_timeout:g} seconds, so the open "
+                                   "questions took their defaults.")
+        resolved = resolve_answers(answers.values, depth=request.depth, history=request.history)
         summary.depth = resolved.depth
         if not resolved.read_history:
             summary.history_note = ("Not read: you chose to skip them." if request.history is None else
                                     "Not read: /init was asked to leave earlier sessions alone (history: false).")
-        run = _Context(facts, resolved, matcher, sources, provider, folders, summary, asked_anyone)
+        run = _Context(facts, resolved, matcher, sources, provider, folders, summary, answers.anyone)
         return await self._through_runner(run, progress)
-
-    async def _ask(self, questions: list[InitQuestion], ask: Asker | None,
-                   summary: InitSummary) -> tuple[dict[str, str | None], bool]:
-        answers: dict[str, str | None] = {}
-        if ask is None:
-            summary.asked = [AskedQuestion(q.key, q.message, None, "not asked") for q in questions]
-            return answers, False
-        for index, question in enumerate(questions):
-            try:
-                title = await asyncio.wait_for(ask(question), self.question_timeout)
-            except TimeoutError:
-                summary.asked += [AskedQuestion(q.key, q.message, None, "not asked") for q in questions[index:]]
-                summary.skipped.append(f"No answer came within {self.question_timeout:g} seconds, so the open "
-                                       "questions took their defaults.")
-                break
-            except Exception as exc:  # a client that cannot ask is a dismissed question, never a failed /init
-                log.info("asking %s failed: %s", question.key, exc)
-                title = None
-            value = question.answer(title if isinstance(title, str) else None)
-            answers[question.key] = value
-            summary.asked.append(AskedQuestion(question.key, question.message, title if value else None,
-                                               "answered" if value else "dismissed"))
-        return answers, True
 
     # ------------------------------------------------------------------ phase 3: the run
     async def _through_runner(self, run: _Context, progress: Progress) -> InitResult:
