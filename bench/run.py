@@ -5,9 +5,9 @@ the same blobs for a cold compile. Prints one JSON document; ``--quick`` shrinks
 tests. Targets (issue 2): write ≤ 1.3x, cold compile ≤ 2x, warm compile < 1 ms, doctor over 2,000
 files < 1 s. The language server's figures come from ``bench/server.py`` and the agent's from
 ``bench/agent.py``, a subagent's worktree-and-merge round trip from ``bench/subagents.py``, /init's readers'
-from ``bench/history.py``, a memory sync from ``bench/sync.py``, the dream scheduler's cost per chat turn
-from ``bench/dreams.py``, in the same JSON; ``--only memfs|server|agent|subagents|init|sync|dreams`` runs one
-group.
+from ``bench/history.py`` and /init itself from ``bench/init.py``, a memory sync from ``bench/sync.py``, the
+dream scheduler's cost per chat turn from ``bench/dreams.py``, in the same JSON;
+``--only memfs|server|agent|subagents|init|sync|dreams`` runs one group.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import agent as agent_bench
 from bench import dreams as dreams_bench
 from bench import history as history_bench
+from bench import init as init_bench
 from bench import server as server_bench
 from bench import subagents as subagents_bench
 from bench import sync as sync_bench
@@ -175,6 +176,7 @@ def main() -> None:
                         for entry in subagents_bench.run(tmp, files, quick=args.quick)]
         if "init" in groups:
             results += [{"group": "init", **entry} for entry in history_bench.run(tmp, quick=args.quick)]
+            results += [{"group": "init", **entry} for entry in init_bench.run(tmp, quick=args.quick)]
         if "sync" in groups:
             results += [{"group": "sync", **entry} for entry in sync_bench.run(tmp, files, quick=args.quick)]
         if "dreams" in groups:

@@ -416,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--limit", type=int, default=50)
     memory.add_argument("--agent")
     memory.set_defaults(func=cmd_memory)
+
+    from letta_ls.cli_init import add_parser as add_init_parser
+
+    add_init_parser(sub)
     return parser
 
 

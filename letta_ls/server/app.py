@@ -182,6 +182,7 @@ def build_server() -> LettaServer:
         documents,
         dreams,
         editing,
+        init,
         lifecycle,
         status,
         sync,
@@ -189,6 +190,6 @@ def build_server() -> LettaServer:
     )
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams):
+    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams, init):
         module.register(server)
     return server

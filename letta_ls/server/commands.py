@@ -22,11 +22,6 @@ from letta_ls.settings import SettingsError, structure_settings, unstructure_set
 
 log = logging.getLogger("letta_ls.server")
 
-NOT_YET = {
-    "letta.init": "/init",
-}
-
-
 def single_argument(command: str, args: tuple[Any, ...]) -> dict[str, Any]:
     """The one JSON object a command takes; {} for none."""
     if not args or (len(args) == 1 and args[0] is None):
@@ -69,15 +64,6 @@ def agent_row(ls: LettaServer, agent: Any, pins: set[str]) -> dict[str, Any]:
 
 
 def register(server: LettaServer) -> None:
-    def not_yet(name: str, feature: str):
-        def handler(ls: LettaServer, *args: Any) -> None:
-            raise RequestFailed(f"{name} is not available yet: {feature} arrives in a later version of letta-ls")
-
-        return handler
-
-    for name, feature in NOT_YET.items():
-        server.command(name)(not_yet(name, feature))
-
     @server.command("letta.doctor")
     async def doctor(ls: LettaServer, *args: Any) -> dict:
         with rpc_errors():

@@ -129,18 +129,21 @@ class _Plan:
 def draft_memory(
     facts: WorkspaceFacts, *, style: WorkingStyle | None = None, sessions: Sequence[Session] = (),
     existing: Mapping[str, str] | None = None, settings: MemorySettings | None = None, roots: Sequence[str] = (),
+    insights: HistoryInsights | None = None,
 ) -> MemoryDraft:
     """The memory files /init would write without a model (see the module docstring).
 
     ``roots`` are the project folders as the sessions recorded them (files are shown relative to them);
-    by default the workspace folders.
+    by default the workspace folders. ``insights`` may be given when the caller already merged the
+    sessions' insights (they are the costly part on a long history).
     """
     plan = _Plan(existing or {}, settings or MemorySettings())
     reference_chars = min(REFERENCE_CHARS, int(plan.settings.fileTokenLimit * 2.2))
     system_chars = min(SYSTEM_BODY_CHARS, int(plan.settings.fileTokenLimit * 2.2))
     projects = []
     roots = list(roots) or [f.path for f in facts.folders]
-    insights = merge_insights(session_insights(s, roots) for s in sessions) if sessions else None
+    if insights is None and sessions:
+        insights = merge_insights(session_insights(s, roots) for s in sessions)
     for index, folder in enumerate(facts.folders[:MAX_PROJECTS]):
         slug = slugify(folder.name)
         home = plan.free([f"system/project/{slug}.md", f"system/{slug}.md", f"system/project-{slug}.md"])

@@ -6,7 +6,8 @@ detected history, terse or detailed replies) and infers identity from git instea
 shows one message with buttons at a time, so here each is its own short question, asked only when the
 answer is not known yet: ``depth`` and ``history`` may come as ``letta.init`` arguments, and the history
 question only makes sense when earlier sessions were found. A dismissed question (no button chosen) is
-no answer: nothing is recorded about the user, and /init's parameters take their defaults.
+no answer: nothing is recorded about the user, and /init's parameters take their defaults (SPEC section 7:
+``depth`` standard, ``history`` true; only "Skip" turns reading earlier sessions off).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class InitAnswers:
     """/init's parameters and the user's working style, from arguments and answers."""
 
     depth: Depth = "standard"
-    read_history: bool = False
+    read_history: bool = True
     style: WorkingStyle = field(default_factory=WorkingStyle)
 
 
@@ -125,7 +126,7 @@ def resolve_answers(
 ) -> InitAnswers:
     """Arguments win over answers; a question not answered takes its default."""
     chosen_depth = depth or answers.get("depth") or "standard"
-    read_history = history if history is not None else answers.get("history") == "yes"
+    read_history = history if history is not None else answers.get("history") != "no"
     style = WorkingStyle(
         replies=_pick(answers.get("replies"), ("terse", "detailed")),
         autonomy=_pick(answers.get("autonomy"), ("ask", "decide")),

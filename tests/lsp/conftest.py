@@ -64,6 +64,18 @@ def lsp_home(tmp_path_factory) -> Path:
     return home
 
 
+@pytest.fixture
+def lsp_workspace(lsp_home: Path) -> Path:
+    """The workspace folder the client opens (a test module may override this fixture)."""
+    return lsp_home
+
+
+@pytest.fixture
+def lsp_env(lsp_home: Path) -> dict[str, str]:
+    """The server process's environment (a test module may override this fixture, e.g. to move HOME)."""
+    return server_env(lsp_home)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -100,7 +112,8 @@ async def stop_server(client: LanguageClient) -> None:
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except TimeoutError:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may exit between the timeout and the kill
+                proc.kill()
             await proc.wait()
     # a connection task stuck on a socket whose peer is gone has nothing left to wait for
     with contextlib.suppress(TimeoutError):
@@ -108,7 +121,7 @@ async def stop_server(client: LanguageClient) -> None:
 
 
 @pytest_asyncio.fixture(params=[(c, t) for t in TRANSPORTS for c in CLIENTS], ids=lambda p: f"{p[0]}-{p[1]}")
-async def client(request, lsp_home: Path):
+async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str, str]):
     client_name, transport = request.param
     lsp_client = make_test_lsp_client()
     lsp_client.recorder = Recorder()
@@ -124,10 +137,10 @@ async def client(request, lsp_home: Path):
             return None
         return types.MessageActionItem(title=lsp_client.answers.pop(0))
 
-    await start_server(lsp_client, transport, server_env(lsp_home))
+    await start_server(lsp_client, transport, lsp_env)
     lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),
-        workspace_folders=[types.WorkspaceFolder(uri=lsp_home.as_uri(), name="ws")],
+        workspace_folders=[types.WorkspaceFolder(uri=lsp_workspace.as_uri(), name="ws")],
         initialization_options={"home": str(lsp_home)},
     ))
     lsp_client.home = Home(lsp_home)

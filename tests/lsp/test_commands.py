@@ -94,13 +94,6 @@ async def test_sleeptime_settings_are_validated_and_kept(client):
     assert (await run(client, "letta.sleeptime", {}))["stepCount"] == 10
 
 
-@pytest.mark.parametrize("command", ["letta.init"])
-async def test_commands_of_later_features_say_so(client, command):
-    with pytest.raises(JsonRpcException) as err:
-        await run(client, command, {})
-    assert "not available yet" in err.value.message
-
-
 async def test_bad_command_input_gets_clear_errors(client):
     with pytest.raises(JsonRpcException, match="one JSON object"):
         await run(client, "letta.doctor", {}, {})

@@ -56,6 +56,8 @@ def test_answers_become_parameters_and_a_working_style():
 def test_arguments_win_over_answers_and_dismissed_questions_take_defaults():
     resolved = resolve_answers({"depth": "deep", "history": "yes"}, depth="standard", history=False)
     assert (resolved.depth, resolved.read_history) == ("standard", False)
-    default = resolve_answers({})
-    assert (default.depth, default.read_history, default.style.lines()) == ("standard", False, [])
+    default = resolve_answers({})  # SPEC: depth standard, history true
+    assert (default.depth, default.read_history, default.style.lines()) == ("standard", True, [])
+    assert resolve_answers({"history": "no"}).read_history is False
+    assert resolve_answers({"history": None}).read_history is True  # dismissed: the default
     assert resolve_answers({"replies": "shouting"}).style.replies is None

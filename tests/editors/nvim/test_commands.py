@@ -33,12 +33,22 @@ def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: M
                 "the diagnostic on the opened file")
 
 
-def test_commands_that_are_not_available_yet_say_so(editor: Editor):
+def test_init_asks_builds_memory_of_the_project_and_shows_its_report(editor: Editor, memory: MemoryRepo):
     editor.start_plugin()
-    for sub in ("init deep",):
-        editor.cmd(f"Letta {sub}")
-        name = sub.split()[0]
-        editor.wait_noted(f"{name}: letta.{name} is not available yet", "ERROR")
+    editor.answer("Short and direct", "Ask me first")  # the last question is dismissed: its default
+    editor.cmd("Letta init deep nohistory")
+    editor.wait_noted("init done:", timeout=120)
+    report = "\n".join(editor.lines("[Letta report]"))
+    assert report.startswith("# /init: memory for project") and "Depth deep" in report
+    prompts = [q["prompt"] for q in editor.asked()]
+    assert prompts[0].startswith("How do you like my replies?") and len(prompts) == 3
+    human = memory.snapshot().get("system/human.md").text
+    assert "Prefers short, direct replies" in human and "Wants to be asked before I act" in human
+    assert "system/project/project.md" in memory.snapshot()
+
+
+def test_sync_without_a_remote_says_how_to_set_one(editor: Editor):
+    editor.start_plugin()
     editor.cmd("Letta sync")  # no sync.remote set: the error says how to set one
     editor.wait_noted('sync: no sync remote is configured: set "sync": {"remote"', "ERROR")
 
