@@ -392,10 +392,8 @@ class ConversationStore:
         """Record that a turn started or ended, so a reader can tell a turn that never finished."""
         self._append_records(conversation_id, [_turn_record(turn_id, status)])
 
-    def begin_turn(self, conversation_id: str, turn_id: str, message: Message, *,
-                   make_last_used: bool = False, sync: bool = True) -> None:
-        """Start a turn: its ``started`` marker and the user's ``message`` as one append (one fsync); with
-        ``make_last_used`` it becomes the conversation to resume (``set_last_used``).
+    def begin_turn(self, conversation_id: str, turn_id: str, message: Message, *, sync: bool = True) -> None:
+        """Start a turn: its ``started`` marker and the user's ``message`` as one append (one fsync).
 
         With ``sync=False`` the lines are written (every reader sees them, and a crash of the process
         keeps them) but the fsync is left to the caller's ``sync``, so that it can overlap the model
@@ -403,8 +401,6 @@ class ConversationStore:
         end = self._append_records(conversation_id, [_turn_record(turn_id, "started"), _message_record(message)],
                                    sync=sync)
         self._after_append(conversation_id, end)
-        if make_last_used:
-            self.set_last_used(conversation_id)
 
     def sync(self, conversation_id: str) -> None:
         """Make everything appended to the transcript so far durable (after ``begin_turn(sync=False)``)."""

@@ -9,10 +9,11 @@ cancellation marks the turn cancelled and leaves a transcript the providers stil
 
 What a turn costs besides the model is kept small (``bench/agent.py`` measures it): the turn's start
 (marker + user message) and its end (reply + marker) are one transcript append each, so one fsync each,
-the start's running while the model is asked (nothing is shown before it is done), and the index is
-rewritten only when due; the transcript is parsed only at its new tail; the system
-prompt is a cached template plus fresh metadata, with a cached token count; and a step's blocking work
-before the model call is one hop to a worker thread (the first step's shares the turn start's).
+the start's running while the model is asked (nothing is shown before it is done), as does recording
+the conversation to resume; the index is rewritten only when due; the transcript is parsed only at its
+new tail; the system prompt is a cached template plus fresh metadata, with a cached token count; and a
+step's blocking work before the model call is one hop to a worker thread (the first step's shares the
+turn start's).
 
 It knows nothing of LSP: events go to an ``emit`` callback as ``ChatEvent`` records (SPEC section 6).
 """
@@ -162,8 +163,10 @@ class AgentRuntime:
         conv, prepared = await asyncio.to_thread(self._start_turn, conversation_id, turn_id,
                                                  Message("user", content, turn_id=turn_id))
         # The question is written; its fsync runs while the model is asked, and nothing of the turn (an
-        # event, a tool call) happens before it is done: what the user sees answered is on disk.
+        # event, a tool call) happens before it is done: what the user sees answered is on disk. Making
+        # this the conversation to resume runs meanwhile too, and is done before the turn returns.
         question = asyncio.ensure_future(asyncio.to_thread(self.store.sync, conv))
+        resume = asyncio.ensure_future(asyncio.to_thread(self._make_last_used, conv))
 
         async def on_disk() -> None:
             if not question.done():
@@ -251,18 +254,25 @@ class AgentRuntime:
                     await asyncio.shield(asyncio.to_thread(self.store.mark_turn, conv, turn_id, status))
             with contextlib.suppress(Exception):
                 await asyncio.shield(question)  # never leave the fsync behind
+            await asyncio.shield(resume)
 
     def _start_turn(self, conversation_id: str | None, turn_id: str, message: Message) -> tuple[str, _Prepared]:
         """Resolve the conversation, append its ``started`` marker and the user's message as one write,
         and prepare the first step in the same worker hop (a failure there is raised inside the turn)."""
         conv = self.resolve_conversation(conversation_id)
-        self.store.begin_turn(conv, turn_id, message, make_last_used=True, sync=False)
+        self.store.begin_turn(conv, turn_id, message, sync=False)
         if self.provider is None:
             return conv, _Prepared(None)
         try:
             return conv, self._prepare_step(conv)
         except Exception as exc:
             return conv, _Prepared(None, exc)
+
+    def _make_last_used(self, conv: str) -> None:
+        try:
+            self.store.set_last_used(conv)
+        except Exception as exc:  # bookkeeping: the turn goes on, and the next one tries again
+            log.warning("could not record conversation %s as the one to resume: %s", conv, exc)
 
     def _run_tool(self, toolbox: Toolbox, call: ToolCall):
         if call.raw_arguments and not call.arguments:

@@ -25,8 +25,11 @@ def index_identity(store: ConversationStore) -> tuple[int, int, bytes]:
 
 
 def turn(store: ConversationStore, conversation: str, n: int, *, reply: str = "an answer") -> None:
+    """A turn as the agent records it."""
     store.begin_turn(conversation, f"turn-{n}", Message(role="user", content=f"question {n}", turn_id=f"turn-{n}"),
-                     make_last_used=True)
+                     sync=False)
+    store.set_last_used(conversation)
+    store.sync(conversation)
     store.end_turn(conversation, f"turn-{n}", "done", [Message(role="assistant", content=reply, turn_id=f"turn-{n}")])
 
 

@@ -265,3 +265,17 @@ async def test_a_question_that_cannot_be_made_durable_fails_the_turn(session, op
     with pytest.raises(OSError):
         await runtime.run_turn("hello", emit=shown.append)
     assert shown == [] and runtime_statuses(session) == ["error"]
+
+
+async def test_a_turn_makes_its_conversation_the_one_to_resume(session, openai_server):
+    openai_server.script.text("in the side conversation").text("and back")
+    runtime = openai_runtime(session, openai_server)
+    side = runtime.store.create("side").conversation_id
+    await runtime.run_turn("over here", conversation_id=side)
+    from letta_ls.agent.conversations import ConversationStore
+
+    assert ConversationStore(session.agent.conversations_dir).last_used() == side  # as another window sees it
+    result = await runtime.run_turn("where am I?")  # no id: the conversation to resume
+    assert result.conversation_id == side and result.reply == "and back"
+    assert [m.content for m in runtime.store.messages(side)] == ["over here", "in the side conversation",
+                                                                 "where am I?", "and back"]
