@@ -13,7 +13,7 @@ Three scenarios take turns, so that a burst of load on a shared machine hits the
 
 * ``continue`` (the headline): the conversation is already the current one, as for every turn but the
   first after a switch;
-* ``switch``: the turn also makes it the current conversation, which rewrites the index (this is what
+* ``switch``: the turn also makes it the current conversation, which writes ``state.json`` (this is what
   every turn measured before the scenarios existed);
 * ``restart``: a new ``AgentRuntime`` with the transcript, skill and prompt caches emptied, as for the
   first turn after the editor or ``letta-ls chat`` starts (the memory compile cache is kept, as in every
@@ -183,7 +183,7 @@ def ms(seconds: float) -> float:
 CONTINUE, SWITCH, RESTART = "continue", "switch", "restart"
 SCENARIOS = {
     CONTINUE: "the conversation is already the current one (the usual turn)",
-    SWITCH: "the turn also makes it the current conversation (a write of the index)",
+    SWITCH: "the turn also makes it the current conversation (a write of state.json)",
     RESTART: "first turn of a new AgentRuntime with the transcript, skill and prompt caches emptied, as after a "
              "restart (the memory compile cache is kept, as in every scenario)",
 }
@@ -245,7 +245,8 @@ PARTS = (("store", "context", "transcript read (context)"),
          ("runtime_module", "request_tokens", "token estimate (messages)"),
          ("openai_provider", "to_openai_messages", "wire conversion (to_openai_messages)"))
 # runs while the model is asked: reported, but not one of the parts subtracted to give "rest"
-CONCURRENT_PARTS = (("store", "sync", "fsync of the turn start (while the model is asked)"),)
+CONCURRENT_PARTS = (("store", "sync", "fsync of the turn start (while the model is asked)"),
+                    ("store", "set_last_used", "conversation to resume (while the model is asked)"))
 
 
 def _summary(samples: list[tuple[str, float, float, dict]]) -> dict:
