@@ -328,14 +328,12 @@ class ConversationStore:
     # ------------------------------------------------------------------ last used
     def last_used(self) -> str:
         """The id of the conversation to resume: the last one set, else ``default``."""
-        chosen = read_last_used(self.directory)
-        if chosen is not None and chosen != DEFAULT_ID and peek_index(self.directory, chosen)[0]:
-            return chosen
-        return self.ensure_default().conversation_id
+        target = self._resume_target()
+        return target if target != DEFAULT_ID else self.ensure_default().conversation_id
 
     def set_last_used(self, conversation_id: str) -> None:
         """Make ``conversation_id`` the one to resume (every turn asks; most often it already is)."""
-        if read_last_used(self.directory) == conversation_id and peek_index(self.directory, conversation_id)[0]:
+        if self._resume_target() == conversation_id:
             return  # nothing to write, and no fsync on every turn
         self.get(conversation_id)  # refuses an unknown id
         with self._locked() as index:  # (nothing in here may take the lock again: flock is not re-entrant)
@@ -343,6 +341,13 @@ class ConversationStore:
             current = chosen if chosen is not None and index.find(chosen) is not None else DEFAULT_ID
             if current != conversation_id:
                 write_last_used(self.directory, conversation_id)
+
+    def _resume_target(self) -> str:
+        """The conversation ``state.json`` names if it still exists, else ``default``: two small reads."""
+        chosen = read_last_used(self.directory)
+        if chosen is not None and chosen != DEFAULT_ID and peek_index(self.directory, chosen)[0]:
+            return chosen
+        return DEFAULT_ID
 
     # ------------------------------------------------------------------ appending
     def _append_records(self, conversation_id: str, records: list[dict[str, Any]], *, sync: bool = True) -> int:

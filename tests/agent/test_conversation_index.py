@@ -149,3 +149,12 @@ def test_setting_the_current_conversation_again_writes_nothing(store: Conversati
     store.set_last_used(conversation)
     turn(store, conversation, 1)
     assert state_identity(store) == before
+
+
+def test_turns_in_the_default_conversation_write_no_state_at_all(store: ConversationStore) -> None:
+    store.ensure_default()
+    before = index_identity(store)
+    turn(store, "default", 1)
+    turn(store, "default", 2)
+    assert not (store.directory / "state.json").exists() and index_identity(store) == before
+    assert store.last_used() == "default" and store.get("default").messages == 4
