@@ -160,13 +160,13 @@ class AgentRuntime:
         turn_id = new_id("turn")
         content = f"{preamble}\n\n{text}" if preamble else text
         prepared: _Prepared | None
-        conv, prepared = await asyncio.to_thread(self._start_turn, conversation_id, turn_id,
-                                                 Message("user", content, turn_id=turn_id))
+        conv, prepared, current = await asyncio.to_thread(self._start_turn, conversation_id, turn_id,
+                                                          Message("user", content, turn_id=turn_id))
         # The question is written; its fsync runs while the model is asked, and nothing of the turn (an
         # event, a tool call) happens before it is done: what the user sees answered is on disk. Making
         # this the conversation to resume runs meanwhile too, and is done before the turn returns.
         question = asyncio.ensure_future(asyncio.to_thread(self.store.sync, conv))
-        resume = asyncio.ensure_future(asyncio.to_thread(self._make_last_used, conv))
+        resume = None if current else asyncio.ensure_future(asyncio.to_thread(self._make_last_used, conv))
 
         async def on_disk() -> None:
             if not question.done():
@@ -254,19 +254,26 @@ class AgentRuntime:
                     await asyncio.shield(asyncio.to_thread(self.store.mark_turn, conv, turn_id, status))
             with contextlib.suppress(Exception):
                 await asyncio.shield(question)  # never leave the fsync behind
-            await asyncio.shield(resume)
+            if resume is not None:
+                await asyncio.shield(resume)
 
-    def _start_turn(self, conversation_id: str | None, turn_id: str, message: Message) -> tuple[str, _Prepared]:
+    def _start_turn(self, conversation_id: str | None, turn_id: str,
+                    message: Message) -> tuple[str, _Prepared, bool]:
         """Resolve the conversation, append its ``started`` marker and the user's message as one write,
-        and prepare the first step in the same worker hop (a failure there is raised inside the turn)."""
+        and prepare the first step in the same worker hop (a failure there is raised inside the turn).
+        Also says whether the conversation already is the one to resume (the usual case: nothing to do)."""
         conv = self.resolve_conversation(conversation_id)
         self.store.begin_turn(conv, turn_id, message, sync=False)
-        if self.provider is None:
-            return conv, _Prepared(None)
         try:
-            return conv, self._prepare_step(conv)
+            current = conversation_id is None or self.store.last_used() == conv
+        except Exception:  # unreadable bookkeeping: record it again (that path reports what is wrong)
+            current = False
+        if self.provider is None:
+            return conv, _Prepared(None), current
+        try:
+            return conv, self._prepare_step(conv), current
         except Exception as exc:
-            return conv, _Prepared(None, exc)
+            return conv, _Prepared(None, exc), current
 
     def _make_last_used(self, conv: str) -> None:
         try:
