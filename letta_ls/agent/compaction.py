@@ -107,8 +107,12 @@ def estimate_request_tokens(system: str, messages: Sequence[Message], tools_json
         tools_text = tools_json
     else:
         tools_text = json.dumps(tools_json, ensure_ascii=False)
-    return (counter.count(system) + counter.count(tools_text) + MESSAGE_OVERHEAD_TOKENS
-            + sum(message_tokens(m, counter) for m in messages))
+    return request_tokens(counter.count(system), counter.count(tools_text), messages, counter)
+
+
+def request_tokens(system_tokens: int, tools_tokens: int, messages: Sequence[Message], counter: Counter) -> int:
+    """``estimate_request_tokens`` for a caller that already knows the system prompt's and tools' counts."""
+    return system_tokens + tools_tokens + MESSAGE_OVERHEAD_TOKENS + sum(message_tokens(m, counter) for m in messages)
 
 
 # ---------------------------------------------------------------------------------------------- planning

@@ -2,7 +2,7 @@
 
 Layout under ``agents/<agent-id>/conversations/``::
 
-    index.json              [{conversationId, title, created, updated, messages}, ...]
+    index.json              [{conversationId, title, created, updated, messages, bytes}, ...]
     state.json              {"lastUsed": <conversation id>}: the conversation to resume
     <conversation-id>.jsonl one transcript per conversation, one JSON record per line
     .lock                   flock guarding index.json and state.json
@@ -18,9 +18,13 @@ Crash safety and concurrency. A transcript is only ever appended to: each append
 complete lines on an ``O_APPEND`` descriptor followed by ``fsync``, under an exclusive ``flock`` on the
 transcript, so two editor windows (two processes) and threads never interleave or lose lines. A crash
 mid-write can leave a torn last line; readers skip any line that does not parse, and the next append
-first writes the missing newline so the torn bytes stay on a line of their own. ``index.json`` and
-``state.json`` are replaced atomically (temporary file + rename) under a lock on the directory. Nothing
-in letta-ls rewrites a transcript.
+first writes the missing newline so the torn bytes stay on a line of their own. A turn's start (its
+marker and the user's message) and its end (the reply and its marker) are one append each, so one fsync
+each (the agent runs the start's fsync while the model is asked, and shows nothing of the turn before it
+is done). ``index.json`` and ``state.json`` are replaced atomically (temporary file + fsync + rename)
+under a lock on the directory, and only when they must change (``conversation_index.py``). Nothing in
+letta-ls rewrites a transcript. Reading parses only what was appended since the last read
+(``transcripts.py``); the records it returns are shared, so treat them as read-only.
 
 Provider-valid histories (the repair design). Providers refuse an assistant tool call without a result.
 A crash or a cancel can leave exactly that on disk, and the file must not be rewritten, so the repair
@@ -46,26 +50,41 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from letta_ls.agent.conversation_index import (
+    DEFAULT_ID,
+    DEFAULT_TITLE,
+    ID_PATTERN,
+    MAX_LAG_BYTES,
+    ConversationIndex,
+    ConversationInfo,
+    catch_up,
+    peek_index,
+    read_index,
+    read_last_used,
+    title_from,
+    write_index,
+    write_last_used,
+)
 from letta_ls.agent.messages import Message, new_id, now_iso
-from letta_ls.home import write_json_atomic
+from letta_ls.agent.transcripts import TRANSCRIPTS, CompactionRecord, Record, Transcript
+
+__all__ = ["DEFAULT_ID", "DEFAULT_TITLE", "NO_RESULT", "CompactionRecord", "ConversationInfo", "ConversationStore",
+           "SearchHit", "TurnStatus", "UnknownConversationError", "clip", "repair_history", "title_from"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ID = "default"
-DEFAULT_TITLE = "default"
-TITLE_CHARS = 60
 TOOL_RESULT_CLIP = 2_000
 NO_RESULT = "cancelled: no result"
 SNIPPET_CHARS = 160
 TurnStatus = Literal["started", "done", "cancelled", "error"]
 TURN_STATUSES = ("started", "done", "cancelled", "error")
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
 
 class UnknownConversationError(KeyError):
@@ -78,31 +97,6 @@ class UnknownConversationError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-@dataclass
-class ConversationInfo:
-    conversation_id: str
-    title: str | None
-    created: str
-    updated: str
-    messages: int = 0
-    subagent: str | None = None  # the kind of subagent run (dream, defrag, ...) that held this conversation
-
-    def to_json(self) -> dict[str, Any]:
-        data = {"conversationId": self.conversation_id, "title": self.title, "created": self.created,
-                "updated": self.updated, "messages": self.messages}
-        if self.subagent:
-            data["subagent"] = self.subagent
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ConversationInfo:
-        created = str(data.get("created") or "")
-        subagent = data.get("subagent")
-        return cls(conversation_id=str(data["conversationId"]), title=data.get("title"), created=created,
-                   updated=str(data.get("updated") or created), messages=int(data.get("messages") or 0),
-                   subagent=str(subagent) if subagent else None)
 
 
 @dataclass(frozen=True)
@@ -118,29 +112,10 @@ class SearchHit:
                 "created": self.created, "snippet": self.snippet}
 
 
-@dataclass(frozen=True)
-class CompactionRecord:
-    summarised_through: str
-    summary: Message
-    time: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Transcript:
-    """One parse of a transcript file, records in file order."""
-
-    records: list[tuple[str, Any]]  # ("message", Message) | ("turn", dict) | ("compaction", CompactionRecord)
-    skipped: int = 0
-
-    def raw_messages(self) -> list[Message]:
-        return [rec for kind, rec in self.records if kind == "message"]
-
-    def compactions(self) -> list[CompactionRecord]:
-        return [rec for kind, rec in self.records if kind == "compaction"]
-
-
 # ---------------------------------------------------------------------------------------------- helpers
+_HOLDING = threading.local()  # the conversations directories whose lock this thread holds
+
+
 @contextlib.contextmanager
 def _flocked(path: Path, operation: int, flags: int = os.O_RDWR | os.O_CREAT) -> Iterator[int]:
     fd = os.open(path, flags, 0o644)
@@ -153,24 +128,18 @@ def _flocked(path: Path, operation: int, flags: int = os.O_RDWR | os.O_CREAT) ->
         os.close(fd)
 
 
+def _message_record(message: Message) -> dict[str, Any]:
+    return {"type": "message", "message": message.to_json()}
+
+
+def _turn_record(turn_id: str, status: TurnStatus) -> dict[str, Any]:
+    if status not in TURN_STATUSES:
+        raise ValueError(f"turn status must be one of {', '.join(TURN_STATUSES)}, not {status!r}")
+    return {"type": "turn", "turnId": turn_id, "status": status, "time": now_iso()}
+
+
 def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _parse_record(data: Any) -> tuple[str, Any] | None:
-    if not isinstance(data, dict):
-        return None
-    kind = data.get("type")
-    if kind == "message" and isinstance(data.get("message"), dict):
-        return "message", Message.from_json(data["message"])
-    if kind == "turn" and data.get("turnId"):
-        return "turn", data
-    if kind == "compaction" and isinstance(data.get("summary"), dict) and data.get("summarisedThrough"):
-        details = {k: v for k, v in data.items() if k not in ("type", "summarisedThrough", "summary", "time")}
-        summary = Message.from_json(data["summary"])
-        return "compaction", CompactionRecord(str(data["summarisedThrough"]), summary,
-                                              str(data.get("time") or summary.created), details)
-    return None
 
 
 def clip(text: str, limit: int) -> str:
@@ -178,15 +147,6 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}\n… [{len(text) - limit} more characters]"
-
-
-def title_from(text: str) -> str:
-    """A title from the first user message: whitespace collapsed, about ``TITLE_CHARS`` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= TITLE_CHARS:
-        return flat
-    cut = flat.rfind(" ", TITLE_CHARS // 2, TITLE_CHARS)
-    return flat[: cut if cut != -1 else TITLE_CHARS].rstrip(" ,.;:") + "…"
 
 
 def searchable_text(message: Message) -> str:
@@ -220,7 +180,7 @@ def _when(stamp: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone}" if zone else "")
 
 
-def repair_history(records: list[tuple[str, Any]]) -> list[Message]:
+def repair_history(records: list[Record]) -> list[Message]:
     """The provider-valid history of transcript ``records`` (see the module docstring)."""
     messages = [rec for kind, rec in records if kind == "message"]
     results: dict[str, Message] = {}
@@ -264,46 +224,31 @@ class ConversationStore:
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self.index_path = self.directory / "index.json"
-        self.state_path = self.directory / "state.json"
 
     # ------------------------------------------------------------------ index
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[ConversationIndex]:
+        """The directory lock, held while the index is read, changed and written back. ``flock`` is not
+        re-entrant (a second descriptor would wait for the first forever), so a nested take is an error."""
+        held: set[str] = _HOLDING.__dict__.setdefault("directories", set())
+        key = os.path.abspath(self.directory)
+        if key in held:
+            raise RuntimeError(f"the lock of {key} is already held by this thread")
         self.directory.mkdir(parents=True, exist_ok=True)
         with _flocked(self.directory / ".lock", fcntl.LOCK_EX):
-            yield
+            held.add(key)
+            try:
+                yield read_index(self.directory)
+            finally:
+                held.discard(key)
 
     def transcript_path(self, conversation_id: str) -> Path:
-        if not _ID_PATTERN.match(conversation_id):
+        if not ID_PATTERN.match(conversation_id):
             raise UnknownConversationError(conversation_id, [c.conversation_id for c in self._read_index()])
         return self.directory / f"{conversation_id}.jsonl"
 
     def _read_index(self) -> list[ConversationInfo]:
-        try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-            return [ConversationInfo.from_json(item) for item in data]
-        except FileNotFoundError:
-            return self._scan_transcripts() if self.directory.exists() else []
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            logger.warning("%s is unreadable (%s); rebuilding it from the transcripts", self.index_path, exc)
-            return self._scan_transcripts()
-
-    def _scan_transcripts(self) -> list[ConversationInfo]:
-        """The index rebuilt from the transcript files (when index.json is missing or damaged)."""
-        infos = []
-        for path in sorted(self.directory.glob("*.jsonl")):
-            if not _ID_PATTERN.match(path.stem):
-                continue
-            messages = self._parse(path).raw_messages()
-            stamp = datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(timespec="milliseconds")
-            first_user = next((m.content for m in messages if m.role == "user" and m.content.strip()), None)
-            title = DEFAULT_TITLE if path.stem == DEFAULT_ID else (title_from(first_user) if first_user else None)
-            infos.append(ConversationInfo(path.stem, title, messages[0].created if messages else stamp,
-                                          messages[-1].created if messages else stamp, len(messages)))
-        return infos
-
-    def _write_index(self, infos: list[ConversationInfo]) -> None:
-        write_json_atomic(self.index_path, [info.to_json() for info in infos])
+        return read_index(self.directory).conversations
 
     def _find(self, infos: list[ConversationInfo], conversation_id: str) -> ConversationInfo:
         for info in infos:
@@ -317,42 +262,48 @@ class ConversationStore:
         for info in self._read_index():
             if info.conversation_id == DEFAULT_ID:
                 return info
-        with self._locked():
-            infos = self._read_index()
-            for info in infos:
-                if info.conversation_id == DEFAULT_ID:
-                    return info
+        with self._locked() as index:
+            found = index.find(DEFAULT_ID)
+            if found is not None:
+                return found
             now = now_iso()
             info = ConversationInfo(DEFAULT_ID, DEFAULT_TITLE, now, now, 0)
-            self.transcript_path(DEFAULT_ID).touch()
-            self._write_index([info, *infos])
+            path = self.transcript_path(DEFAULT_ID)
+            path.touch()
+            index.conversations.insert(0, info)
+            catch_up(index, info, path, recount=True)  # an existing transcript counts
+            write_index(self.directory, index)
             return info
 
     def create(self, title: str | None = None, *, subagent: str | None = None) -> ConversationInfo:
         """A new conversation ``conv-<hex>``; without a title it takes one from its first user message.
         ``subagent`` marks it as the conversation of a subagent run of that kind (a dream, a defrag)."""
         title = " ".join(title.split()) if title else None
-        with self._locked():
-            infos = self._read_index()
+        with self._locked() as index:
             now = now_iso()
             info = ConversationInfo(new_id("conv"), title or None, now, now, 0, subagent or None)
             self.transcript_path(info.conversation_id).touch()
-            self._write_index([*infos, info])
+            index.conversations.append(info)
+            index.accounted[info.conversation_id] = 0
+            write_index(self.directory, index)
         return info
 
     def rename(self, conversation_id: str, title: str) -> ConversationInfo:
         self.get(conversation_id)
-        with self._locked():
-            infos = self._read_index()
-            info = self._find(infos, conversation_id)
+        with self._locked() as index:
+            info = self._find(index.conversations, conversation_id)
+            catch_up(index, info, self.transcript_path(conversation_id), recount=True)  # stored with it
             info.title = " ".join(title.split()) or info.title
-            self._write_index(infos)
+            write_index(self.directory, index)
             return info
 
     def list(self) -> list[ConversationInfo]:
-        """``default`` first, then the most recently updated."""
+        """``default`` first, then the most recently updated; counts and times as the transcripts are now."""
         self.ensure_default()
-        infos = self._read_index()
+        index = read_index(self.directory)
+        for info in index.conversations:
+            catch_up(index, info, self.directory / f"{info.conversation_id}.jsonl")
+        infos = index.conversations
         default = [i for i in infos if i.conversation_id == DEFAULT_ID]
         # the index position breaks ties: two conversations touched in the same millisecond
         ranked = [(i.updated, i.created, n, i) for n, i in enumerate(infos) if i.conversation_id != DEFAULT_ID]
@@ -360,36 +311,50 @@ class ConversationStore:
         return default + [r[3] for r in ranked]
 
     def get(self, conversation_id: str) -> ConversationInfo:
+        """A conversation's entry, its count and time as its transcript is now."""
         if conversation_id == DEFAULT_ID:
-            return self.ensure_default()
-        infos = self._read_index()
-        return self._find(infos, conversation_id)
+            self.ensure_default()
+        index = read_index(self.directory)
+        info = self._find(index.conversations, conversation_id)
+        catch_up(index, info, self.transcript_path(conversation_id))
+        return info
+
+    def check(self, conversation_id: str) -> str:
+        """``conversation_id`` if that conversation exists, else ``UnknownConversationError`` listing those
+        that do. Cheaper than ``get``: its transcript file is proof enough (see ``_known_transcript``)."""
+        self._known_transcript(conversation_id)
+        return conversation_id
 
     # ------------------------------------------------------------------ last used
     def last_used(self) -> str:
         """The id of the conversation to resume: the last one set, else ``default``."""
-        try:
-            chosen = json.loads(self.state_path.read_text(encoding="utf-8")).get("lastUsed")
-        except (FileNotFoundError, ValueError, AttributeError):
-            chosen = None
-        if isinstance(chosen, str) and chosen != DEFAULT_ID:
-            with contextlib.suppress(UnknownConversationError):
-                return self.get(chosen).conversation_id
-        return self.ensure_default().conversation_id
+        target = self._resume_target()
+        return target if target != DEFAULT_ID else self.ensure_default().conversation_id
 
     def set_last_used(self, conversation_id: str) -> None:
-        self.get(conversation_id)
-        if self.last_used() == conversation_id:
-            return  # nothing to write (and no fsync on every turn)
-        with self._locked():
-            write_json_atomic(self.state_path, {"lastUsed": conversation_id})
+        """Make ``conversation_id`` the one to resume (every turn asks; most often it already is)."""
+        if self._resume_target() == conversation_id:
+            return  # nothing to write, and no fsync on every turn
+        self.get(conversation_id)  # refuses an unknown id
+        with self._locked() as index:  # (nothing in here may take the lock again: flock is not re-entrant)
+            chosen = read_last_used(self.directory)
+            current = chosen if chosen is not None and index.find(chosen) is not None else DEFAULT_ID
+            if current != conversation_id:
+                write_last_used(self.directory, conversation_id)
+
+    def _resume_target(self) -> str:
+        """The conversation ``state.json`` names if it still exists, else ``default``: two small reads."""
+        chosen = read_last_used(self.directory)
+        if chosen is not None and chosen != DEFAULT_ID and peek_index(self.directory, chosen)[0]:
+            return chosen
+        return DEFAULT_ID
 
     # ------------------------------------------------------------------ appending
-    def _append_records(self, conversation_id: str, records: list[dict[str, Any]]) -> None:
-        """Complete lines, one ``os.write`` under an exclusive flock, then fsync."""
-        self.get(conversation_id)
+    def _append_records(self, conversation_id: str, records: list[dict[str, Any]], *, sync: bool = True) -> int:
+        """Complete lines, one ``os.write`` under an exclusive flock, then one fsync for them all (unless the
+        caller syncs later, see ``begin_turn``); returns the transcript's size after them."""
+        path = self._known_transcript(conversation_id)
         data = b"".join(_line(record) for record in records)
-        path = self.transcript_path(conversation_id)
         with _flocked(path, fcntl.LOCK_EX, os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -398,33 +363,64 @@ class ConversationStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
+            TRANSCRIPTS.appended(path, fd, size, data)
+            return size + len(data)
+
+    def _after_append(self, conversation_id: str, end: int) -> None:
+        """Rewrite the conversation's index entry only when it lags ``MAX_LAG_BYTES`` behind the transcript
+        (now ``end`` bytes long) or has never counted it: counts, times and a title from the first user
+        message are otherwise caught up by whoever reads (``get``, ``list``)."""
+        listed, accounted = peek_index(self.directory, conversation_id)
+        if listed and accounted is not None and end - accounted <= MAX_LAG_BYTES:
+            return
+        with self._locked() as index:
+            info = index.find(conversation_id)
+            if info is None:  # a transcript the index does not name yet (see _known_transcript): adopt it
+                now = now_iso()
+                info = ConversationInfo(conversation_id, None, now, now, 0)
+                index.conversations.append(info)
+            if catch_up(index, info, self.transcript_path(conversation_id), recount=True):
+                index.conversations.remove(info)
+                index.conversations.append(info)  # kept in order of recency, which breaks timestamp ties
+                write_index(self.directory, index)
 
     def append(self, conversation_id: str, messages: list[Message]) -> None:
-        """Append ``messages`` to the transcript and update the index (count, ``updated``, title)."""
+        """Append ``messages`` to the transcript (one write, one fsync); ``get`` and ``list`` count them."""
         if not messages:
             return
-        self._append_records(conversation_id, [{"type": "message", "message": m.to_json()} for m in messages])
-        with self._locked():
-            infos = self._read_index()
-            info = self._find(infos, conversation_id)
-            info.messages += len(messages)
-            info.updated = now_iso()
-            if info.title is None:
-                first = next((m.content for m in messages
-                              if m.role == "user" and m.kind == "message" and m.content.strip()), None)
-                if first:
-                    info.title = title_from(first)
-            infos.remove(info)
-            infos.append(info)  # the index is kept in order of recency, which breaks timestamp ties
-            self._write_index(infos)
+        end = self._append_records(conversation_id, [_message_record(m) for m in messages])
+        self._after_append(conversation_id, end)
 
     def mark_turn(self, conversation_id: str, turn_id: str, status: TurnStatus) -> None:
         """Record that a turn started or ended, so a reader can tell a turn that never finished."""
-        if status not in TURN_STATUSES:
-            raise ValueError(f"turn status must be one of {', '.join(TURN_STATUSES)}, not {status!r}")
-        self._append_records(conversation_id, [{"type": "turn", "turnId": turn_id, "status": status,
-                                                "time": now_iso()}])
+        self._append_records(conversation_id, [_turn_record(turn_id, status)])
+
+    def begin_turn(self, conversation_id: str, turn_id: str, message: Message, *, sync: bool = True) -> None:
+        """Start a turn: its ``started`` marker and the user's ``message`` as one append (one fsync).
+
+        With ``sync=False`` the lines are written (every reader sees them, and a crash of the process
+        keeps them) but the fsync is left to the caller's ``sync``, so that it can overlap the model
+        call; the caller must show nothing for the turn before that returns."""
+        end = self._append_records(conversation_id, [_turn_record(turn_id, "started"), _message_record(message)],
+                                   sync=sync)
+        self._after_append(conversation_id, end)
+
+    def sync(self, conversation_id: str) -> None:
+        """Make everything appended to the transcript so far durable (after ``begin_turn(sync=False)``)."""
+        fd = os.open(self.transcript_path(conversation_id), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def end_turn(self, conversation_id: str, turn_id: str, status: TurnStatus,
+                 messages: list[Message] | None = None) -> None:
+        """End a turn: its last ``messages`` followed by the ``status`` marker, as one append (one fsync)."""
+        record = _turn_record(turn_id, status)
+        end = self._append_records(conversation_id, [*(_message_record(m) for m in messages or []), record])
+        self._after_append(conversation_id, end)
 
     def record_compaction(self, conversation_id: str, summarised_through: str, summary: Message,
                           **details: Any) -> None:
@@ -434,35 +430,22 @@ class ConversationStore:
         self._append_records(conversation_id, [record])
 
     # ------------------------------------------------------------------ reading
-    def _parse(self, path: Path) -> _Transcript:
-        try:
-            with open(path, "rb") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-                data = handle.read()
-        except FileNotFoundError:
-            return _Transcript([])
-        transcript = _Transcript([])
-        lines = data.split(b"\n")
-        for number, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = _parse_record(json.loads(raw))
-            except (ValueError, KeyError, TypeError, AttributeError):
-                record = None
-            if record is None:
-                transcript.skipped += 1
-                torn = all(not rest.strip() for rest in lines[number:])
-                logger.log(logging.DEBUG if torn else logging.WARNING,
-                           "%s line %d: skipped an unreadable record%s", path, number,
-                           " (a torn last line)" if torn else "")
-                continue
-            transcript.records.append(record)
-        return transcript
+    def _parse(self, path: Path) -> Transcript:
+        return TRANSCRIPTS.read(path)
 
-    def _transcript(self, conversation_id: str) -> _Transcript:
-        self.get(conversation_id)
-        return self._parse(self.transcript_path(conversation_id))
+    def _known_transcript(self, conversation_id: str) -> Path:
+        """The transcript of a conversation that exists, else ``UnknownConversationError``.
+
+        A transcript file is proof enough (``create`` makes it before the index names it, and a lost
+        index is rebuilt from the files), so the common case costs one ``stat``, not a read of the index.
+        """
+        path = self.transcript_path(conversation_id)
+        if not path.exists():
+            self.get(conversation_id)
+        return path
+
+    def _transcript(self, conversation_id: str) -> Transcript:
+        return self._parse(self._known_transcript(conversation_id))
 
     def messages(self, conversation_id: str) -> list[Message]:
         """The whole history, repaired so providers accept it (see the module docstring)."""

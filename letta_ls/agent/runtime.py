@@ -7,6 +7,14 @@ Memory edits are committed by the tool at once, announced through ``on_memory_co
 next step. Tool errors go back to the model; a provider failure ends the turn with an ``error`` event;
 cancellation marks the turn cancelled and leaves a transcript the providers still accept.
 
+What a turn costs besides the model is kept small (``bench/agent.py`` measures it): the turn's start
+(marker + user message) and its end (reply + marker) are one transcript append each, so one fsync each,
+the start's running while the model is asked (nothing is shown before it is done), as does recording
+the conversation to resume; the index is rewritten only when due; the transcript is parsed only at its
+new tail; the system prompt is a cached template plus fresh metadata, with a cached token count; and a
+step's blocking work before the model call is one hop to a worker thread (the first step's shares the
+turn start's).
+
 It knows nothing of LSP: events go to an ``emit`` callback as ``ChatEvent`` records (SPEC section 6).
 """
 
@@ -17,14 +25,14 @@ import contextlib
 import importlib.resources
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from letta_ls.agent.compaction import CompactionEvents, compact, compaction_threshold, estimate_request_tokens
-from letta_ls.agent.conversations import ConversationStore
+from letta_ls.agent.compaction import CompactionEvents, compact, compaction_threshold, request_tokens
+from letta_ls.agent.conversations import ConversationStore, TurnStatus
 from letta_ls.agent.messages import Message, ToolCall, new_id
 from letta_ls.agent.providers.base import (
     ContextOverflowError,
@@ -36,8 +44,9 @@ from letta_ls.agent.providers.base import (
     ToolCallEvent,
 )
 from letta_ls.agent.providers.select import NO_MODEL_CONFIGURED
+from letta_ls.agent.system_prompt import SystemPrompt, SystemPromptBuilder
 from letta_ls.agent.tools import TOOL_SPECS, Toolbox, ToolOutcome
-from letta_ls.memfs.compile import compile_memory, compile_system_prompt
+from letta_ls.memfs.compile import compile_memory
 from letta_ls.memfs.skills import discover_skills
 from letta_ls.session import Session
 
@@ -73,6 +82,20 @@ class TurnResult:
     error: str | None = None
 
 
+@dataclass
+class _Prepared:
+    """A step's context, system prompt and token estimate, or the error that preparing it raised."""
+
+    value: tuple[list[Message], str, int] | None
+    error: Exception | None = None
+
+    def result(self) -> tuple[list[Message], str, int]:
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
+
+
 Emit = Callable[[ChatEvent], None]
 MemoryCommitHook = Callable[[str, list[str]], None]
 
@@ -93,6 +116,8 @@ class AgentRuntime:
         self.store = store if store is not None else ConversationStore(session.agent.conversations_dir)
         self.store.ensure_default()
         self.step_listeners: list[Callable[[str, int], None]] = []
+        self._prompts = SystemPromptBuilder()
+        self._tools_tokens: tuple[object, int] | None = None  # (counter, tokens of TOOLS_JSON)
 
     # ------------------------------------------------------------------ prompt
     def toolbox(self) -> Toolbox:
@@ -100,50 +125,88 @@ class AgentRuntime:
                        self.session.home.root / "skills")
 
     def system_prompt(self, conversation_id: str, message_count: int) -> str:
+        return self._prompt(conversation_id, message_count).text
+
+    def _prompt(self, conversation_id: str, message_count: int) -> SystemPrompt:
+        """The system prompt from committed ``HEAD`` and its token count (see ``system_prompt.py``)."""
         snap = self.session.repo.snapshot()
-        memory = compile_memory(snap)
         skills = discover_skills(snap, project_dirs=self.workspace, global_dir=self.session.home.root / "skills",
                                  memory_dir=self.session.repo.path)
         base = self.base_prompt.replace("{AGENT_NAME}", self.session.agent.name)
-        return compile_system_prompt(base, memory, agent_id=self.session.agent.id, conversation_id=conversation_id,
-                                     message_count=message_count, skills=skills, recompiled_at=datetime.now(UTC))
+        return self._prompts.build(base, compile_memory(snap), skills, self.session.counter,
+                                   agent_id=self.session.agent.id, conversation_id=conversation_id,
+                                   message_count=message_count, recompiled_at=datetime.now(UTC))
+
+    def _prepare_step(self, conv: str) -> _Prepared:
+        """A step's blocking work in one go: the context, the system prompt, the request's token estimate."""
+        context = self.store.context(conv)
+        prompt = self._prompt(conv, len(context))
+        counter = self.session.counter
+        if self._tools_tokens is None or self._tools_tokens[0] is not counter:
+            self._tools_tokens = (counter, counter.count(TOOLS_JSON))
+        return _Prepared((context, prompt.text, request_tokens(prompt.tokens, self._tools_tokens[1], context,
+                                                               counter)))
 
     def resolve_conversation(self, conversation_id: str | None) -> str:
         if conversation_id is None:
             return self.store.last_used()
-        self.store.get(conversation_id)  # raises UnknownConversationError listing the valid ids
-        return conversation_id
+        return self.store.check(conversation_id)  # raises UnknownConversationError listing the valid ids
 
     # ------------------------------------------------------------------ the turn
     async def run_turn(self, text: str, *, conversation_id: str | None = None, emit: Emit | None = None,
                        preamble: str | None = None) -> TurnResult:
         """Answer ``text`` in a conversation; ``preamble`` (e.g. the /remember reminder) is prepended."""
         emit = emit or (lambda event: None)
-        conv = await asyncio.to_thread(self.resolve_conversation, conversation_id)
         turn_id = new_id("turn")
         content = f"{preamble}\n\n{text}" if preamble else text
-        await asyncio.to_thread(self._start_turn, conv, turn_id, Message("user", content, turn_id=turn_id))
+        prepared: _Prepared | None
+        conv, prepared, current = await asyncio.to_thread(self._start_turn, conversation_id, turn_id,
+                                                          Message("user", content, turn_id=turn_id))
+        # The question is written; its fsync runs while the model is asked, and nothing of the turn (an
+        # event, a tool call) happens before it is done: what the user sees answered is on disk. Making
+        # this the conversation to resume runs meanwhile too, and is done before the turn returns.
+        question = asyncio.ensure_future(asyncio.to_thread(self.store.sync, conv))
+        resume = None if current else asyncio.ensure_future(asyncio.to_thread(self._make_last_used, conv))
+
+        async def on_disk() -> None:
+            if not question.done():
+                await asyncio.shield(question)
+            question.result()  # an fsync that failed fails the turn
         commits: list[str] = []
         reply_parts: list[str] = []
         steps = 0
-        status = "error"
+        status: TurnStatus = "error"
+        recorded: TurnStatus = "started"  # the status the transcript holds for this turn
+
+        async def finish(messages: list[Message]) -> None:
+            """The turn's last messages and its ``done`` marker, as one append."""
+            nonlocal recorded
+            await asyncio.to_thread(self.store.end_turn, conv, turn_id, "done", messages)
+            recorded = "done"
+
         try:
             if self.provider is None:
                 reply = NO_MODEL_CONFIGURED
-                await asyncio.to_thread(self.store.append, conv, [Message("assistant", reply, turn_id=turn_id)])
+                await on_disk()
+                await finish([Message("assistant", reply, turn_id=turn_id)])
                 emit(ChatEvent(conv, turn_id, "text", {"text": reply}))
                 emit(ChatEvent(conv, turn_id, "done", {"reply": reply}))
                 status = "done"
                 return TurnResult(conv, turn_id, reply, commits, 0)
             toolbox = self.toolbox()
-            tools_json = TOOLS_JSON
             while True:
                 steps += 1
-                context = await asyncio.to_thread(self.store.context, conv)
-                system = await asyncio.to_thread(self.system_prompt, conv, len(context))
-                context = await self._maybe_compact(conv, system, context, tools_json)
-                message, calls = await self._model_step(conv, turn_id, system, context, emit)
-                await asyncio.to_thread(self.store.append, conv, [message])
+                if prepared is None:
+                    prepared = await asyncio.to_thread(self._prepare_step, conv)
+                (context, system, tokens), prepared = prepared.result(), None
+                if tokens > compaction_threshold(self.provider.context_window):
+                    compacted = await self._compact(conv, system, TOOLS_JSON)
+                    context = compacted if compacted is not None else context
+                message, calls = await self._model_step(conv, turn_id, system, context, emit, on_disk)
+                if calls:
+                    await asyncio.to_thread(self.store.append, conv, [message])
+                else:
+                    await finish([message])
                 for listener in self.step_listeners:
                     listener(conv, steps)
                 if message.content:
@@ -166,14 +229,14 @@ class AgentRuntime:
                                 "reason": outcome.reason or ""}))
                         if self.on_memory_commit is not None:
                             self.on_memory_commit(edit.commit, list(edit.paths))
-                await asyncio.to_thread(self.store.append, conv, results)
                 if steps >= self.step_limit:
                     note = (f"(stopped after {self.step_limit} steps: the step limit of a turn. "
                             "Ask me to continue if there is more to do.)")
                     reply_parts.append(note)
-                    await asyncio.to_thread(self.store.append, conv, [Message("assistant", note, turn_id=turn_id)])
+                    await finish([*results, Message("assistant", note, turn_id=turn_id)])
                     emit(ChatEvent(conv, turn_id, "text", {"text": note}))
                     break
+                await asyncio.to_thread(self.store.append, conv, results)
             reply = "\n\n".join(p for p in reply_parts if p).strip()
             emit(ChatEvent(conv, turn_id, "done", {"reply": reply}))
             status = "done"
@@ -182,16 +245,41 @@ class AgentRuntime:
             status = "cancelled"
             raise
         except ProviderError as exc:
+            await on_disk()
             emit(ChatEvent(conv, turn_id, "error", {"message": str(exc)}))
             return TurnResult(conv, turn_id, "\n\n".join(reply_parts), commits, steps, error=str(exc))
         finally:
+            if status != recorded:  # a turn that did not end as recorded (cancelled, failed) says so
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(asyncio.to_thread(self.store.mark_turn, conv, turn_id, status))
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.to_thread(self.store.mark_turn, conv, turn_id, status))
+                await asyncio.shield(question)  # never leave the fsync behind
+            if resume is not None:
+                await asyncio.shield(resume)
 
-    def _start_turn(self, conv: str, turn_id: str, message: Message) -> None:
-        self.store.mark_turn(conv, turn_id, "started")
-        self.store.append(conv, [message])
-        self.store.set_last_used(conv)
+    def _start_turn(self, conversation_id: str | None, turn_id: str,
+                    message: Message) -> tuple[str, _Prepared, bool]:
+        """Resolve the conversation, append its ``started`` marker and the user's message as one write,
+        and prepare the first step in the same worker hop (a failure there is raised inside the turn).
+        Also says whether the conversation already is the one to resume (the usual case: nothing to do)."""
+        conv = self.resolve_conversation(conversation_id)
+        self.store.begin_turn(conv, turn_id, message, sync=False)
+        try:
+            current = conversation_id is None or self.store.last_used() == conv
+        except Exception:  # unreadable bookkeeping: record it again (that path reports what is wrong)
+            current = False
+        if self.provider is None:
+            return conv, _Prepared(None), current
+        try:
+            return conv, self._prepare_step(conv), current
+        except Exception as exc:
+            return conv, _Prepared(None, exc), current
+
+    def _make_last_used(self, conv: str) -> None:
+        try:
+            self.store.set_last_used(conv)
+        except Exception as exc:  # bookkeeping: the turn goes on, and the next one tries again
+            log.warning("could not record conversation %s as the one to resume: %s", conv, exc)
 
     def _run_tool(self, toolbox: Toolbox, call: ToolCall):
         if call.raw_arguments and not call.arguments:
@@ -202,8 +290,9 @@ class AgentRuntime:
                                    f"{call.raw_arguments[:200]!r}; call it again with a JSON object", is_error=True)
         return toolbox.run(call.name, call.arguments)
 
-    async def _model_step(self, conv: str, turn_id: str, system: str, context: list[Message],
-                          emit: Emit) -> tuple[Message, list[ToolCall]]:
+    async def _model_step(self, conv: str, turn_id: str, system: str, context: list[Message], emit: Emit,
+                          on_disk: Callable[[], Awaitable[None]]) -> tuple[Message, list[ToolCall]]:
+        """One model call; ``on_disk`` is awaited before anything is shown or returned (see ``run_turn``)."""
         assert self.provider is not None
         request = ModelRequest(system=system, messages=context, tools=TOOL_SPECS,
                                max_output_tokens=self.session.settings.model.maxOutputTokens)
@@ -214,6 +303,7 @@ class AgentRuntime:
                 async for event in self.provider.stream(request):
                     if isinstance(event, TextDelta):
                         text.append(event.text)
+                        await on_disk()
                         emit(ChatEvent(conv, turn_id, "text", {"text": event.text}))
                     elif isinstance(event, ToolCallEvent):
                         calls.append(event.call)
@@ -225,20 +315,11 @@ class AgentRuntime:
                 result = await self._compact(conv, system, TOOLS_JSON, force=True)
                 request.messages = result if result is not None else request.messages
                 continue
+            await on_disk()
             return Message("assistant", "".join(text), tool_calls=calls, turn_id=turn_id), calls
         raise ProviderError("the conversation does not fit the model's context window even after compaction")
 
     # ------------------------------------------------------------------ compaction
-    async def _maybe_compact(self, conv: str, system: str, context: list[Message], tools_json: str) -> list[Message]:
-        assert self.provider is not None
-        window = self.provider.context_window
-        counter = self.session.counter
-        tokens = await asyncio.to_thread(estimate_request_tokens, system, context, tools_json, counter)
-        if tokens <= compaction_threshold(window):
-            return context
-        result = await self._compact(conv, system, tools_json)
-        return result if result is not None else context
-
     async def _compact(self, conv: str, system: str, tools_json: str = "", *,
                        force: bool = False) -> list[Message] | None:
         assert self.provider is not None

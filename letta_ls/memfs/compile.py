@@ -329,7 +329,26 @@ def memory_metadata(
 
 def available_skills_block(skills: Iterable[Skill]) -> str:
     """``<available_skills>``: one tree per source folder (sorted), each skill's ``SKILL.md`` with the
-    first line of its description; empty when there are no skills."""
+    first line of its description; empty when there are no skills. Cached per list of skills (it is
+    rendered on every step of a turn)."""
+    key = tuple(skills)
+    with _SKILL_BLOCKS_LOCK:
+        cached = _SKILL_BLOCKS.get(key)
+    if cached is None:
+        cached = _render_skills_block(key)
+        with _SKILL_BLOCKS_LOCK:
+            _SKILL_BLOCKS[key] = cached
+            while len(_SKILL_BLOCKS) > SKILL_BLOCKS_CACHED:
+                _SKILL_BLOCKS.popitem(last=False)
+    return cached
+
+
+SKILL_BLOCKS_CACHED = 8
+_SKILL_BLOCKS: OrderedDict[tuple[Skill, ...], str] = OrderedDict()
+_SKILL_BLOCKS_LOCK = threading.Lock()
+
+
+def _render_skills_block(skills: tuple[Skill, ...]) -> str:
     groups: dict[str, list[TreeEntry]] = {}
     for skill in skills:
         groups.setdefault(skill.root, []).append(
@@ -355,6 +374,23 @@ def inject_core_memory(base_prompt: str, core_memory: str) -> str:
     return f"{base_prompt.rstrip()}\n\n{core_memory}"
 
 
+def system_prompt_template(base_prompt: str, memory: CompiledMemory, skills_block: str) -> tuple[str, ...]:
+    """The system prompt cut where ``<memory_metadata>`` goes: ``metadata.join(pieces)`` is the prompt.
+
+    The metadata (time, message count) is the only part that changes from one step to the next, so a
+    caller can keep the pieces (and their token counts) for as long as memory and skills stay the same.
+    There are two pieces, more when the base prompt holds ``{CORE_MEMORY}`` more than once.
+    """
+    slot = "\x00memory_metadata\x00"
+    while slot in base_prompt or slot in memory.text or slot in skills_block:
+        slot += "\x00"  # never mistake the prompt's own text for the slot
+    core = f"{memory.text}\n\n{slot}" if memory.text.strip() else slot
+    prompt = inject_core_memory(base_prompt, core)
+    if skills_block:
+        prompt = f"{prompt.rstrip()}\n\n{skills_block}"
+    return tuple(prompt.split(slot))
+
+
 def compile_system_prompt(
     base_prompt: str,
     memory: CompiledMemory,
@@ -370,9 +406,4 @@ def compile_system_prompt(
         agent_id=agent_id, conversation_id=conversation_id, message_count=message_count,
         recompiled_at=recompiled_at,
     )
-    core = "\n\n".join(part for part in (memory.text, metadata) if part.strip())
-    prompt = inject_core_memory(base_prompt, core)
-    block = available_skills_block(skills)
-    if block:
-        prompt = f"{prompt.rstrip()}\n\n{block}"
-    return prompt
+    return metadata.join(system_prompt_template(base_prompt, memory, available_skills_block(skills)))

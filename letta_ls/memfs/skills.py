@@ -13,6 +13,13 @@ Agent skills are read from a memory snapshot (committed ``HEAD``), never from th
 sources are walked following symbolic links, each real folder at most once, so a link cycle ends.
 Hidden entries (``.git``, ``.cache``) are skipped. Unreadable or non-UTF-8 ``SKILL.md`` files are
 skipped: discovery never raises for bad content.
+
+Discovery runs on every step of every turn, so parsing is cached, never the answer: a memory skill is
+parsed once per blob (content-addressed, so never stale) and the skills of one snapshot are kept with
+it; disk folders are walked every time, and a ``SKILL.md`` is re-read whenever its identity or stat
+changed (inode, size, mtime, ctime). A file changed in the last ``RACY_SECONDS`` is always re-read, as
+git treats "racily clean" files: a second edit within one tick of the file-system clock that kept the
+size would otherwise look unchanged.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from letta_ls.memfs.frontmatter import MemoryDocument, one_line, parse_document
-from letta_ls.memfs.snapshot import SKILLS_DIR, MemorySnapshot, decode_text
+from letta_ls.memfs.snapshot import SKILLS_DIR, MemoryFile, MemorySnapshot, decode_text
 from letta_ls.memfs.tree import TreeEntry, file_description, is_hidden, render_tree
 
 log = logging.getLogger(__name__)
@@ -38,6 +49,7 @@ PROJECT_SKILL_DIRS = (".skills", ".agents/skills")  # weakest first: `.agents/sk
 MAX_LISTED_FILES = 2_000  # a skill folder listing stops here (a skill is not a source tree)
 NO_DESCRIPTION = "No description available"
 
+RACY_SECONDS = 2.0
 _HEADING_ONLY = re.compile(r"\A(?:#{1,6}[ \t][^\n]*\n?)+\Z")
 
 
@@ -143,26 +155,75 @@ def skill_from_text(
     )
 
 
+class _Lru:
+    """A small thread-safe least-recently-used map for the parse caches below."""
+
+    def __init__(self, capacity: int) -> None:
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_SKILL_PARSES = _Lru(4_096)  # Skill by (blob id or disk stat, how it was found)
+_SNAPSHOT_SKILLS = _Lru(8)  # id(snapshot.files) -> (files, memory_dir, skills)
+
+
+def clear_skill_caches() -> None:
+    """Forget every cached parse (tests and benchmarks that measure a cold start)."""
+    _SKILL_PARSES.clear()
+    _SNAPSHOT_SKILLS.clear()
+
+
 def memory_skills(snapshot: MemorySnapshot, memory_dir: Path | None = None) -> list[Skill]:
     """Skills stored in memory at ``skills/<id>/SKILL.md`` (a ``SKILL.md`` directly in ``skills/`` is a
     flat file, not a skill, and is left out)."""
+    cached = _SNAPSHOT_SKILLS.get(id(snapshot.files))
+    if isinstance(cached, tuple) and cached[0] is snapshot.files and cached[1] == memory_dir:
+        return list(cached[2])
+    skills = _memory_skills(snapshot.files, memory_dir)
+    _SNAPSHOT_SKILLS.put(id(snapshot.files), (snapshot.files, memory_dir, tuple(skills)))
+    return skills
+
+
+def _memory_skills(files: Mapping[str, MemoryFile], memory_dir: Path | None) -> list[Skill]:
     out = []
-    for path, file in snapshot.files.items():
+    for path, file in files.items():
         if not path.startswith(SKILLS_DIR) or is_hidden(path):
             continue
         folder, _, filename = path[len(SKILLS_DIR) :].rpartition("/")
         if not folder or not _is_skill_file(filename):
             continue
-        text = file.text
-        if text is None:
-            log.info("skipping skill %s: not UTF-8 text", path)
-            continue
-        out.append(
-            skill_from_text(
+        key = ("memory", path, file.blob, memory_dir)
+        skill = _SKILL_PARSES.get(key)
+        if skill is None:
+            text = file.text
+            if text is None:
+                log.info("skipping skill %s: not UTF-8 text", path)
+                continue
+            skill = skill_from_text(
                 text, skill_id=folder, source="agent", memory_path=path, root=MEMORY_SKILLS_ROOT,
                 path=(Path(memory_dir) / path) if memory_dir is not None else None, filename=filename,
             )
-        )
+            _SKILL_PARSES.put(key, skill)
+        out.append(skill)
     return out
 
 
@@ -209,19 +270,35 @@ def disk_skills(root: Path, source: SkillSource) -> list[Skill]:
     out = []
     for skill_id, skill_path in _walk_skill_files(root):
         try:
-            data = skill_path.read_bytes()
+            stat = skill_path.stat()
         except OSError as exc:
             log.info("skipping skill %s: %s", skill_path, exc)
             continue
-        text = decode_text(data)
-        if text is None:
-            log.info("skipping skill %s: not UTF-8 text", skill_path)
-            continue
-        out.append(
-            skill_from_text(text, skill_id=skill_id, source=source, path=skill_path, memory_path=None,
-                            root=str(root), filename=skill_path.name)
-        )
+        key = ("disk", str(skill_path), skill_id, source, str(root), stat.st_dev, stat.st_ino, stat.st_size,
+               stat.st_mtime_ns, stat.st_ctime_ns)
+        skill = _SKILL_PARSES.get(key)
+        if skill is None:
+            skill = _read_disk_skill(root, source, skill_id, skill_path)
+            if skill is None:
+                continue
+            if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > RACY_SECONDS * 1e9:
+                _SKILL_PARSES.put(key, skill)
+        out.append(skill)
     return out
+
+
+def _read_disk_skill(root: Path, source: SkillSource, skill_id: str, skill_path: Path) -> Skill | None:
+    try:
+        data = skill_path.read_bytes()
+    except OSError as exc:
+        log.info("skipping skill %s: %s", skill_path, exc)
+        return None
+    text = decode_text(data)
+    if text is None:
+        log.info("skipping skill %s: not UTF-8 text", skill_path)
+        return None
+    return skill_from_text(text, skill_id=skill_id, source=source, path=skill_path, memory_path=None,
+                           root=str(root), filename=skill_path.name)
 
 
 def project_skill_roots(project_dirs: list[Path]) -> list[Path]:

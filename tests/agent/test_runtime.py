@@ -172,3 +172,110 @@ async def test_compaction_summarises_old_messages_and_keeps_the_transcript_whole
     last = openai_server.model_requests[-1]
     assert any("summary" in str(m.get("content", "")).lower() for m in last.messages[:2])
     assert len(last.messages) < 14
+
+
+# ------------------------------------------------------------------------------ what the caches must not hide
+APPENDER = """
+import sys
+from pathlib import Path
+from letta_ls.agent.conversations import ConversationStore
+from letta_ls.agent.messages import Message
+ConversationStore(Path(sys.argv[1])).append("default", [Message(role="user", content=sys.argv[2]),
+                                                        Message(role="assistant", content=sys.argv[3])])
+"""
+
+
+async def test_a_skill_edited_on_disk_is_in_the_next_turns_prompt(session, openai_server, tmp_path):
+    skill = tmp_path / "project" / ".agents" / "skills" / "deploy" / "SKILL.md"
+    skill.parent.mkdir(parents=True)
+    skill.write_text("---\nname: deploy\ndescription: Ship a release\n---\nRun make release.\n")
+    openai_server.script.text("ok").text("ok again")
+    runtime = openai_runtime(session, openai_server, workspace=[tmp_path / "project"])
+    await runtime.run_turn("how do we deploy?")
+    assert "deploy/\n    └── SKILL.md (Ship a release)" in openai_server.model_requests[-1].system
+    skill.write_text("---\nname: deploy\ndescription: Ship a hotfix!\n---\nRun make release.\n")  # same size
+    await runtime.run_turn("and now?")
+    system = openai_server.model_requests[-1].system
+    assert "SKILL.md (Ship a hotfix!)" in system and "Ship a release" not in system
+
+
+async def test_messages_another_process_appended_are_in_the_next_turns_context(session, openai_server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    openai_server.script.text("first answer").text("second answer")
+    runtime = openai_runtime(session, openai_server)
+    await runtime.run_turn("first question")
+    root = Path(__file__).resolve().parents[2]
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-c", APPENDER, str(runtime.store.directory),
+                                             "asked in the other window", "answered in the other window"],
+                            env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    await runtime.run_turn("second question")
+    contents = [m.get("content") for m in openai_server.model_requests[-1].messages]
+    assert contents[1:] == ["first question", "first answer", "asked in the other window",
+                            "answered in the other window", "second question"]
+    assert runtime.store.get("default").messages == 6
+
+
+async def test_a_failure_preparing_the_first_step_is_recorded_as_a_failed_turn(session, openai_server):
+    runtime = openai_runtime(session, openai_server)
+
+    def broken(conversation_id, message_count):
+        raise RuntimeError("the memory repository is unreadable")
+
+    runtime._prompt = broken
+    with pytest.raises(RuntimeError, match="unreadable"):
+        await runtime.run_turn("hello")
+    assert runtime_statuses(session) == ["error"]
+    assert [m.content for m in runtime.store.messages("default")] == ["hello"]  # the question is kept
+
+
+async def test_nothing_of_a_turn_is_shown_before_its_question_is_on_disk(session, openai_server):
+    import time
+
+    openai_server.script.tool_call("memory_search", {"query": "persona"}).text("Here you are.")
+    runtime = openai_runtime(session, openai_server)
+    synced: list[float] = []
+    real_sync = runtime.store.sync
+
+    def slow_sync(conversation_id):
+        time.sleep(0.3)  # a slow disk: the model answers long before the fsync returns
+        real_sync(conversation_id)
+        synced.append(time.monotonic())
+
+    runtime.store.sync = slow_sync
+    shown: list[tuple[float, str]] = []
+    result = await runtime.run_turn("find my persona", emit=lambda e: shown.append((time.monotonic(), e.kind)))
+    assert result.reply == "Here you are."
+    assert [kind for _t, kind in shown][:2] == ["tool_call", "tool_result"] and shown[-1][1] == "done"
+    assert len(synced) == 1 and all(t >= synced[0] for t, _kind in shown)
+
+
+async def test_a_question_that_cannot_be_made_durable_fails_the_turn(session, openai_server):
+    openai_server.script.text("never shown")
+    runtime = openai_runtime(session, openai_server)
+
+    def failing_sync(conversation_id):
+        raise OSError(5, "Input/output error")
+
+    runtime.store.sync = failing_sync
+    shown = []
+    with pytest.raises(OSError):
+        await runtime.run_turn("hello", emit=shown.append)
+    assert shown == [] and runtime_statuses(session) == ["error"]
+
+
+async def test_a_turn_makes_its_conversation_the_one_to_resume(session, openai_server):
+    openai_server.script.text("in the side conversation").text("and back")
+    runtime = openai_runtime(session, openai_server)
+    side = runtime.store.create("side").conversation_id
+    await runtime.run_turn("over here", conversation_id=side)
+    from letta_ls.agent.conversations import ConversationStore
+
+    assert ConversationStore(session.agent.conversations_dir).last_used() == side  # as another window sees it
+    result = await runtime.run_turn("where am I?")  # no id: the conversation to resume
+    assert result.conversation_id == side and result.reply == "and back"
+    assert [m.content for m in runtime.store.messages(side)] == ["over here", "in the side conversation",
+                                                                 "where am I?", "and back"]

@@ -264,3 +264,51 @@ def test_find_skill_by_id_then_name_then_ignoring_case():
     assert find_skill(skills, "scraper").id == "web/scraper"
     assert find_skill(skills, " PDF/ ").id == "pdf"
     assert find_skill(skills, "missing") is None
+
+
+# ---------------------------------------------------------------------------------------------- caching
+# Discovery runs on every step of every turn, so parses are cached; these pin that a change is always seen.
+
+
+def test_an_edit_that_keeps_the_size_is_seen_at_once(tmp_path):
+    path = write(tmp_path, "deploy/SKILL.md", skill_md("deploy", "Ship a release"))
+    assert discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path)[0].description == "Ship a release"
+    stat = path.stat()
+    path.write_text(skill_md("deploy", "Ship a hotfix!"), encoding="utf-8")  # same size, same second
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old modification time
+    assert path.stat().st_size == stat.st_size
+    assert discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path)[0].description == "Ship a hotfix!"
+
+
+def test_unchanged_skill_files_are_parsed_once_and_changes_are_seen(tmp_path, monkeypatch):
+    from letta_ls.memfs import skills as skills_module
+
+    monkeypatch.setattr(skills_module, "RACY_SECONDS", -1.0)  # trust every stat at once (files here are new)
+    parsed = []
+    real = skills_module.skill_from_text
+    monkeypatch.setattr(skills_module, "skill_from_text", lambda text, **kw: parsed.append(kw["skill_id"]) or real(
+        text, **kw))
+    deploy = write(tmp_path, "deploy/SKILL.md", skill_md("deploy", "Ship a release"))
+    write(tmp_path, "review/SKILL.md", skill_md("review", "Review a change"))
+    first = discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path)
+    assert discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path) == first
+    assert sorted(parsed) == ["deploy", "review"]  # the second discovery parsed nothing
+
+    deploy.write_text(skill_md("deploy", "Ship a release, then tag it"), encoding="utf-8")
+    write(tmp_path, "triage/SKILL.md", skill_md("triage", "Sort new issues"))
+    skills = by_id(discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path))
+    assert skills["deploy"].description == "Ship a release, then tag it" and "triage" in skills
+    assert sorted(parsed) == ["deploy", "deploy", "review", "triage"]
+
+    (tmp_path / "review" / "SKILL.md").unlink()
+    assert sorted(by_id(discover_skills(EMPTY, project_dirs=[], global_dir=tmp_path))) == ["deploy", "triage"]
+
+
+def test_memory_skills_follow_the_snapshot(tmp_path):
+    old = MemorySnapshot.from_mapping({"skills/pdf/SKILL.md": skill_md("pdf", "Read PDFs")}, head="a" * 40)
+    new = MemorySnapshot.from_mapping({"skills/pdf/SKILL.md": skill_md("pdf", "Read and write PDFs")}, head="b" * 40)
+    assert discover_skills(old, project_dirs=[], global_dir=None)[0].description == "Read PDFs"
+    assert discover_skills(new, project_dirs=[], global_dir=None)[0].description == "Read and write PDFs"
+    assert discover_skills(old, project_dirs=[], global_dir=None)[0].description == "Read PDFs"
+    with_dir = discover_skills(new, project_dirs=[], global_dir=None, memory_dir=Path("/mem"))
+    assert with_dir[0].path == Path("/mem/skills/pdf/SKILL.md")
