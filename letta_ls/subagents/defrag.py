@@ -32,8 +32,9 @@ from letta_ls.doctor.audit import AuditResult
 from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
 from letta_ls.session import Session
 from letta_ls.subagents.context import RunContext
-from letta_ls.subagents.models import ProviderFactory, close_provider, model_resolver, subagent_provider
+from letta_ls.subagents.models import ProviderFactory, close_provider, subagent_provider
 from letta_ls.subagents.reports import commits_section, landed_commits, merge_section, summarise_commits
+from letta_ls.subagents.resolve import model_resolver
 from letta_ls.subagents.runner import RunRequest, RunResult, SubagentRunner
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Defragger:
                     raise RuntimeError(turn.error)
                 return turn.reply.strip() or "(the model wrote no report)"
 
-            resolver = model_resolver(provider, theirs_label="defrag",
+            resolver = model_resolver(provider, ours="main", theirs="defrag",
                                       max_output_tokens=max(settings.model.maxOutputTokens, 4096))
             result = await self.runner.run(RunRequest("defrag", work, resolver=resolver))
         finally:

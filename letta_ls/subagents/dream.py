@@ -18,7 +18,7 @@ What happens:
 3. The dream is one agent turn with ``prompts/dream.md`` as its system prompt (with the worktree's memory
    compiled into it like the agent's own prompt: the tree with descriptions, ``system/`` inline) and the
    transcript slice as the user message. It writes lessons with the memory tools into its worktree.
-4. The runner merges its commits into main; same-line conflicts go to ``models.model_resolver`` (the same
+4. The runner merges its commits into main; same-line conflicts go to ``resolve.model_resolver`` (the same
    model), and if its answer is not valid memory both versions are kept.
 5. Only when the work was merged (or needed no change) do the cursors advance and the step count drop
    (``SleeptimeStore.advance``). A failed dream reports its cause and leaves the cursors where they were, so
@@ -41,8 +41,9 @@ from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.runtime import load_prompt
 from letta_ls.session import Session
 from letta_ls.subagents.context import RunContext
-from letta_ls.subagents.models import ProviderFactory, close_provider, model_resolver, subagent_provider
+from letta_ls.subagents.models import ProviderFactory, close_provider, subagent_provider
 from letta_ls.subagents.reports import commits_section, landed_commits, merge_section, summarise_commits
+from letta_ls.subagents.resolve import model_resolver
 from letta_ls.subagents.review import REVIEW_BUDGET_CHARS, ReviewSlice, collect_review
 from letta_ls.subagents.runner import RunRequest, RunResult, SubagentRunner
 from letta_ls.subagents.sleeptime_state import SleeptimeStore
@@ -139,7 +140,7 @@ class Dreamer:
                 raise DreamFailed(turn.error)
             return turn.reply.strip() or "(the model wrote no report)"
 
-        resolver = model_resolver(provider, theirs_label="dream",
+        resolver = model_resolver(provider, ours="main", theirs="dream",
                                   max_output_tokens=max(settings.model.maxOutputTokens, 4096))
         try:
             result = await self.runner.run(RunRequest("dream", work, resolver=resolver))

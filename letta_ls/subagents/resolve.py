@@ -13,7 +13,9 @@ keeps both versions, marked. Whatever text comes back is used by the merge only 
 
 ``resolver_for`` picks the agent's model, except the embedded model chosen only because nothing else is
 configured: a 135M-parameter model rewriting memory files loses more than it merges, so in that case the
-merge keeps both versions for a person (or a later dream) to reconcile. Core code: no LSP, no printing.
+merge keeps both versions for a person (or a later dream) to reconcile. Every merge of memory (sync, dreams,
+defrag, /init) resolves through this one module; the instructions are ``agent/prompts/resolve.md``. Core
+code: no LSP, no printing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 from letta_ls.agent.messages import Message
 from letta_ls.agent.providers.base import Done, ModelRequest, ProviderError, TextDelta
 from letta_ls.agent.providers.select import select_provider
+from letta_ls.agent.runtime import load_prompt
 from letta_ls.settings import ModelSettings
 
 if TYPE_CHECKING:
@@ -31,21 +34,6 @@ if TYPE_CHECKING:
     from letta_ls.subagents.merge import Resolver
 
 log = logging.getLogger(__name__)
-
-RESOLVE_PROMPT = """\
-You merge two versions of one file of a coding agent's memory. A memory file is markdown that starts \
-with YAML frontmatter between two `---` lines; `description` is required.
-
-Both versions changed the same lines since their common base. Write the one file that keeps what each \
-version added or corrected:
-- Keep every fact, rule and preference from both versions, unless one version clearly corrected or \
-removed it since the base; then follow that version.
-- Do not invent anything, do not summarise, and keep the wording of each version where you can.
-- Keep the frontmatter valid, with a one-line description; keep unknown frontmatter keys.
-- No conflict markers (<<<<<<<, =======, >>>>>>>), no commentary.
-
-Answer with the complete merged file and nothing else."""
-
 
 def model_resolver(provider: Provider, *, ours: str = "main", theirs: str = "the other version",
                    max_output_tokens: int = 4096) -> Resolver:
@@ -59,7 +47,7 @@ def model_resolver(provider: Provider, *, ours: str = "main", theirs: str = "the
             parts += ["<base>", base, "</base>", ""]
         parts += [f"<version from=\"{ours}\">", ours_text, "</version>", "",
                   f"<version from=\"{theirs}\">", theirs_text, "</version>"]
-        request = ModelRequest(system=RESOLVE_PROMPT, messages=[Message("user", "\n".join(parts))],
+        request = ModelRequest(system=load_prompt("resolve.md"), messages=[Message("user", "\n".join(parts))],
                                max_output_tokens=max_output_tokens)
         pieces: list[str] = []
         stop = "end"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from letta_ls.agent.conversations import ConversationStore
-from letta_ls.subagents.models import NoSubagentModel, strip_fences
+from letta_ls.subagents.models import NoSubagentModel
+from letta_ls.subagents.resolve import unwrap_answer
 from letta_ls.subagents.service import MemorySubagents
 from letta_ls.subagents.sleeptime_state import SleeptimeStore
 from tests.fakes import Reply, Script, scripted_openai
@@ -207,8 +208,8 @@ async def test_a_garbage_resolution_keeps_both_versions(session, model, subagent
 
 
 def test_a_fenced_answer_is_unwrapped():
-    assert strip_fences("```md\n---\ndescription: d\n---\nx\n```") == "---\ndescription: d\n---\nx\n"
-    assert strip_fences("---\ndescription: d\n---\nx") == "---\ndescription: d\n---\nx\n"
+    assert unwrap_answer("```md\n---\ndescription: d\n---\nx\n```") == "---\ndescription: d\n---\nx\n"
+    assert unwrap_answer("---\ndescription: d\n---\nx") == "---\ndescription: d\n---\nx\n"
 
 
 async def test_explicit_merge_is_not_supported_yet_and_merges_automatically(model, caplog):
