@@ -200,3 +200,5 @@ def register(server: LettaServer) -> None:
     server.on("initialized", first_refresh)
     server.on("after_commit", lambda paths: publisher.refresh_committed())
     server.on("settings_changed", publisher.refresh_committed)
+    # the Problems list follows the current agent: the old agent's findings go, the new one's come
+    server.on("agent_switched", publisher.refresh_committed)

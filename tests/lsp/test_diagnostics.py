@@ -68,3 +68,20 @@ async def test_diagnostic_settings_regrade_and_silence_codes(client):
     found = await wait_diagnostics(client, uri, lambda d: any(x.code == "link-broken" for x in d))
     assert {x.code for x in found} == {"link-broken"}
     assert found[0].severity == types.DiagnosticSeverity.Error
+
+
+async def test_switching_agents_replaces_the_problems_of_the_old_agent_with_the_new_ones(client):
+    first = client.agent
+    repo = client.home.memory_repo(first)
+    repo.commit({"notes/bare.md": b"just text, no frontmatter\n"}, "agent note", Author("a", "a@x"))
+    old_uri = f"letta-memory://{first.id}/notes/bare.md"
+    await wait_diagnostics(client, old_uri, lambda d: any(x.code == "frontmatter-missing" for x in d))
+    created = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="letta.createAgent", arguments=[{"name": "Bea"}]))
+    second = client.home.find_agent(created["agentId"])
+    client.home.memory_repo(second).commit({"notes/loose.md": b"no frontmatter either\n"}, "note", Author("a", "a@x"))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="letta.switchAgent", arguments=[{"name": "Bea"}]))
+    new_uri = f"letta-memory://{second.id}/notes/loose.md"
+    await wait_diagnostics(client, new_uri, lambda d: any(x.code == "frontmatter-missing" for x in d))
+    await wait_diagnostics(client, old_uri, lambda d: len(d) == 0)
