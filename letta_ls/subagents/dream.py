@@ -25,8 +25,12 @@ What happens:
    the next dream reviews the same messages; what it had already committed is still merged (every commit
    was a valid, guarded change), never lost.
 
-``sleeptime.merge: "explicit"`` (SPEC: the agent reviews before applying) is not supported yet: such a
-dream is merged automatically and a log line says so. Core code: no LSP.
+With ``sleeptime.merge: "explicit"`` (the agent reviews before applying), a dream that changed something is
+followed, in the same worktree and before the merge, by a review turn (``prompts/dream_review.md``): the
+agent reads the dream's report and diff, fixes what is wrong with the memory tools, and answers a verdict.
+"Rejected" (or a review that fails) reverts the dream's changes on its branch, so nothing unreviewed
+reaches main while its commits stay in history; a failed review also leaves the cursor, so the next dream
+retries. The verdict is part of the report. Core code: no LSP.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ log = logging.getLogger(__name__)
 
 DreamStatus = Literal["merged", "no_changes", "nothing_new", "failed", "cancelled"]
 DREAM_STEP_LIMIT = 40
+REVIEW_STEP_LIMIT = 12
+REVIEW_DIFF_CHARS = 60_000  # a longer diff is cut; the reviewer can still `view` every file
 NOTHING_NEW = "No changes needed: there is nothing new to review since the last dream."
 
 
@@ -98,6 +104,44 @@ def dream_message(review: ReviewSlice, now: datetime) -> str:
             "Work through the four phases, make your changes with the memory tool, then reply with your report.")
 
 
+def review_message(report: str, diff: str) -> str:
+    """The review turn's user message: the dream's report and its diff (cut past ``REVIEW_DIFF_CHARS``)."""
+    if len(diff) > REVIEW_DIFF_CHARS:
+        diff = diff[:REVIEW_DIFF_CHARS] + "\n[... the diff goes on; `view` the files it names to see the rest]"
+    return (f"<dream_report>\n{report}\n</dream_report>\n\n<diff>\n{diff}\n</diff>\n\n"
+            "Review these changes, fix what is wrong, then reply with your verdict.")
+
+
+async def review_before_applying(ctx: RunContext, provider: Any, report: str, seen: _Seen) -> str:
+    """``sleeptime.merge: "explicit"``: the agent reviews the dream's changes on its branch before the merge.
+    Answers the review section of the report; a rejection, or a review that fails, reverts the dream's
+    changes on the branch (a failure also raises ``DreamFailed``, so the cursor stays)."""
+    ctx.progress("reviewing the dream's changes before they are applied", 92)
+    base = ctx.worktree.base
+    diff = (await asyncio.to_thread(ctx.repo.run_git, "diff", f"{base}..HEAD")).decode("utf-8", "replace")
+    reviewer = ctx.runtime(provider, base_prompt=load_prompt("dream_review.md"), step_limit=REVIEW_STEP_LIMIT)
+    turn = await reviewer.run_turn(review_message(report, diff))
+    verdict = turn.reply.strip()
+    if turn.error or "rejected" in verdict.split("\n## Fixes", 1)[0].casefold():
+        await asyncio.to_thread(_revert_to_base, ctx)
+        if turn.error:
+            seen.error = f"the review of the dream failed, so its changes were undone: {turn.error}"
+            raise DreamFailed(seen.error)
+    return "## Review before applying\n\n" + (verdict or "(the review wrote no verdict)")
+
+
+def _revert_to_base(ctx: RunContext) -> None:
+    """One commit on the run's branch that puts memory back as it was when the dream started."""
+    base = ctx.worktree.base
+    changes: dict[str, bytes | None] = {}
+    listing = ctx.repo.run_git("diff", "--no-renames", "--name-status", "-z", base, "HEAD").decode().split("\0")
+    for status, path in zip(listing[0::2], listing[1::2], strict=False):
+        changes[path] = None if status == "A" else ctx.repo.run_git("cat-file", "blob", f"{base}:{path}")
+    if changes:
+        ctx.repo.commit(changes, "dream: the review rejected these changes; undone before the merge",
+                        ctx.agent.author)
+
+
 class Dreamer:
     """Dreams of one agent (``session``'s, which must not switch agents while it is used)."""
 
@@ -118,8 +162,7 @@ class Dreamer:
         """Run one dream now (waiting for a run in progress); raises ``NoSubagentModel`` without a model and
         ``RunnerBusyError`` when another kind of run is already waiting."""
         settings = self.session.settings
-        if settings.sleeptime.merge == "explicit":
-            log.info("sleeptime.merge is 'explicit', which is not supported yet: the dream is merged automatically")
+        explicit = settings.sleeptime.merge == "explicit"
         provider = subagent_provider(settings.model, "a dream", self.provider_factory)
         seen = _Seen()
 
@@ -138,7 +181,10 @@ class Dreamer:
             if turn.error:
                 seen.error = turn.error
                 raise DreamFailed(turn.error)
-            return turn.reply.strip() or "(the model wrote no report)"
+            report = turn.reply.strip() or "(the model wrote no report)"
+            if explicit and await asyncio.to_thread(ctx.commits):
+                report += "\n\n" + await review_before_applying(ctx, provider, report, seen)
+            return report
 
         resolver = model_resolver(provider, ours="main", theirs="dream",
                                   max_output_tokens=max(settings.model.maxOutputTokens, 4096))

@@ -212,16 +212,49 @@ def test_a_fenced_answer_is_unwrapped():
     assert unwrap_answer("---\ndescription: d\n---\nx") == "---\ndescription: d\n---\nx\n"
 
 
-async def test_explicit_merge_is_not_supported_yet_and_merges_automatically(model, caplog):
+async def explicit_dream(model) -> tuple:
     session = agent_session(model.base_url, sleeptime={"merge": "explicit"})
     chat(session, "Call me Dana.", "Hi Dana.")
-    model.script.tool_call("memory", lesson("- The user's name is Dana.")).text(REPORT)
     service = MemorySubagents(session)
     await service.start()
     try:
-        with caplog.at_level("INFO", logger="letta_ls.subagents.dream"):
-            result = await service.dream()
+        result = await service.dream()
     finally:
         await service.close()
-    assert result.status == "merged" and "- The user's name is Dana." in session.repo.read("system/human.md").text
-    assert "'explicit', which is not supported yet" in caplog.text
+    return session, result
+
+
+async def test_explicit_merge_applies_what_the_review_approved_with_its_fixes(model):
+    model.script.tool_call("memory", lesson("- The user's name is Dnaa.")).text(REPORT)
+    model.script.tool_call("memory", memory_call("str_replace", "review: fix the name's spelling",
+                                                 file_path="system/human.md", old_string="Dnaa", new_string="Dana"))
+    model.script.text("## Verdict\nApproved with fixes: the name was misspelt.\n## Fixes\n- `system/human.md`: Dana")
+    session, result = await explicit_dream(model)
+    human = session.repo.read("system/human.md").text
+    assert result.status == "merged" and "- The user's name is Dana." in human and "Dnaa" not in human
+    assert "## Review before applying" in result.report and "Approved with fixes" in result.report
+    review = user_messages(model.model_requests[2])[-1]
+    assert "<diff>" in review and "+- The user's name is Dnaa." in review and "Stored what the user prefers." in review
+    assert "you are that review" not in model.model_requests[0].system  # the dream itself is unchanged
+    assert "you are that review" in model.model_requests[2].system
+    assert cursor(session) is not None
+
+
+async def test_explicit_merge_rejected_applies_nothing_and_keeps_the_dream_in_history(model):
+    model.script.tool_call("memory", lesson("- The user hates tests.")).text(REPORT)
+    model.script.text("## Verdict\nRejected: the conversation never said that.\n## Fixes\nnone")
+    session, result = await explicit_dream(model)
+    human = session.repo.read("system/human.md").text
+    assert "hates tests" not in human and "Rejected" in result.report
+    history = git(session.repo, "log", "--all", "-p", "--format=%s", "--", "system/human.md")
+    assert "+- The user hates tests." in history and "the review rejected these changes" in history
+    assert result.ok and cursor(session) is not None  # reviewed: not offered again
+
+
+async def test_explicit_merge_whose_review_fails_applies_nothing_and_keeps_the_cursor(model):
+    model.script.tool_call("memory", lesson("- The user's name is Dana.")).text(REPORT)
+    model.script.error(401, "invalid api key")
+    session, result = await explicit_dream(model)
+    assert result.status == "failed" and "review of the dream failed" in result.error
+    assert "- The user's name is Dana." not in session.repo.read("system/human.md").text
+    assert cursor(session) is None  # the same conversation is reviewed again next time
