@@ -184,12 +184,14 @@ def build_server() -> LettaServer:
         editing,
         init,
         lifecycle,
+        runs,
         status,
         sync,
         watcher,
     )
 
     server = LettaServer()
-    for module in (lifecycle, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams, init):
+    modules = (lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams, init)
+    for module in modules:
         module.register(server)
     return server

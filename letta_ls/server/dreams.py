@@ -103,6 +103,7 @@ class DreamsService:
         self.subagents: MemorySubagents | None = None
         self._ready: asyncio.Future[MemorySubagents] | None = None
         self._blocked_shown: str | None = None
+        self._seats: dict[int, Any] = {}  # id(MemorySubagents) -> its runner's seat on the run board
 
     @property
     def state(self) -> DreamState:
@@ -115,9 +116,11 @@ class DreamsService:
 
     async def _start(self, ready: asyncio.Future[MemorySubagents]) -> None:
         session = self.ls.current
-        subagents = MemorySubagents(session, observers=[_Observer(self)], on_dream_state=self._state_changed,
+        seat = self.ls.runs.observer(session.agent.id)  # type: ignore[attr-defined]
+        subagents = MemorySubagents(session, observers=[_Observer(self), seat], on_dream_state=self._state_changed,
                                     on_dream_result=self._dream_finished)
         self.subagents = subagents
+        self._seats[id(subagents)] = seat
         chat = getattr(self.ls, "chat", None)
         runtime = getattr(chat, "_runtime", None)
         if runtime is not None:
@@ -145,7 +148,13 @@ class DreamsService:
     async def stop(self) -> None:
         subagents, self.subagents = self.subagents, None
         if subagents is not None:
-            await subagents.close()
+            await self._close(subagents)
+
+    async def _close(self, subagents: MemorySubagents) -> None:
+        await subagents.close()
+        seat = self._seats.pop(id(subagents), None)
+        if seat is not None:
+            self.ls.runs.forget(seat)  # type: ignore[attr-defined]
 
     async def restart(self) -> None:
         """Another agent: its own subagents at once (commands wait for them); the old ones stop meanwhile."""
@@ -153,7 +162,7 @@ class DreamsService:
         self.start()
         self._state_changed(self.state)
         if old is not None:
-            await old.close()
+            await self._close(old)
 
     # ------------------------------------------------------------------ events from the editor and the chat
     def note_activity(self) -> None:

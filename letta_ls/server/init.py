@@ -54,7 +54,8 @@ class InitService:
         found = self._agents.get(session.agent.id)
         if found is None:
             pinned = copy.copy(session)  # the agent's session as it is now: a later switch does not move it
-            runner = SubagentRunner(pinned, observers=[_Announcer(self.ls, session.agent.id)])
+            seat = self.ls.runs.observer(session.agent.id)  # type: ignore[attr-defined]
+            runner = SubagentRunner(pinned, observers=[_Announcer(self.ls, session.agent.id), seat])
             await runner.start()
             found = self._agents.setdefault(session.agent.id, MemoryInitializer(pinned, runner))
         found.session.settings = session.settings  # the settings in force now (the model may have changed)

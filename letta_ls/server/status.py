@@ -22,7 +22,15 @@ def dream_state(ls: LettaServer) -> str:
     return dreams.state if dreams is not None else "idle"
 
 
-def compute_status(ls: LettaServer, dream: str | None = None) -> dict[str, Any]:
+def current_runs(ls: LettaServer) -> list[dict[str, Any]]:
+    """The current agent's subagent runs (on the event loop, where the board changes)."""
+    board = getattr(ls, "runs", None)
+    session = ls.session
+    return board.runs(session.agent.id) if board is not None and session is not None else []
+
+
+def compute_status(ls: LettaServer, dream: str | None = None, runs: list[dict[str, Any]] | None = None
+                   ) -> dict[str, Any]:
     session = ls.current
     snap = session.repo.snapshot()
     system_tokens = sum(
@@ -38,6 +46,7 @@ def compute_status(ls: LettaServer, dream: str | None = None) -> dict[str, Any]:
         "systemTokens": system_tokens,
         "dream": dream or dream_state(ls),
         "sync": ls.sync.status() if ls.sync is not None else None,
+        "runs": runs if runs is not None else [],
     }
 
 
@@ -46,11 +55,11 @@ def register(server: LettaServer) -> None:
     order = asyncio.Lock()  # FIFO: notifications leave in the order they were asked for
 
     def send(*_args: Any) -> None:
-        server.spawn(_send(dream_state(server)), name="status")
+        server.spawn(_send(dream_state(server), current_runs(server)), name="status")
 
-    async def _send(dream: str) -> None:
+    async def _send(dream: str, runs: list[dict[str, Any]]) -> None:
         async with order:
-            status = await server.run_blocking(compute_status, server, dream)
+            status = await server.run_blocking(compute_status, server, dream, runs)
             if status != last.get("sent"):
                 last["sent"] = status
                 server.protocol.notify(STATUS, status)
@@ -62,3 +71,4 @@ def register(server: LettaServer) -> None:
     server.on("conversation_changed", send)
     server.on("sync_changed", send)
     server.on("dream_changed", send)
+    server.on("runs_changed", send)

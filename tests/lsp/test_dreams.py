@@ -118,6 +118,12 @@ async def test_letta_defrag_backs_up_reports_and_restore_brings_it_back(client, 
     await client.recorder.wait_for("letta/memoryChanged", lambda p: any("tools/overview" in u for u in p.uris))
     if client.client_name == "visual-studio-code":
         await progress_of(client, "Defragmenting memory")
+    # letta/status showed the defrag run (kind, progress message) while it ran, and nothing once it was done
+    statuses = client.recorder.events["letta/status"]
+    shown = [run for s in statuses for run in (s.runs or [])]
+    assert any(r.kind == "defrag" and r.state == "running" and r.message for r in shown), shown
+    assert any(r.kind == "defrag" and r.message == "merging the work into memory" for r in shown), shown
+    await client.recorder.wait_for("letta/status", lambda s: s.runs == [])
     restored = await run(client, "letta.memory.restore", {"ref": result["backup"]})
     after = repo.snapshot()
     assert restored["commit"] == after.head and "reference/tools.md" in after

@@ -112,6 +112,10 @@ async def test_init_asks_runs_history_workers_in_parallel_and_lands_linked_memor
         for phase in ("inspecting the workspace", "asking about your working style", "reading earlier sessions",
                       "history workers 3/3 done", "writing memory", "merging the work into memory"):
             assert phase in phases, phases
+    # letta/status carried the run and its phase while it ran (the status bar's "init: history workers 3/3")
+    shown = [r for s in client.recorder.events["letta/status"] for r in (s.runs or [])]
+    assert any(r.kind == "init" and r.message == "history workers 3/3 done" for r in shown), shown
+    await client.recorder.wait_for("letta/status", lambda s: s.runs == [])
 
 
 async def test_init_without_a_model_commits_the_draft_and_the_doctor_finds_no_error(client):

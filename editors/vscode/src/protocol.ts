@@ -82,6 +82,16 @@ export interface Status {
   model: string | null;
   systemTokens: number;
   dream: DreamState;
+  /** The current agent's memory subagent runs (dream, defrag, init), running first. */
+  runs?: RunStatus[];
+}
+
+export interface RunStatus {
+  kind: string;
+  runId: string;
+  state: 'running' | 'queued';
+  message: string | null;
+  percentage: number | null;
 }
 
 export type ChatEvent =

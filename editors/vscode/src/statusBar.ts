@@ -1,26 +1,15 @@
 /**
- * The status bar item: the agent, its system tokens against the budget, and the dream state, from
- * `letta/status` (the budget from `letta/memoryTree`). A click opens a short menu of Letta actions.
+ * The status bar item: the agent, its system tokens against the budget, the dream state and the subagent
+ * run in progress, from `letta/status` (the budget from `letta/memoryTree`; the text from `statusText`).
+ * A click opens a short menu of Letta actions.
  */
 
 import * as vscode from 'vscode';
 import { LettaClient } from './client';
 import { MemoryModel } from './memoryModel';
-import { formatTokens } from './memoryNodes';
-import { DreamState, Status } from './protocol';
+import { DREAM_WORDS, runLines, statusText } from './statusText';
 
 export const MENU_COMMAND = 'letta.ui.menu';
-
-const DREAM_ICONS: Record<DreamState, string> = { idle: '', due: ' $(clock)', running: ' $(sync~spin)' };
-const DREAM_WORDS: Record<DreamState, string> = {
-  idle: 'idle', due: 'due (runs when you pause)', running: 'running: consolidating memory',
-};
-
-export function statusText(status: Status, budget: number | undefined): string {
-  const tokens = budget ? `${formatTokens(status.systemTokens)}/${formatTokens(budget)}`
-    : formatTokens(status.systemTokens);
-  return `$(hubot) ${status.agentName} · ${tokens}${DREAM_ICONS[status.dream] ?? ''}`;
-}
 
 export class LettaStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('letta.status', vscode.StatusBarAlignment.Right, 100);
@@ -77,6 +66,7 @@ export class LettaStatusBar implements vscode.Disposable {
       `System memory: ${status.systemTokens.toLocaleString()} tokens` +
         (budget ? ` of ${budget.toLocaleString()}${over ? ' $(warning) over budget' : ''}` : ''),
       `Dreams: ${DREAM_WORDS[status.dream] ?? status.dream}`,
+      ...runLines(status),
     ].join('\n\n'));
     tooltip.supportThemeIcons = true;
     this.item.tooltip = tooltip;

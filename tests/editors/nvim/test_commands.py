@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import MemoryRepo
-from tests.editors.nvim.conftest import HUMAN, Editor, model_settings, outside_commit
+from tests.editors.nvim.conftest import PLUGIN, HUMAN, Editor, model_settings, outside_commit
 
 SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init", "new", "pin", "remember",
                "sleeptime", "tree"]
@@ -176,6 +176,21 @@ def test_switching_agents_updates_the_statusline(editor: Editor, letta_home: Hom
     editor.cmd("Letta agents new Bob")
     editor.wait_noted("created Bob")
     assert "Bob" in [a.name for a in letta_home.list_agents()]
+
+
+def test_statusline_shows_the_memory_subagent_run_in_progress(editor: Editor):
+    editor.lua("vim.opt.rtp:prepend(...)", str(PLUGIN))  # the plugin's Lua, with statuses given here
+    line = """
+      local state = require('letta.state')
+      state.budget = 20000
+      state.status = {agentName = 'Ada', systemTokens = 1500, dream = 'due', runs = %s}
+      return require('letta').statusline()
+    """
+    assert editor.lua(line % "{}") == "Letta Ada · 1.5k/20k · due"
+    running = ("{{kind = 'defrag', state = 'queued'}, "
+               "{kind = 'init', state = 'running', percentage = 48, message = 'history workers 2/3 done'}}")
+    assert editor.lua(line % running) == "Letta Ada · 1.5k/20k · init 48%"
+    assert editor.lua(line % "{{kind = 'dream', state = 'queued'}}") == "Letta Ada · 1.5k/20k · dream waiting"
 
 
 def test_checkhealth_reports_the_setup_without_printing_keys(api_key, editor: Editor):

@@ -40,7 +40,7 @@ function M.client()
   return require('letta.lsp').client()
 end
 
---- The last letta/status (agentId, agentName, conversationId, model, systemTokens, dream), or nil.
+--- The last letta/status (agentId, agentName, conversationId, model, systemTokens, dream, sync, runs), or nil.
 ---@return table?
 function M.status()
   return require('letta.state').status
@@ -56,7 +56,19 @@ local function short(n)
   return tostring(n)
 end
 
---- A statusline item: agent, system tokens against the budget, dream state. Empty until connected.
+--- The subagent run to show: the one running, else the first waiting (letta/status `runs`).
+local function shown_run(status)
+  local runs = type(status.runs) == 'table' and status.runs or {}
+  for _, run in ipairs(runs) do
+    if run.state == 'running' then
+      return run
+    end
+  end
+  return runs[1]
+end
+
+--- A statusline item: agent, system tokens against the budget, then the memory subagent run in progress
+--- ("init 40%", "defrag waiting") or else the dream state. Empty until connected.
 ---@return string
 function M.statusline()
   local status = require('letta.state').status
@@ -66,8 +78,13 @@ function M.statusline()
   local budget = require('letta.state').budget
   local tokens = short(status.systemTokens) .. (budget and ('/' .. short(budget)) or '')
   local over = budget and type(status.systemTokens) == 'number' and status.systemTokens > budget
-  return string.format('Letta %s · %s%s · %s', tostring(status.agentName), tokens, over and '!' or '',
-    tostring(status.dream or 'idle'))
+  local activity = tostring(status.dream or 'idle')
+  local run = shown_run(status)
+  if run then
+    local pct = type(run.percentage) == 'number' and string.format(' %d%%', run.percentage) or ''
+    activity = run.state == 'running' and (tostring(run.kind) .. pct) or (tostring(run.kind) .. ' waiting')
+  end
+  return string.format('Letta %s · %s%s · %s', tostring(status.agentName), tokens, over and '!' or '', activity)
 end
 
 --- Change settings at run time (SPEC section 9 shape); the server re-reads them.
