@@ -1,5 +1,7 @@
 """Memory as documents: ``workspace/textDocumentContent`` for the three schemes, and the custom
-``letta/memoryRead``, ``letta/memoryWrite``, ``letta/memoryTree`` and ``letta/memoryHistory`` requests.
+``letta/memoryRead``, ``letta/memoryWrite``, ``letta/memoryTree`` and ``letta/memoryHistory`` requests, and
+``letta/memoryDelete`` / ``letta/memoryRename`` (beyond SPEC: an editor's explorer deleting or renaming a
+memory file or folder; one commit each, announced with ``letta/memoryChanged``, restorable from history).
 
 Versions are git blob ids: a save names the blob it was based on (``baseVersion``) and is refused with
 ContentModified (-32801) when the committed file has moved on, so nothing is silently overwritten.
@@ -32,6 +34,8 @@ MEMORY_READ = "letta/memoryRead"
 MEMORY_WRITE = "letta/memoryWrite"
 MEMORY_TREE = "letta/memoryTree"
 MEMORY_HISTORY = "letta/memoryHistory"
+MEMORY_DELETE = "letta/memoryDelete"
+MEMORY_RENAME = "letta/memoryRename"
 
 
 def repo_for(ls: LettaServer, agent_id: str) -> MemoryRepo:
@@ -105,6 +109,49 @@ def register(server: LettaServer) -> None:
         if result.commit is not None and parsed.agent_id == ls.current.agent.id:
             ls.notify_memory_changed(result.commit, result.paths, own=True)
         return {"version": result.versions.get(parsed.path), "commit": head}
+
+    def user_operations(ls: LettaServer, agent_id: str) -> MemoryOperations:
+        repo = repo_for(ls, agent_id)
+        return MemoryOperations(repo, user_author(repo.path), actor="user", guard=ls.current.operations("user").guard)
+
+    def editable(uri: str) -> Any:
+        parsed = parse_uri(uri)
+        if parsed.scheme != MEMORY:
+            raise RequestFailed(f"{uri} is read only: only {MEMORY}:// files can be changed")
+        return parsed
+
+    def announce(ls: LettaServer, agent_id: str, commit: str | None, paths: Any) -> None:
+        if commit is not None and agent_id == ls.current.agent.id:
+            ls.notify_memory_changed(commit, paths)
+
+    @server.feature(MEMORY_DELETE)
+    async def memory_delete(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            uri = param(params, "uri", kind=str, required=True)
+            reason = param(params, "reason", kind=str)
+            parsed = editable(uri)
+            if not parsed.path:
+                raise RequestFailed("the whole memory cannot be deleted; delete its files or folders")
+            result = await ls.run_blocking(lambda: user_operations(ls, parsed.agent_id).delete(
+                parsed.path, reason or f"delete {parsed.path} in the editor"))
+        announce(ls, parsed.agent_id, result.commit, result.paths)
+        return {"commit": result.commit, "uris": [memory_uri(parsed.agent_id, p) for p in sorted(result.paths)]}
+
+    @server.feature(MEMORY_RENAME)
+    async def memory_rename(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            uri = param(params, "uri", kind=str, required=True)
+            new_uri = param(params, "newUri", kind=str, required=True)
+            reason = param(params, "reason", kind=str)
+            old, new = editable(uri), editable(new_uri)
+            if old.agent_id != new.agent_id:
+                raise RequestFailed("a memory file moves within one agent's memory; copy it to the other agent")
+            if not old.path or not new.path:
+                raise RequestFailed("the memory folder itself cannot be renamed")
+            result = await ls.run_blocking(lambda: user_operations(ls, old.agent_id).rename(
+                old.path, new.path, reason or f"rename {old.path} to {new.path} in the editor"))
+        announce(ls, old.agent_id, result.commit, result.paths)
+        return {"commit": result.commit, "uris": [memory_uri(old.agent_id, p) for p in sorted(result.paths)]}
 
     @server.feature(MEMORY_TREE)
     async def memory_tree(ls: LettaServer, params: Any) -> dict:

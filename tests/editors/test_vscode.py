@@ -143,8 +143,13 @@ def test_vscode_extension_end_to_end(toolchain: Toolchain, tmp_path: Path) -> No
     transcript = (agent.conversations_dir / "default.jsonl").read_text()
     assert CHAT_MESSAGE in transcript and CHAT_REPLY in transcript
     assert not (tmp_path / "unused-home" / "agents").exists(), "the server ignored letta.home"
+    # renamed, then deleted, from the Memory view: two commits, and history still holds the text
+    assert messages[:2] == ["delete reference/toolchain.md in the editor",
+                            "rename reference/stack.md to reference/toolchain.md in the editor"], messages
+    assert "reference/stack.md" not in repo.snapshot() and "reference/toolchain.md" not in repo.snapshot()
+    assert "pygls 2" in repo.read("reference/toolchain.md", history[1].commit).text
     names = sorted(p.name for p in shots.glob("*.png"))
-    assert len(names) >= 12, names
+    assert len(names) >= 15, names
     timings = {"setup_seconds_this_run": toolchain.setup_seconds, "e2e_seconds": round(e2e_seconds, 1)}
     (shots / "timings.json").write_text(json.dumps(timings, indent=1))
     print(f"VS Code e2e: {timings}")

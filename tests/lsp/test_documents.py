@@ -112,9 +112,38 @@ async def test_own_save_is_not_announced_back(client):
         ("letta/memoryRead", {"uri": 42}, "must be str"),
         ("letta/memoryRead", {}, "missing parameter 'uri'"),
         ("letta/memoryHistory", {"uri": "letta-memory://agent-nope/x.md"}, "no agent"),
+        ("letta/memoryDelete", {"uri": "letta-memory://agent-x/../escape.md"}, "'..'"),
+        ("letta/memoryDelete", {"uri": "letta-memory-rev://agent-x/abcd/x.md"}, "read only"),
+        ("letta/memoryRename", {"uri": "letta-memory://agent-x/a.md"}, "missing parameter 'newUri'"),
     ],
 )
 async def test_bad_requests_get_clear_errors(client, method, params, message):
     with pytest.raises(JsonRpcException) as err:
         await request(client, method, params)
     assert message in err.value.message
+
+
+async def test_the_editor_deletes_and_renames_memory_files_as_commits_it_can_undo(client):
+    repo = client.home.memory_repo(client.agent)
+    for path in ("reference/tools/editor.md", "reference/tools/shell.md"):
+        await request(client, "letta/memoryWrite", {"uri": uri_of(client, path),
+                                                    "text": f"---\ndescription: {path}\n---\nx\n"})
+    renamed = await request(client, "letta/memoryRename", {"uri": uri_of(client, "reference/tools"),
+                                                           "newUri": uri_of(client, "reference/toolbox")})
+    assert uri_of(client, "reference/toolbox/shell.md") in renamed.uris and renamed.commit == repo.head()
+    snap = repo.snapshot()
+    assert "reference/toolbox/editor.md" in snap and "reference/tools/editor.md" not in snap
+    changed = await client.recorder.wait_for("letta/memoryChanged", lambda p: p.head == renamed.commit)
+    assert uri_of(client, "reference/tools/editor.md") in changed.uris  # the explorer drops the old name
+
+    deleted = await request(client, "letta/memoryDelete", {"uri": uri_of(client, "reference/toolbox/shell.md"),
+                                                           "reason": "not needed"})
+    assert "reference/toolbox/shell.md" not in repo.snapshot() and repo.history(limit=1)[0].message == "not needed"
+    assert repo.read("reference/toolbox/shell.md", renamed.commit).text.endswith("x\n")  # history keeps it
+
+    with pytest.raises(JsonRpcException, match="already exists"):
+        await request(client, "letta/memoryRename", {"uri": uri_of(client, "reference/toolbox/editor.md"),
+                                                     "newUri": uri_of(client, "system/human.md")})
+    with pytest.raises(JsonRpcException, match="does not exist"):
+        await request(client, "letta/memoryDelete", {"uri": uri_of(client, "reference/toolbox/shell.md")})
+    assert repo.head() == deleted.commit  # refused requests commit nothing

@@ -186,7 +186,8 @@ async def test_a_same_line_conflict_is_resolved_by_the_model(session, model, sub
     result = await subagents.dream()
     assert result.status == "merged"
     assert session.repo.read("system/project.md").text == merged
-    assert "<base>" in seen["prompt"] and "since 2026-11" in seen["prompt"] and "<dream>" in seen["prompt"]
+    prompt = seen["prompt"]
+    assert "<base>" in prompt and "since 2026-11" in prompt and '<version from="dream">' in prompt
     assert "conflict resolved by the model" in result.report
     assert git(session.repo, "log", "--format=%s").count("main: package manager changed") == 1
 

@@ -1,6 +1,7 @@
 /**
  * Entry point: wires the parts together and starts the server. Each part lives in its own module:
  * client.ts (the connection), memoryFs.ts (letta-memory:// documents), memoryView.ts (the Memory view),
+ * memoryFiles.ts (delete and rename there),
  * history.ts, chatPanel.ts, palette.ts (server commands from the palette), statusBar.ts, reports.ts.
  */
 
@@ -8,6 +9,7 @@ import * as vscode from 'vscode';
 import { ChatPanel, openTranscript } from './chatPanel';
 import { LettaClient, errorMessage } from './client';
 import { HISTORY_COMMAND, showHistory } from './history';
+import { registerMemoryFileCommands } from './memoryFiles';
 import { MemoryFileSystem, registerMemoryFileSystem } from './memoryFs';
 import { MemoryModel } from './memoryModel';
 import { registerMemoryView } from './memoryView';
@@ -35,6 +37,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output, lc, model, memoryFs, statusBar,
     registerMemoryFileSystem(memoryFs),
     registerMemoryView(model),
+    registerMemoryFileCommands(model),
     registerReports(),
     vscode.commands.registerCommand(HISTORY_COMMAND, (target?: unknown) => showHistory(lc, model, target)),
     vscode.commands.registerCommand('letta.ui.refreshMemory', () => model.reload()),

@@ -7,6 +7,9 @@
  * -32801 and conflict.ts asks the user. Changes announced by `letta/memoryChanged` fire
  * `onDidChangeFile`, and VS Code reloads the documents that have no unsaved edits.
  *
+ * Deleting or renaming a file or a folder in the explorer is one commit each (`letta/memoryDelete`,
+ * `letta/memoryRename`), undone from the file's history like any other change.
+ *
  * Modification times: each new version of a file gets a new mtime, which is what makes VS Code
  * reload a document without unsaved edits. For one with unsaved edits, `stat` keeps reporting the
  * mtime and size the editor loaded: otherwise VS Code's own weaker check (mtime and size) would refuse
@@ -20,6 +23,7 @@ import { MemoryModel } from './memoryModel';
 import {
   CONTENT_MODIFIED,
   MEMORY_SCHEME,
+  MemoryMoveResult,
   MemoryReadResult,
   MemoryWriteParams,
   MemoryWriteResult,
@@ -165,20 +169,56 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     // folders exist in memory as soon as a file is saved in them: nothing to do
   }
 
-  delete(uri: vscode.Uri): never {
-    throw vscode.FileSystemError.NoPermissions(
-      `${memoryPathOf(uri)} was not deleted: ask the agent to delete it (its memory tool commits the change).`);
+  async delete(uri: vscode.Uri): Promise<void> {
+    if (memoryPathOf(uri) === '') {
+      throw vscode.FileSystemError.NoPermissions('The memory folder itself cannot be deleted.');
+    }
+    const result = await this.move(Methods.memoryDelete, { uri: uri.toString() }, 'deleted', uri);
+    this.changes.fire(result.uris.map((gone) => ({ type: vscode.FileChangeType.Deleted, uri: vscode.Uri.parse(gone) })));
   }
 
-  rename(oldUri: vscode.Uri): never {
-    throw vscode.FileSystemError.NoPermissions(
-      `${memoryPathOf(oldUri)} was not renamed: ask the agent to rename it, so links and history stay right.`);
+  async rename(oldUri: vscode.Uri, newUri: vscode.Uri, options: { overwrite: boolean }): Promise<void> {
+    if (oldUri.authority !== newUri.authority) {
+      throw vscode.FileSystemError.NoPermissions('Memory files move within one agent\'s memory.');
+    }
+    if (options.overwrite && await this.stat(newUri).then(() => true, () => false)) {
+      await this.delete(newUri); // the user agreed to replace it: its own commit, so it can be restored
+    }
+    const result = await this.move(Methods.memoryRename, { uri: oldUri.toString(), newUri: newUri.toString() },
+      'renamed', oldUri);
+    const oldPrefix = oldUri.toString();
+    this.changes.fire(result.uris.map((moved) => ({
+      type: moved === oldPrefix || moved.startsWith(`${oldPrefix}/`) ? vscode.FileChangeType.Deleted : vscode.FileChangeType.Created,
+      uri: vscode.Uri.parse(moved),
+    })));
   }
 
   dispose(): void {
     for (const disposable of this.disposables) {
       disposable.dispose();
     }
+  }
+
+  private async move(method: string, params: object, what: string, uri: vscode.Uri): Promise<MemoryMoveResult> {
+    let result: MemoryMoveResult;
+    try {
+      result = await this.client.request<MemoryMoveResult>(method, params);
+    } catch (error) {
+      const message = errorMessage(error);
+      if (/already exists/.test(message)) {
+        throw vscode.FileSystemError.FileExists(message);
+      }
+      if (/does not exist/.test(message)) {
+        throw vscode.FileSystemError.FileNotFound(uri);
+      }
+      throw new vscode.FileSystemError(`${memoryPathOf(uri)} was not ${what}: ${message}`);
+    }
+    for (const gone of result.uris) {
+      this.latest.delete(gone);
+      this.based.delete(gone);
+    }
+    this.model.refresh();
+    return result;
   }
 
   private read(uri: vscode.Uri): Promise<MemoryReadResult> {

@@ -13,10 +13,18 @@ export const Methods = {
   memoryWrite: 'letta/memoryWrite',
   memoryTree: 'letta/memoryTree',
   memoryHistory: 'letta/memoryHistory',
+  memoryDelete: 'letta/memoryDelete',
+  memoryRename: 'letta/memoryRename',
   memoryChanged: 'letta/memoryChanged',
   chatEvent: 'letta/chatEvent',
   status: 'letta/status',
 } as const;
+
+/** `letta/memoryDelete` and `letta/memoryRename`: one commit; the URIs it removed and added. */
+export interface MemoryMoveResult {
+  commit: string | null;
+  uris: string[];
+}
 
 /** JSON-RPC error code of a save whose baseVersion is stale (LSP ContentModified). */
 export const CONTENT_MODIFIED = -32801;

@@ -80,6 +80,22 @@ function tab(text) {
   return page.locator('.tabs-container .tab', { hasText: text }).first();
 }
 
+/** Right-click a Memory view row and choose a context menu item. VS Code ignores a click that comes too
+ * soon after the menu opened (it guards against the right-click's own mouse-up), so wait, and if the menu
+ * is still open afterwards, choose the focused item with Enter. */
+async function contextMenu(rowText, item) {
+  await memoryRow(rowText).click({ button: 'right' });
+  const entry = page.locator('.context-view .action-label', { hasText: item }).first();
+  await entry.waitFor();
+  await page.waitForTimeout(300);
+  await entry.hover();
+  await entry.click();
+  await page.waitForTimeout(300);
+  if (await entry.isVisible()) {
+    await page.keyboard.press('Enter');
+  }
+}
+
 /** Show the Letta side bar (clicking its icon while it is showing would hide it). */
 async function showMemoryView() {
   const title = page.locator('.sidebar .composite.title', { hasText: 'Letta' }).first();
@@ -276,6 +292,33 @@ async function mainScenario() {
     const diff = page.locator('.monaco-diff-editor:visible').first();
     await diff.locator('.editor.modified .view-lines', { hasText: 'Prefers tabs.' }).waitFor();
     await diff.locator('.editor.modified .line-insert').first().waitFor();
+  });
+
+  await step('rename-from-memory-view', async () => {
+    await clearNotifications();
+    await showMemoryView();
+    // reference/stack.md, by its description (the chat made a system/stack.md too)
+    await contextMenu("The project's stack and tools", 'Rename in Memory');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill('reference/toolchain.md');
+    await page.keyboard.press('Enter');
+    await waitUntil('the rename commit', async () =>
+      git('log', '-1', '--format=%s') === 'rename reference/stack.md to reference/toolchain.md in the editor');
+    await memoryRow('toolchain.md').waitFor();
+  });
+
+  await step('delete-asks-first', async () => {
+    await contextMenu('toolchain.md', 'Delete from Memory');
+    await page.locator('.monaco-dialog-box', { hasText: 'Delete reference/toolchain.md from memory?' }).waitFor();
+  });
+
+  await step('delete-from-memory-view', async () => {
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.locator('.monaco-button', { hasText: 'Delete' }).first().click();
+    await waitUntil('the delete commit', async () =>
+      git('log', '-1', '--format=%s') === 'delete reference/toolchain.md in the editor');
+    await waitUntil('the row to go', async () => (await memoryRow('toolchain.md').count()) === 0);
   });
 
 }
