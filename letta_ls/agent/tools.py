@@ -45,10 +45,37 @@ MEMORY_SCHEMA: dict[str, Any] = {
     "required": ["command"],
 }
 
+# What each memory command needs (SPEC section 10); every change also needs its ``reason``.
+MEMORY_COMMAND_ARGUMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (required, optional)
+    "view": (("file_path",), ()),
+    "create": (("file_path", "description"), ("file_text",)),
+    "str_replace": (("file_path", "old_string", "new_string"), ()),
+    "insert": (("file_path", "insert_line", "insert_text"), ()),
+    "delete": (("file_path",), ()),
+    "rename": (("old_path", "new_path"), ()),
+    "update_description": (("file_path", "description"), ()),
+}
+
+
+def strict_memory_schema() -> dict[str, Any]:
+    """The memory tool's arguments as one alternative per command, each with exactly its own arguments and
+    (for changes) ``reason`` required: under a grammar, a small model cannot forget the file or the reason."""
+    props = MEMORY_SCHEMA["properties"]
+    alternatives = []
+    for command, (required, optional) in MEMORY_COMMAND_ARGUMENTS.items():
+        names = [*required, *optional] + ([] if command == "view" else ["reason"])
+        alternatives.append({
+            "type": "object",
+            "properties": {"command": {"const": command}, **{name: props[name] for name in names}},
+            "required": ["command", *required, *([] if command == "view" else ["reason"])],
+        })
+    return {"anyOf": alternatives}
+
+
 TOOL_SPECS: list[ToolSpec] = [
     ToolSpec("memory", "Read and edit your memory files. Every change is one git commit whose message is `reason`. "
              "Commands: view (file or folder), create, str_replace (old_string must occur exactly once), insert, "
-             "delete, rename, update_description.", MEMORY_SCHEMA),
+             "delete, rename, update_description.", MEMORY_SCHEMA, strict_memory_schema()),
     ToolSpec("memory_search", "Search all memory files for lines matching a query; returns path, line and text.",
              {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
     ToolSpec("conversation_search", "Search this agent's past messages across all conversations.",

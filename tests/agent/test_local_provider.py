@@ -288,6 +288,47 @@ def test_schemas_are_reduced_to_what_the_grammar_converter_handles() -> None:
     assert grammar_schema({"enum": ["a", "b"], "type": "string"}) == {"enum": ["a", "b"]}
 
 
+def test_the_memory_tools_grammar_requires_each_commands_arguments_and_a_reason() -> None:
+    from letta_ls.agent.tools import TOOL_SPECS
+
+    memory = next(tool for tool in TOOL_SPECS if tool.name == "memory")
+    schema = local.answer_schema([memory])
+    call = next(alt for alt in schema["oneOf"] if alt["properties"]["type"] == {"const": "tool"})
+    by_command = {alt["properties"]["command"]["const"]: alt for alt in call["properties"]["arguments"]["anyOf"]}
+    assert set(by_command) == {"view", "create", "str_replace", "insert", "delete", "rename", "update_description"}
+    assert by_command["create"]["required"] == ["command", "file_path", "description", "reason"]
+    assert by_command["rename"]["required"] == ["command", "old_path", "new_path", "reason"]
+    assert by_command["view"]["required"] == ["command", "file_path"]
+    assert "reason" not in by_command["view"]["properties"]
+    assert memory.parameters["required"] == ["command"]  # what the cloud APIs see stays as it was
+
+
+async def test_the_embedded_model_saving_a_note_names_the_file_and_the_reason(provider: LocalProvider) -> None:
+    from letta_ls.agent.tools import TOOL_SPECS
+
+    memory = next(tool for tool in TOOL_SPECS if tool.name == "memory")
+    events = await collect(provider.stream(ask(
+        "Remember this in your memory file system/human.md: I prefer tabs over spaces. Use the memory tool "
+        "with the insert command.", tools=[memory], max_tokens=160)))
+    reply = check_reply(events, [memory])
+    assert isinstance(reply, ToolCall), reply
+    command = reply.arguments["command"]
+    required = local.answer_schema([memory])["oneOf"][1]["properties"]["arguments"]["anyOf"]
+    needed = next(alt["required"] for alt in required if alt["properties"]["command"]["const"] == command)
+    assert all(name in reply.arguments for name in needed), reply.arguments
+    assert command == "view" or "reason" in reply.arguments
+
+
+def test_a_tool_call_cut_off_by_max_tokens_is_said_in_words_not_shown_as_json() -> None:
+    answer = local._Answer([MEMORY_TOOL])
+    pieces = ['{"type": "tool", ', '"name": "memory", ', '"arguments": {"command": "create", ', '"file_text": "a a']
+    for piece in pieces:
+        assert answer.feed(piece) == []  # nothing of a call is streamed as text
+    call, texts = answer.finish(truncated=True)
+    assert call is None and texts == [local.CUT_OFF_CALL.format(tokens=4)]
+    assert "nothing was done" in texts[0] and "{" not in texts[0]
+
+
 def test_answers_are_read_back_and_partial_strings_decoded() -> None:
     assert decode_partial_string('Hello \\"you\\" \\n\\u00e9\\ud83d\\ude00 done" trailing') == 'Hello "you" \né😀 done'
     assert decode_partial_string("cut in an escape \\") == "cut in an escape "
@@ -306,4 +347,7 @@ def test_answers_are_read_back_and_partial_strings_decoded() -> None:
     assert streamed == ["Hel", "lo ", "é!"] and answer.finish(False) == (None, [])
     broken = local._Answer([MEMORY_TOOL])
     assert broken.feed('{"type": "tool", "name": "mem') == []
-    assert broken.finish(True) == (None, ['{"type": "tool", "name": "mem'])  # degraded to plain text
+    assert broken.finish(True) == (None, [local.CUT_OFF_CALL.format(tokens=1)])  # said, not half-shown
+    unparsed = local._Answer([MEMORY_TOOL])
+    unparsed.feed('{"type": "tool", "name": "nope", "arguments": {}}')
+    assert unparsed.finish(False) == (None, ['{"type": "tool", "name": "nope", "arguments": {}}'])  # kept as text

@@ -21,6 +21,10 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments object
+    # A stricter schema of the same arguments for constrained decoding (the embedded model's grammar): e.g.
+    # one alternative per memory command with that command's arguments and its ``reason`` required. A
+    # provider that sends ``parameters`` to an API leaves it alone; None: ``parameters`` is strict enough.
+    strict_parameters: dict[str, Any] | None = None
 
 
 @dataclass

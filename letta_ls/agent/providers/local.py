@@ -70,6 +70,9 @@ STOP_WAIT = 2.0  # seconds a cancelled stream waits for the worker to let go of 
 _ANY_VALUE: dict[str, Any] = {"type": ["string", "number", "boolean", "null", "object", "array"]}
 _PRIMITIVES = frozenset({"string", "number", "integer", "boolean", "null", "object", "array"})
 _MESSAGE_PREFIX = re.compile(r'\A\s*\{\s*"type"\s*:\s*"message"\s*,\s*"text"\s*:\s*"')
+_TOOL_PREFIX = re.compile(r'\A\s*\{\s*"type"\s*:\s*"tool"')
+CUT_OFF_CALL = ("(The local model's tool call was cut off after {tokens} tokens, so nothing was done. Ask again "
+                "more simply, or configure a larger model: see the README's Models section.)")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -417,14 +420,23 @@ def _answer_schema(tools: Sequence[ToolSpec], arguments: Sequence[dict[str, Any]
     return {"oneOf": [message, *calls]}
 
 
+def _is_object_schema(schema: dict[str, Any]) -> bool:
+    """An arguments object, or a union of them (a tool's strict schema: one alternative per command)."""
+    union = schema.get("anyOf")
+    if isinstance(union, list):
+        return bool(union) and all(isinstance(alt, dict) and alt.get("type") == "object" for alt in union)
+    return schema.get("type") == "object"
+
+
 def answer_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The JSON schema a reply with tools must match: a message, or a call of one tool with its arguments."""
+    """The JSON schema a reply with tools must match: a message, or a call of one tool with its arguments
+    (the tool's ``strict_parameters`` when it has them)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     arguments: list[dict[str, Any]] = []
     for tool in tools:
-        schema = grammar_schema(tool.parameters or {"type": "object"})
-        if schema.get("type") != "object":
+        schema = grammar_schema(tool.strict_parameters or tool.parameters or {"type": "object"})
+        if not _is_object_schema(schema):
             schema = {"type": "object"}
         try:
             json_schema_to_gbnf(json.dumps(_answer_schema([tool], [schema])))
@@ -578,7 +590,9 @@ def _run_locked(engine: _Engine, request: ModelRequest, seed: int, cancelled: th
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if request.tools:
-        options.update(grammar=_tool_grammar(engine, request.tools), temperature=0.0, repeat_penalty=1.0)
+        # greedy under the grammar; the repeat penalty keeps a 135M model from looping inside a string
+        # argument until max_tokens (which would cut the call off and do nothing)
+        options.update(grammar=_tool_grammar(engine, request.tools), temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
     emit(_Started(input_tokens))
@@ -718,6 +732,9 @@ class _Answer:
             return None, [rest] if rest else []
         if self.streamed:  # a message cut short (by max_tokens): what was streamed is the reply
             return None, []
+        if truncated and _TOOL_PREFIX.match(raw):
+            # a call cut off mid-arguments: say so in words rather than show half a JSON object
+            return None, [CUT_OFF_CALL.format(tokens=len(self.raw))]
         if not truncated:
             log.warning("the local model's reply did not parse despite the grammar: %r", raw[:200])
         return None, [raw.strip()] if raw.strip() else []
