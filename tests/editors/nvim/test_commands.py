@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import MemoryRepo
-from tests.editors.nvim.conftest import PLUGIN, HUMAN, Editor, model_settings, outside_commit
+from tests.editors.nvim.conftest import PLUGIN, lua_string, HUMAN, Editor, model_settings, outside_commit
 
-SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init", "new", "pin", "remember",
-               "sleeptime", "tree"]
+SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init", "mv", "new", "pin", "remember",
+               "rm", "sleeptime", "tree"]
 
 
 def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: MemoryRepo):
@@ -148,6 +148,47 @@ def test_backup_and_restore(editor: Editor, memory: MemoryRepo):
     editor.cmd("Letta restore")
     editor.wait_noted("restored refs/letta-backup/" + name)
     assert memory.read(HUMAN).text == before
+
+
+def test_mv_and_rm_rename_and_delete_memory_files_and_their_buffers_follow(editor: Editor, memory: MemoryRepo):
+    outside_commit(memory, {"reference/stack.md": "---\ndescription: The stack we use\n---\nGo.\n"}, "add the stack")
+    editor.start_plugin()
+    editor.cmd("edit " + editor.memory_uri("reference/stack.md"))
+    editor.wait("vim.b.letta_uri ~= nil and vim.api.nvim_buf_line_count(0) > 3", "the memory buffer")
+    editor.cmd("Letta mv reference/tools/stack.md")
+    editor.wait_noted("renamed reference/stack.md to reference/tools/stack.md")
+    assert "reference/tools/stack.md" in memory.snapshot() and "reference/stack.md" not in memory.snapshot()
+    assert memory.history(limit=1)[0].message == "rename reference/stack.md to reference/tools/stack.md in the editor"
+    editor.wait(f"vim.b.letta_uri == {lua_string(editor.memory_uri('reference/tools/stack.md'))}",
+                "the window to show the renamed file")
+    assert editor.lines()[-1] == "Go."
+
+    editor.answer("Cancel")
+    editor.cmd("Letta rm")
+    assert "reference/tools/stack.md" in memory.snapshot()  # cancelled: nothing happened
+
+    editor.cmd("Letta tree")  # m on a file of the tree renames it, d deletes it
+    editor.wait("vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
+                "return l:find('reference/tools/stack.md', 1, true) ~= nil end)", "the file in the tree")
+    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if "reference/tools/stack.md" in line)
+    editor.lua("vim.api.nvim_win_set_cursor(0, ...)", [row + 1, 0])
+    editor.type_input("reference/tools/stack-and-tools.md")
+    editor.lua("vim.api.nvim_feedkeys('m', 'x', false)")
+    editor.wait_noted("renamed reference/tools/stack.md to reference/tools/stack-and-tools.md")
+    editor.wait("vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
+                "return l:find('stack-and-tools.md', 1, true) ~= nil end)", "the tree to show the new name")
+    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if "stack-and-tools.md" in line)
+    editor.lua("vim.api.nvim_win_set_cursor(0, ...)", [row + 1, 0])
+    editor.answer("Delete")
+    editor.lua("vim.api.nvim_feedkeys('d', 'x', false)")
+    editor.wait_noted("deleted reference/tools/stack-and-tools.md")
+    assert not any(path.startswith("reference/tools") for path in memory.snapshot().files)
+    assert "from memory?" in editor.asked()[-1]["prompt"]
+    editor.answer("Delete")
+    editor.cmd("Letta rm reference/nothing.md")
+    editor.wait_noted("rm: reference/nothing.md does not exist in memory", "ERROR")
+    editor.cmd("Letta mv")
+    editor.wait_noted("mv: give the new path", "ERROR")
 
 
 def test_completion_of_subcommands_and_arguments(editor: Editor, letta_home: Home):

@@ -56,6 +56,17 @@ local function with_agent(key, fn)
   end)
 end
 
+--- Memory paths, fetched synchronously (for completion).
+local function memory_paths()
+  local err, tree = lsp.request_sync('letta/memoryTree', vim.empty_dict(), 1000)
+  if err or not tree then
+    return {}
+  end
+  return vim.tbl_map(function(e)
+    return e.path
+  end, tree.entries or {})
+end
+
 local function switch_to(agent)
   run('switch agent', 'letta.switchAgent', { agentId = agent.agentId }, function(result)
     util.notify(string.format('now talking to %s (%s)', result.name, result.agentId))
@@ -292,16 +303,28 @@ M.subcommands = {
   history = {
     help = 'history [path]: commits of a memory file (default: this buffer); pick one to open it',
     complete = function()
-      local err, tree = lsp.request_sync('letta/memoryTree', vim.empty_dict(), 1000)
-      if err or not tree then
-        return {}
-      end
-      return vim.tbl_map(function(e)
-        return e.path
-      end, tree.entries or {})
+      return memory_paths()
     end,
     run = function(args)
       require('letta.history').pick(args)
+    end,
+  },
+  mv = {
+    help = 'mv [path] {new path}: rename a memory file or folder (default: this buffer\'s file); one commit',
+    complete = function()
+      return memory_paths()
+    end,
+    run = function(args)
+      require('letta.files').rename(args)
+    end,
+  },
+  rm = {
+    help = 'rm [path]: delete a memory file or folder (default: this buffer\'s file), after asking; one commit',
+    complete = function()
+      return memory_paths()
+    end,
+    run = function(args)
+      require('letta.files').delete(args)
     end,
   },
   backup = {

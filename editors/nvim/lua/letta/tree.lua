@@ -175,6 +175,22 @@ function M.open(done)
         require('letta.history').pick(entry.uri)
       end
     end, 'letta: history of the memory file')
+    map('d', function()
+      local entry = M.entry_under_cursor()
+      if entry then
+        require('letta.files').delete(entry.uri)
+      end
+    end, 'letta: delete the memory file (asks first)')
+    map('m', function()
+      local entry = M.entry_under_cursor()
+      if entry then
+        vim.ui.input({ prompt = 'letta: rename ' .. entry.path .. ' to: ', default = entry.path }, function(new)
+          if new and vim.trim(new) ~= '' and vim.trim(new) ~= entry.path then
+            require('letta.files').rename(entry.uri .. ' ' .. vim.trim(new))
+          end
+        end)
+      end
+    end, 'letta: rename or move the memory file')
     map('q', '<cmd>close<cr>', 'letta: close the memory tree')
   end
   M.refresh(done)
