@@ -150,6 +150,17 @@ def test_backup_and_restore(editor: Editor, memory: MemoryRepo):
     assert memory.read(HUMAN).text == before
 
 
+def press_on_tree_line(editor: Editor, text: str, key: str, *, inputs=(), answers=()) -> None:
+    """Wait for the memory tree to show ``text``, put the cursor on that line and press ``key``."""
+    editor.wait(f"vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
+                f"return l:find({lua_string(text)}, 1, true) ~= nil end)", f"{text} in the tree")
+    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if text in line)
+    editor.lua("vim.api.nvim_win_set_cursor(0, ...)", [row + 1, 0])
+    editor.type_input(*inputs)
+    editor.answer(*answers)
+    editor.lua("vim.api.nvim_feedkeys(..., 'x', false)", key)
+
+
 def test_mv_and_rm_rename_and_delete_memory_files_and_their_buffers_follow(editor: Editor, memory: MemoryRepo):
     outside_commit(memory, {"reference/stack.md": "---\ndescription: The stack we use\n---\nGo.\n"}, "add the stack")
     editor.start_plugin()
@@ -168,19 +179,9 @@ def test_mv_and_rm_rename_and_delete_memory_files_and_their_buffers_follow(edito
     assert "reference/tools/stack.md" in memory.snapshot()  # cancelled: nothing happened
 
     editor.cmd("Letta tree")  # m on a file of the tree renames it, d deletes it
-    editor.wait("vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
-                "return l:find('reference/tools/stack.md', 1, true) ~= nil end)", "the file in the tree")
-    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if "reference/tools/stack.md" in line)
-    editor.lua("vim.api.nvim_win_set_cursor(0, ...)", [row + 1, 0])
-    editor.type_input("reference/tools/stack-and-tools.md")
-    editor.lua("vim.api.nvim_feedkeys('m', 'x', false)")
+    press_on_tree_line(editor, "reference/tools/stack.md", "m", inputs=["reference/tools/stack-and-tools.md"])
     editor.wait_noted("renamed reference/tools/stack.md to reference/tools/stack-and-tools.md")
-    editor.wait("vim.iter(letta_test.lines('[Letta memory]')):any(function(l) "
-                "return l:find('stack-and-tools.md', 1, true) ~= nil end)", "the tree to show the new name")
-    row = next(i for i, line in enumerate(editor.lines("[Letta memory]")) if "stack-and-tools.md" in line)
-    editor.lua("vim.api.nvim_win_set_cursor(0, ...)", [row + 1, 0])
-    editor.answer("Delete")
-    editor.lua("vim.api.nvim_feedkeys('d', 'x', false)")
+    press_on_tree_line(editor, "stack-and-tools.md", "d", answers=["Delete"])
     editor.wait_noted("deleted reference/tools/stack-and-tools.md")
     assert not any(path.startswith("reference/tools") for path in memory.snapshot().files)
     assert "from memory?" in editor.asked()[-1]["prompt"]
