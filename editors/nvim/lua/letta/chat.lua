@@ -26,11 +26,7 @@ local writing = false -- the line above the prompt is a reply still being stream
 
 ---@return integer?
 function M.buffer()
-  local buf = vim.fn.bufnr('^' .. vim.fn.escape(M.BUFFER_NAME, '[]') .. '$')
-  if buf ~= -1 and vim.api.nvim_buf_is_valid(buf) then
-    return buf
-  end
-  return nil
+  return util.named_buffer(M.BUFFER_NAME)
 end
 
 ---@return boolean

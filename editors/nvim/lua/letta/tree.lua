@@ -17,11 +17,7 @@ local entries_by_line = {}
 --- The tree buffer, if it exists.
 ---@return integer?
 function M.buffer()
-  local buf = vim.fn.bufnr('^' .. vim.fn.escape(M.BUFFER_NAME, '[]') .. '$')
-  if buf ~= -1 and vim.api.nvim_buf_is_valid(buf) then
-    return buf
-  end
-  return nil
+  return util.named_buffer(M.BUFFER_NAME)
 end
 
 --- The lines of the tree view, and which entry each line shows.

@@ -93,14 +93,25 @@ function M.set_buffer_text(buf, text)
   vim.bo[buf].modifiable = was_modifiable
 end
 
+--- The buffer named exactly `name` (e.g. "[Letta chat]"), if it exists and is valid.
+---@param name string
+---@return integer?
+function M.named_buffer(name)
+  local buf = vim.fn.bufnr('^' .. vim.fn.escape(name, '[]*?\\') .. '$')
+  if buf ~= -1 and vim.api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+  return nil
+end
+
 --- A scratch buffer shown in a split, found again by name on later calls (one per purpose).
 ---@param name string buffer name, e.g. "letta://doctor" is avoided: names with :// go through BufReadCmd
 ---@param opts { filetype?: string, split?: string }?
 ---@return integer buf, integer win
 function M.scratch(name, opts)
   opts = opts or {}
-  local buf = vim.fn.bufnr('^' .. vim.fn.escape(name, '[]*?\\') .. '$')
-  if buf == -1 or not vim.api.nvim_buf_is_valid(buf) then
+  local buf = M.named_buffer(name)
+  if not buf then
     buf = vim.api.nvim_create_buf(false, true)
     vim.api.nvim_buf_set_name(buf, name)
   end
