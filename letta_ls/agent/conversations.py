@@ -14,48 +14,33 @@ Every agent has a conversation whose id is literally ``default`` (created on fir
     {"type": "turn", "turnId": ..., "status": "started"|"done"|"cancelled"|"error", "time": ...}
     {"type": "compaction", "summarisedThrough": <message id>, "summary": <Message json>, "time": ..., ...}
 
-Crash safety and concurrency. A transcript is only ever appended to: each append is one ``os.write`` of
-complete lines on an ``O_APPEND`` descriptor followed by ``fsync``, under an exclusive ``flock`` on the
-transcript, so two editor windows (two processes) and threads never interleave or lose lines. A crash
-mid-write can leave a torn last line; readers skip any line that does not parse, and the next append
-first writes the missing newline so the torn bytes stay on a line of their own. A turn's start (its
-marker and the user's message) and its end (the reply and its marker) are one append each, so one fsync
-each (the agent runs the start's fsync while the model is asked, and shows nothing of the turn before it
-is done). ``index.json`` and ``state.json`` are replaced atomically (temporary file + fsync + rename)
-under a lock on the directory, and only when they must change (``conversation_index.py``). Nothing in
-letta-ls rewrites a transcript. Reading parses only what was appended since the last read
+Crash safety and concurrency. A transcript is only ever appended to (``transcript_writer.py``): one
+write and one fsync per append under an exclusive ``flock``, so windows and threads never interleave or
+lose lines, and a torn last line is skipped by readers and set apart by the next append. A turn's start
+(its marker and the user's message) and its end (the reply and its marker) are one append each, so one
+fsync each (the agent runs the start's fsync while the model is asked, and shows nothing of the turn
+before it is done). ``index.json`` and ``state.json`` are replaced atomically (temporary file + fsync +
+rename) under a lock on the directory, and only when they must change (``conversation_index.py``).
+Nothing in letta-ls rewrites a transcript. Reading parses only what was appended since the last read
 (``transcripts.py``); the records it returns are shared, so treat them as read-only.
 
-Provider-valid histories (the repair design). Providers refuse an assistant tool call without a result.
-A crash or a cancel can leave exactly that on disk, and the file must not be rewritten, so the repair
-happens on read and is never stored: ``messages()`` places each tool result directly after the
-assistant message that made the call, drops tool results that answer no call, and gives every call
-that has no result a synthetic result ``"cancelled: no result"`` -- as soon as anything other than its
-own results follows the call in the transcript (a new message, a turn marker, a compaction). A call at
-the very end of the transcript with nothing after it is left pending: its turn may still be running,
-here or in another window, and compaction must not cut past it. Synthetic results have deterministic
-ids (``<assistant id>.<call id>.no-result``), so a compaction can name one as ``summarisedThrough`` and
-every later read finds it again. A real result appended late simply replaces the synthetic one.
-
-``messages()`` is the whole repaired history; ``context()`` is what the model sees: the latest
+``messages()`` is the whole history, repaired on read so providers accept it (a tool call without a
+result gets a synthetic one; ``history_repair.py``); ``context()`` is what the model sees: the latest
 compaction summary followed by the messages after the message it summarised through. The transcript
-itself always keeps everything, and ``render_markdown()`` renders it (for ``letta-conversation://``).
+itself always keeps everything: ``render_markdown()`` renders it (for ``letta-conversation://``,
+``conversation_render.py``) and ``search()`` looks through it (``conversation_search.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from letta_ls.agent.conversation_index import (
     DEFAULT_ID,
@@ -72,19 +57,18 @@ from letta_ls.agent.conversation_index import (
     write_index,
     write_last_used,
 )
+from letta_ls.agent.conversation_render import clip, render_conversation
+from letta_ls.agent.conversation_search import SearchHit, search_messages, searchable_text
+from letta_ls.agent.history_repair import NO_RESULT, repair_history
 from letta_ls.agent.messages import Message, new_id, now_iso
-from letta_ls.agent.transcripts import TRANSCRIPTS, CompactionRecord, Record, Transcript
+from letta_ls.agent.transcript_writer import TurnStatus, append_records, flocked, message_record, turn_record
+from letta_ls.agent.transcripts import TRANSCRIPTS, CompactionRecord, Transcript
 
 __all__ = ["DEFAULT_ID", "DEFAULT_TITLE", "NO_RESULT", "CompactionRecord", "ConversationInfo", "ConversationStore",
-           "SearchHit", "TurnStatus", "UnknownConversationError", "clip", "repair_history", "title_from"]
+           "SearchHit", "TurnStatus", "UnknownConversationError", "clip", "repair_history", "searchable_text",
+           "title_from"]
 
 logger = logging.getLogger(__name__)
-
-TOOL_RESULT_CLIP = 2_000
-NO_RESULT = "cancelled: no result"
-SNIPPET_CHARS = 160
-TurnStatus = Literal["started", "done", "cancelled", "error"]
-TURN_STATUSES = ("started", "done", "cancelled", "error")
 
 
 class UnknownConversationError(KeyError):
@@ -99,125 +83,9 @@ class UnknownConversationError(KeyError):
         return str(self.args[0])
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: str
-    message_id: str
-    role: str
-    created: str
-    snippet: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"conversationId": self.conversation_id, "messageId": self.message_id, "role": self.role,
-                "created": self.created, "snippet": self.snippet}
-
-
-# ---------------------------------------------------------------------------------------------- helpers
 _HOLDING = threading.local()  # the conversations directories whose lock this thread holds
 
 
-@contextlib.contextmanager
-def _flocked(path: Path, operation: int, flags: int = os.O_RDWR | os.O_CREAT) -> Iterator[int]:
-    fd = os.open(path, flags, 0o644)
-    try:
-        fcntl.flock(fd, operation)
-        yield fd
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _message_record(message: Message) -> dict[str, Any]:
-    return {"type": "message", "message": message.to_json()}
-
-
-def _turn_record(turn_id: str, status: TurnStatus) -> dict[str, Any]:
-    if status not in TURN_STATUSES:
-        raise ValueError(f"turn status must be one of {', '.join(TURN_STATUSES)}, not {status!r}")
-    return {"type": "turn", "turnId": turn_id, "status": status, "time": now_iso()}
-
-
-def _line(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters with a note of how much was left out."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n… [{len(text) - limit} more characters]"
-
-
-def searchable_text(message: Message) -> str:
-    parts = [message.content]
-    for call in message.tool_calls:
-        parts.append(call.name)
-        parts.append(json.dumps(call.arguments, ensure_ascii=False) if call.arguments else call.raw_arguments)
-    return "\n".join(p for p in parts if p)
-
-
-def _snippet(text: str, start: int, length: int) -> str:
-    before = (SNIPPET_CHARS - length) // 3
-    lo = max(0, start - max(before, 0))
-    hi = min(len(text), max(lo + SNIPPET_CHARS, start + length))
-    piece = " ".join(text[lo:hi].split())
-    return ("…" if lo > 0 else "") + piece + ("…" if hi < len(text) else "")
-
-
-def _fence(text: str, lang: str = "") -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text}\n{ticks}"
-
-
-def _when(stamp: str) -> str:
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    zone = moment.tzname() or ""
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone}" if zone else "")
-
-
-def repair_history(records: list[Record]) -> list[Message]:
-    """The provider-valid history of transcript ``records`` (see the module docstring)."""
-    messages = [rec for kind, rec in records if kind == "message"]
-    results: dict[str, Message] = {}
-    for message in messages:
-        if message.role == "tool" and message.tool_call_id and message.tool_call_id not in results:
-            results[message.tool_call_id] = message
-    called = {call.id for m in messages if m.role == "assistant" for call in m.tool_calls}
-    orphans = [m.id for m in messages if m.role == "tool" and m.tool_call_id not in called]
-    if orphans:
-        logger.debug("dropping %d tool result(s) that answer no tool call: %s", len(orphans), ", ".join(orphans))
-
-    history: list[Message] = []
-    placed: set[str] = set()
-    for index, (kind, record) in enumerate(records):
-        if kind != "message" or record.role == "tool":
-            continue  # tool results are placed right after the call they answer
-        history.append(record)
-        if record.role != "assistant" or not record.tool_calls:
-            continue
-        own = {call.id for call in record.tool_calls}
-        settled = any(call.id not in results for call in record.tool_calls) and any(
-            not (k == "message" and r.role == "tool" and r.tool_call_id in own) for k, r in records[index + 1:])
-        for call in record.tool_calls:
-            if call.id in placed:
-                continue
-            result = results.get(call.id)
-            if result is None and settled:
-                result = Message(role="tool", content=NO_RESULT, tool_call_id=call.id, name=call.name,
-                                 id=f"{record.id}.{call.id}.no-result", created=record.created,
-                                 turn_id=record.turn_id)
-            if result is not None:
-                history.append(result)
-                placed.add(call.id)
-    return history
-
-
-# ---------------------------------------------------------------------------------------------- the store
 class ConversationStore:
     """The conversations of one agent, in ``directory`` (``Agent.conversations_dir``)."""
 
@@ -235,7 +103,7 @@ class ConversationStore:
         if key in held:
             raise RuntimeError(f"the lock of {key} is already held by this thread")
         self.directory.mkdir(parents=True, exist_ok=True)
-        with _flocked(self.directory / ".lock", fcntl.LOCK_EX):
+        with flocked(self.directory / ".lock", fcntl.LOCK_EX):
             held.add(key)
             try:
                 yield read_index(self.directory)
@@ -353,20 +221,7 @@ class ConversationStore:
     def _append_records(self, conversation_id: str, records: list[dict[str, Any]], *, sync: bool = True) -> int:
         """Complete lines, one ``os.write`` under an exclusive flock, then one fsync for them all (unless the
         caller syncs later, see ``begin_turn``); returns the transcript's size after them."""
-        path = self._known_transcript(conversation_id)
-        data = b"".join(_line(record) for record in records)
-        with _flocked(path, fcntl.LOCK_EX, os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                logger.warning("%s ends with a torn line (an interrupted write); starting a fresh line", path)
-                data = b"\n" + data
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if sync:
-                os.fsync(fd)
-            TRANSCRIPTS.appended(path, fd, size, data)
-            return size + len(data)
+        return append_records(self._known_transcript(conversation_id), records, sync=sync)
 
     def _after_append(self, conversation_id: str, end: int) -> None:
         """Rewrite the conversation's index entry only when it lags ``MAX_LAG_BYTES`` behind the transcript
@@ -390,12 +245,12 @@ class ConversationStore:
         """Append ``messages`` to the transcript (one write, one fsync); ``get`` and ``list`` count them."""
         if not messages:
             return
-        end = self._append_records(conversation_id, [_message_record(m) for m in messages])
+        end = self._append_records(conversation_id, [message_record(m) for m in messages])
         self._after_append(conversation_id, end)
 
     def mark_turn(self, conversation_id: str, turn_id: str, status: TurnStatus) -> None:
         """Record that a turn started or ended, so a reader can tell a turn that never finished."""
-        self._append_records(conversation_id, [_turn_record(turn_id, status)])
+        self._append_records(conversation_id, [turn_record(turn_id, status)])
 
     def begin_turn(self, conversation_id: str, turn_id: str, message: Message, *, sync: bool = True) -> None:
         """Start a turn: its ``started`` marker and the user's ``message`` as one append (one fsync).
@@ -403,7 +258,7 @@ class ConversationStore:
         With ``sync=False`` the lines are written (every reader sees them, and a crash of the process
         keeps them) but the fsync is left to the caller's ``sync``, so that it can overlap the model
         call; the caller must show nothing for the turn before that returns."""
-        end = self._append_records(conversation_id, [_turn_record(turn_id, "started"), _message_record(message)],
+        end = self._append_records(conversation_id, [turn_record(turn_id, "started"), message_record(message)],
                                    sync=sync)
         self._after_append(conversation_id, end)
 
@@ -418,8 +273,8 @@ class ConversationStore:
     def end_turn(self, conversation_id: str, turn_id: str, status: TurnStatus,
                  messages: list[Message] | None = None) -> None:
         """End a turn: its last ``messages`` followed by the ``status`` marker, as one append (one fsync)."""
-        record = _turn_record(turn_id, status)
-        end = self._append_records(conversation_id, [*(_message_record(m) for m in messages or []), record])
+        record = turn_record(turn_id, status)
+        end = self._append_records(conversation_id, [*(message_record(m) for m in messages or []), record])
         self._after_append(conversation_id, end)
 
     def record_compaction(self, conversation_id: str, summarised_through: str, summary: Message,
@@ -489,66 +344,15 @@ class ConversationStore:
     def render_markdown(self, conversation_id: str) -> str:
         """The read-only ``letta-conversation://`` document: the whole transcript as markdown."""
         info = self.get(conversation_id)
-        transcript = self._parse(self.transcript_path(conversation_id))
-        out = [f"# {info.title or 'Untitled conversation'}", "",
-               f"*Conversation `{info.conversation_id}` · {info.messages} messages · started {_when(info.created)}"
-               f" · updated {_when(info.updated)}*", ""]
-        for kind, record in transcript.records:
-            if kind == "message":
-                out.extend(_render_message(record))
-            elif kind == "compaction":
-                count = record.details.get("hidden", record.details.get("summarised"))
-                what = f"{count} earlier messages were" if isinstance(count, int) else "Earlier messages were"
-                out += [f"## Compaction summary · {_when(record.time)}", "",
-                        f"> **Compaction:** {what} summarised here (through `{record.summarised_through}`); "
-                        "from this point the model sees this summary instead of them.", "",
-                        record.summary.content.strip(), ""]
-            elif record.get("status") in ("cancelled", "error"):
-                out += [f"*Turn `{record['turnId']}` {'was cancelled' if record['status'] == 'cancelled' else 'failed'}"
-                        f" · {_when(str(record.get('time') or ''))}*", ""]
-        if transcript.skipped:
-            out += [f"*{transcript.skipped} unreadable line(s) skipped (an interrupted write).*", ""]
-        return "\n".join(out).rstrip() + "\n"
+        return render_conversation(info, self._parse(self.transcript_path(conversation_id)))
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         """Past messages of every conversation matching ``query``, newest first.
 
         A message matches when it contains the query (case-insensitive) or all of its words in any order.
         """
-        needle = " ".join(query.split()).casefold()
-        if not needle or limit <= 0:
-            return []
-        words = needle.split()
-        hits: list[SearchHit] = []
-        for info in self.list():
-            for message in self.raw_messages(info.conversation_id):
-                if message.role == "system":
-                    continue
-                text = searchable_text(message)
-                folded = text.casefold()
-                at = folded.find(needle)
-                length = len(needle)
-                if at == -1:
-                    if not all(word in folded for word in words):
-                        continue
-                    at, length = folded.find(words[0]), len(words[0])
-                hits.append(SearchHit(info.conversation_id, message.id, message.role, message.created,
-                                      _snippet(text, at, length)))
-        hits.sort(key=lambda hit: hit.created, reverse=True)
-        return hits[:limit]
+        def conversations() -> Iterator[tuple[str, list[Message]]]:  # read only as the search reaches them
+            for info in self.list():
+                yield info.conversation_id, self.raw_messages(info.conversation_id)
 
-
-def _render_message(message: Message) -> list[str]:
-    when = _when(message.created)
-    if message.role == "tool":
-        name = f" · `{message.name}`" if message.name else ""
-        return [f"## Tool result{name} · {when}", "", _fence(clip(message.content, TOOL_RESULT_CLIP)), ""]
-    label = "Summary (compaction)" if message.kind == "summary" else message.role.capitalize()
-    out = [f"## {label} · {when}", ""]
-    if message.content.strip():
-        out += [message.content.strip(), ""]
-    for call in message.tool_calls:
-        body = json.dumps(call.arguments, indent=2, ensure_ascii=False) if call.arguments or not call.raw_arguments \
-            else call.raw_arguments
-        out += [f"**Tool call** `{call.name}` (`{call.id}`)", "", _fence(body, "json"), ""]
-    return out
+        return search_messages(conversations(), query, limit)

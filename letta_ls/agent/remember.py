@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from letta_ls.agent.runtime import AgentRuntime, Emit, load_prompt
+from letta_ls.memfs.authors import user_author
 from letta_ls.memfs.operations import MemoryOperations, MemoryToolError
-from letta_ls.memfs.repo import user_author
 
 FALLBACK_PATH = "system/remembered.md"
 FALLBACK_DESCRIPTION = "Things the user explicitly asked me to remember, with their kind and date."

@@ -12,19 +12,19 @@
 - A writer killed at any point leaves a repository that opens; ``recover()`` clears what it left
   (stale lock files of dead git processes, temporary files).
 
-It knows nothing of agents, the doctor, LSP or the model.
+This module is what callers use (``MemoryRepo``, its records, and re-exported ``Author``, ``user_author``
+and the errors of ``repo_errors.py``); the mechanics it stands on live beside it: ``writer_lock.py`` (the
+lock and stale git locks), ``git_plumbing.py`` (running git, reading refs and object listings) and
+``worktree_files.py`` (atomic file writes). It knows nothing of agents, the doctor, LSP or the model.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,50 +32,16 @@ from pathlib import Path
 
 import git
 
+from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
+from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
 from letta_ls.memfs.paths import check_memory_path, resolve_in
+from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
+from letta_ls.memfs.worktree_files import prune_empty_dirs, worktree_matches, write_into_worktree
+from letta_ls.memfs.writer_lock import clear_stale_git_locks, hold_writer_lock, writer_lock_for
 
 BRANCH = "main"
 BACKUP_REF_PREFIX = "refs/letta-backup/"
-STALE_LOCK_SECONDS = 10.0
-_GIT_CONFIG = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "-c", "core.quotepath=off")
-
-
-class MemoryRepoError(RuntimeError):
-    """A git operation on memory failed; the message says what and how to recover."""
-
-
-class MemoryFileNotFoundError(FileNotFoundError):
-    def __init__(self, path: str, rev: str = "HEAD") -> None:
-        self.path = path
-        super().__init__(f"no memory file {path!r} at {rev}")
-
-
-class StaleVersionError(RuntimeError):
-    """The file changed since the version the writer based its edit on; nothing was written."""
-
-    def __init__(self, path: str, expected: str | None, actual: str | None) -> None:
-        self.path = path
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"{path} changed since version {(expected or 'none')[:12]} (it is now {(actual or 'deleted')[:12]}); "
-            "reload it, reapply your edit and save again"
-        )
-
-
-@dataclass(frozen=True)
-class Author:
-    name: str
-    email: str
-
-    def env(self) -> dict[str, str]:
-        return {
-            "GIT_AUTHOR_NAME": self.name,
-            "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name,
-            "GIT_COMMITTER_EMAIL": self.email,
-        }
 
 
 @dataclass(frozen=True)
@@ -94,55 +60,6 @@ class HistoryEntry:
     message: str
 
 
-_authors: dict[str, tuple[float, Author]] = {}
-
-
-def user_author(cwd: Path | None = None) -> Author:
-    """The user's git identity, else ``letta-ls user`` (SPEC section 4); looked up once a minute at most."""
-    key = str(cwd or "")
-    cached = _authors.get(key)
-    if cached is not None and time.monotonic() - cached[0] < 60:
-        return cached[1]
-    author = _lookup_user_author(cwd)
-    _authors[key] = (time.monotonic(), author)
-    return author
-
-
-def _lookup_user_author(cwd: Path | None) -> Author:
-    def config(key: str) -> str | None:
-        try:
-            out = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True,
-                                 cwd=cwd, timeout=5, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() or None
-
-    return Author(config("user.name") or "letta-ls user", config("user.email") or "user@letta-ls.local")
-
-
-class _WriterLock:
-    """The in-process half of a repository's writer lock, shared by every ``MemoryRepo`` of one directory.
-
-    The nesting depth lives here rather than on the instance, so two ``MemoryRepo`` objects for the same
-    directory used in one thread re-enter the lock instead of blocking on their own ``flock``."""
-
-    def __init__(self) -> None:
-        self.rlock = threading.RLock()
-        self.depth = 0
-
-
-_thread_locks: dict[str, _WriterLock] = {}
-_thread_locks_guard = threading.Lock()
-
-
-def _thread_lock(key: str) -> _WriterLock:
-    with _thread_locks_guard:
-        lock = _thread_locks.get(key)
-        if lock is None:
-            lock = _thread_locks[key] = _WriterLock()
-        return lock
-
-
 class MemoryRepo:
     """One memory directory that is a git work tree on branch ``main`` (or a subagent's worktree)."""
 
@@ -154,7 +71,7 @@ class MemoryRepo:
         self.git_dir = Path(self._repo.git_dir)
         self.common_dir = Path(self._repo.common_dir)
         self._key = str(self.path.resolve())
-        self._lock = _thread_lock(self._key)
+        self._lock = writer_lock_for(self._key)
         self._snapshots: dict[str, MemorySnapshot] = {}
         self._snapshot_lock = threading.Lock()
         self._index_stamp: tuple[int, int, int] | None = None
@@ -191,28 +108,12 @@ class MemoryRepo:
         worktree never waits for the main agent (their index and branch are separate). On acquiring it,
         a branch move that a crashed process left half-applied is finished first (``memfs.checkout``).
         """
-        state = self._lock
-        with state.rlock:
-            if state.depth:
-                state.depth += 1
-                try:
-                    yield
-                finally:
-                    state.depth -= 1
-                return
-            fd = os.open(self.git_dir / "letta-ls.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                state.depth = 1
-                try:
-                    self._clear_stale_git_locks()
-                    self._finish_interrupted_advance()
-                    yield
-                finally:
-                    state.depth = 0
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+        with hold_writer_lock(self._lock, self.git_dir / "letta-ls.lock", self._on_lock_acquired):
+            yield
+
+    def _on_lock_acquired(self) -> None:
+        self._clear_stale_git_locks()
+        self._finish_interrupted_advance()
 
     def _finish_interrupted_advance(self) -> None:
         from letta_ls.memfs.checkout import ADVANCE_JOURNAL, finish_interrupted_advance
@@ -223,20 +124,8 @@ class MemoryRepo:
     def _clear_stale_git_locks(self) -> None:
         """Remove lock files left by a git process that died; wait briefly for a live one."""
         branch_ref = self._head_ref() or f"refs/heads/{BRANCH}"
-        candidates = [self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
-                      self.common_dir / f"{branch_ref}.lock", self.common_dir / "packed-refs.lock"]
-        deadline = time.monotonic() + STALE_LOCK_SECONDS
-        for lock in candidates:
-            while lock.exists():
-                try:
-                    age = time.time() - lock.stat().st_mtime
-                except FileNotFoundError:
-                    break
-                if age > STALE_LOCK_SECONDS or time.monotonic() > deadline:
-                    with contextlib.suppress(FileNotFoundError):
-                        lock.unlink()
-                    break
-                time.sleep(0.05)
+        clear_stale_git_locks([self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
+                               self.common_dir / f"{branch_ref}.lock", self.common_dir / "packed-refs.lock"])
 
     def recover(self) -> list[str]:
         """Clean up after a crashed writer; returns what was done (for logs)."""
@@ -260,9 +149,7 @@ class MemoryRepo:
                        input: bytes | None = None) -> tuple[int, bytes, bytes]:
         """Run one git command whose exit code carries meaning (``merge-tree``, ``merge-base``):
         (exit code, stdout, stderr), never raising on a non-zero exit."""
-        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
-        proc = subprocess.run(["git", *_GIT_CONFIG, *args], cwd=self.path, env=full_env, input=input,
-                              capture_output=True, check=False)
+        proc = git_process(self.path, args, env, input)
         return proc.returncode, proc.stdout, proc.stderr
 
     def head_ref(self) -> str | None:
@@ -274,9 +161,7 @@ class MemoryRepo:
         return self._read_blobs(blob_ids)
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> bytes:
-        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
-        proc = subprocess.run(["git", *_GIT_CONFIG, *args], cwd=self.path, env=full_env, input=input,
-                              capture_output=True, check=False)
+        proc = git_process(self.path, args, env, input)
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip() or proc.stdout.decode("utf-8", "replace").strip()
             raise MemoryRepoError(f"git {args[0]} failed: {detail}")
@@ -284,27 +169,10 @@ class MemoryRepo:
 
     def head(self) -> str | None:
         """The commit ``main`` points at, read from the ref files (no process spawned)."""
-        ref_name = self._head_ref()
-        if ref_name is None:
-            return (self.git_dir / "HEAD").read_text().strip() or None
-        loose = self.common_dir / ref_name
-        try:
-            value = loose.read_text().strip()
-            if value:
-                return value
-        except (FileNotFoundError, IsADirectoryError):
-            pass
-        try:
-            for line in (self.common_dir / "packed-refs").read_text().splitlines():
-                if line.endswith(" " + ref_name):
-                    return line.split(" ", 1)[0]
-        except FileNotFoundError:
-            pass
-        return None
+        return read_head_commit(self.git_dir, self.common_dir)
 
     def _head_ref(self) -> str | None:
-        text = (self.git_dir / "HEAD").read_text().strip()
-        return text[5:].strip() if text.startswith("ref:") else None
+        return read_head_ref(self.git_dir)
 
     def rev_parse(self, rev: str) -> str:
         if rev == "HEAD":
@@ -324,30 +192,16 @@ class MemoryRepo:
         wanted = [b for b in dict.fromkeys(blob_ids) if b not in self._blobs]
         if wanted:
             out = self._git("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
-            pos = 0
-            for blob in wanted:
-                nl = out.index(b"\n", pos)
-                header = out[pos:nl].split()
-                if len(header) < 3 or header[1] == b"missing":
+            for blob, data in iter_cat_file_batch(out, wanted):
+                if data is None:
                     raise MemoryRepoError(f"blob {blob} is missing from the repository")
-                size = int(header[2])
-                self._blobs[blob] = out[nl + 1 : nl + 1 + size]
-                pos = nl + 1 + size + 1
+                self._blobs[blob] = data
             if len(self._blobs) > 100_000:
                 self._blobs.clear()
         return {b: self._blobs[b] for b in blob_ids}
 
     def _tree(self, rev: str) -> dict[str, str]:
-        out = self._git("ls-tree", "-r", "-z", "--full-tree", rev)
-        tree: dict[str, str] = {}
-        for entry in out.split(b"\x00"):
-            if not entry:
-                continue
-            meta, _, path = entry.partition(b"\t")
-            _mode, kind, blob = meta.split(b" ")
-            if kind == b"blob":
-                tree[path.decode("utf-8", "surrogateescape")] = blob.decode()
-        return tree
+        return parse_ls_tree(self._git("ls-tree", "-r", "-z", "--full-tree", rev))
 
     # ------------------------------------------------------------------ reads
     def snapshot(self, rev: str = "HEAD") -> MemorySnapshot:
@@ -435,7 +289,7 @@ class MemoryRepo:
                 else:
                     blob = git_blob_id(data)
                     current = base.get(path)
-                    if current is None or current.blob != blob or not self._worktree_matches(path, blob):
+                    if current is None or current.blob != blob or not worktree_matches(self.path, path, blob):
                         effective[path] = data
                     blobs[path] = blob
             if not effective:
@@ -480,47 +334,8 @@ class MemoryRepo:
         Our own `git add` has just rewritten it, so compare what it was before that add."""
         return self._index_before_add is not None and self._index_before_add == self._index_stamp
 
-    def _worktree_matches(self, path: str, blob: str) -> bool:
-        try:
-            return git_blob_id(resolve_in(self.path, path).read_bytes()) == blob
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return False
-
     def _apply_to_worktree(self, changes: Mapping[str, bytes | None]) -> None:
-        tmp_dir = self.git_dir / "letta-tmp"
-        tmp_dir.mkdir(exist_ok=True)
-        for path, data in changes.items():
-            target = resolve_in(self.path, path)
-            if data is None:
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        target.unlink()
-                self._prune_empty_dirs(target.parent)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="write-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
-
-    def _prune_empty_dirs(self, folder: Path) -> None:
-        root = self.path.resolve()
-        current = folder
-        while current.resolve() != root and current.exists():
-            try:
-                current.rmdir()
-            except OSError:
-                return
-            current = current.parent
+        write_into_worktree(self.path, self.git_dir / "letta-tmp", changes)
 
     def _restore_worktree(self, base: MemorySnapshot, paths: list[str]) -> None:
         """Put the working tree and index back to ``base`` for ``paths`` after a failed commit."""
@@ -536,7 +351,7 @@ class MemoryRepo:
                 if data is None:
                     with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                         target.unlink()
-                    self._prune_empty_dirs(target.parent)
+                    prune_empty_dirs(self.path, target.parent)
                 else:
                     self._apply_to_worktree({path: data})
 

@@ -19,7 +19,7 @@ from letta_ls.home import AgentError
 from letta_ls.memfs.operations import MemoryToolError
 from letta_ls.memfs.paths import UnsafePathError
 from letta_ls.memfs.presets import UnknownPresetError
-from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
+from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
 from letta_ls.server.uris import BadUriError
 from letta_ls.settings import SettingsError
 

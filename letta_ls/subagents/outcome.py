@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from letta_ls.memfs.repo import MemoryRepoError
+from letta_ls.memfs.repo_errors import MemoryRepoError
 
 MergeKind = Literal["up_to_date", "fast_forward", "merged"]
 NoteKind = Literal["clean", "three_way", "resolved", "kept_both", "kept_both_files", "modified_over_delete",

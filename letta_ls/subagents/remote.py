@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from letta_ls.memfs.repo import MemoryRepoError
+from letta_ls.memfs.repo_errors import MemoryRepoError
 
 NETWORK_TIMEOUT = 120.0
 MAIN = "refs/heads/main"

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from letta_ls.memfs.repo import MemoryRepoError
+from letta_ls.memfs.repo_errors import MemoryRepoError
 from letta_ls.session import Session
 from letta_ls.subagents.context import RunContext, run_title
 from letta_ls.subagents.merge import MergeOutcome, Resolver, merge_into_async

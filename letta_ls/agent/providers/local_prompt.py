@@ -1,0 +1,171 @@
+"""The local model's prompt: chat-template messages for a request, fitted into the model's small window.
+
+It exists apart from the provider because building the prompt is pure text work (no llama.cpp beyond its
+tokenizer) that reads and tests on its own. With tools, the system prompt gains a section describing
+each tool and the JSON answer format the grammar enforces (``local_grammar.py``), and earlier assistant
+turns are written in that format, so the model sees its own format in the history. ``fit_messages``
+then cuts the result to the window: the user's last message and what follows it are always kept, the
+system prompt and long messages are cut in the middle (head and tail stay), and older messages are
+kept newest first while they fit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from letta_ls.agent.messages import Message, ToolCall
+from letta_ls.agent.providers.base import ToolSpec
+from letta_ls.agent.providers.openai_provider import pair_tool_results
+
+PROMPT_MARGIN = 32  # tokens kept free for the chat template's own markers
+MESSAGE_OVERHEAD = 8  # tokens the template adds around each message (<|im_start|>role\n ... <|im_end|>\n)
+CUT_MARK = "\n[... {count} tokens cut to fit the local model's context ...]\n"
+TOOL_DESCRIPTION_CHARS = 400
+
+
+def _summarise_parameters(schema: dict[str, Any]) -> str:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict) or not properties:
+        return "none"
+    required = set(schema.get("required") or [])
+    parts: list[str] = []
+    for name, prop in properties.items():
+        prop = prop if isinstance(prop, dict) else {}
+        kind = prop.get("type", "any")
+        details = [kind if isinstance(kind, str) else "/".join(map(str, kind))]
+        if isinstance(prop.get("enum"), list):
+            details.append("one of " + ", ".join(str(value) for value in prop["enum"]))
+        if name in required:
+            details.append("required")
+        text = f"{name} ({'; '.join(details)})"
+        if prop.get("description"):
+            text += f": {prop['description']}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def tool_instructions(tools: Sequence[ToolSpec]) -> str:
+    """The system-prompt section that tells the model what each tool does and how to answer."""
+    lines = ["# Tools", "You can call these tools:"]
+    for tool in tools:
+        description = " ".join(tool.description.split())
+        if len(description) > TOOL_DESCRIPTION_CHARS:
+            description = description[:TOOL_DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " ..."
+        lines.append(f"- {tool.name}: {description} Arguments: {_summarise_parameters(tool.parameters)}.")
+    lines += ["", "Answer with exactly one JSON object. To call a tool: "
+              '{"type": "tool", "name": "<tool name>", "arguments": {...}}. To reply to the user: '
+              '{"type": "message", "text": "<your reply>"}.']
+    return "\n".join(lines)
+
+
+def _call_json(call: ToolCall) -> str:
+    return json.dumps({"type": "tool", "name": call.name, "arguments": call.arguments}, ensure_ascii=False)
+
+
+def to_local_messages(system: str, messages: Sequence[Message],
+                      tools: Sequence[ToolSpec]) -> tuple[list[dict[str, str]], int | None]:
+    """``(messages, anchor)``: chat-template messages (system, user and assistant roles) for a request, and
+    the index of the last message the user wrote (``None`` without one), which fitting always keeps.
+
+    With tools, the tool section joins the system prompt and earlier assistant turns are written in the
+    JSON answer format the grammar enforces, so the model sees its own format in the history; tool
+    results become user text naming the tool.
+    """
+    system_text = "\n\n".join(part for part in (system.strip(), tool_instructions(tools) if tools else "") if part)
+    wire: list[dict[str, str]] = [{"role": "system", "content": system_text}] if system_text else []
+    anchor: int | None = None
+    for message in pair_tool_results(messages):
+        if message.role == "tool":
+            wire.append({"role": "user", "content": f"[Result of the {message.name or 'tool'} call]\n"
+                                                    f"{message.content or '(no output)'}"})
+        elif message.kind == "summary" or message.role == "user":
+            anchor = len(wire)
+            wire.append({"role": "user", "content": message.content})
+        elif message.role == "assistant":
+            parts: list[str] = []
+            if tools:
+                if message.content:
+                    parts.append(json.dumps({"type": "message", "text": message.content}, ensure_ascii=False))
+                parts += [_call_json(call) for call in message.tool_calls]
+            else:
+                parts = [message.content] if message.content else []
+                parts += [f"(called the {call.name} tool with {json.dumps(call.arguments, ensure_ascii=False)})"
+                          for call in message.tool_calls]
+            if parts:
+                wire.append({"role": "assistant", "content": "\n".join(parts)})
+        else:
+            wire.append({"role": "system", "content": message.content})
+    return wire, anchor
+
+
+def _cut_middle(llama: Any, tokens: list[int], keep: int) -> str:
+    """The text of ``tokens`` with the middle cut so about ``keep`` tokens remain, head and tail kept."""
+    marker = CUT_MARK.format(count=len(tokens) - keep)
+    keep = max(keep - 24, 2)  # room for the marker itself
+    head, tail = tokens[: keep - keep // 2], tokens[len(tokens) - keep // 2:]
+    return (llama.detokenize(head).decode("utf-8", "ignore") + marker
+            + llama.detokenize(tail).decode("utf-8", "ignore"))
+
+
+def _water_level(costs: Sequence[int], budget: int) -> int:
+    """The largest cap ``c`` with ``sum(min(cost, c)) <= budget`` (each message gets a fair share)."""
+    remaining, count = budget, len(costs)
+    for cost in sorted(costs):
+        if cost * count > remaining:
+            return max(remaining // count, 0)
+        remaining -= cost
+        count -= 1
+    return max(costs, default=0)
+
+
+def fit_messages(llama: Any, wire: list[dict[str, str]], anchor: int | None,
+                 budget: int) -> tuple[list[dict[str, str]], int]:
+    """``(messages, estimated_prompt_tokens)`` cut to fit ``budget`` tokens.
+
+    The message at ``anchor`` (the last one the user wrote) and everything after it are always kept;
+    the system prompt gets what they leave, but at least half the budget (it is cut in the middle:
+    its head and tail stay); when the kept messages are still too long they are cut in the middle,
+    fairly; older messages are then kept newest first while they fit.
+    """
+    def tokenize(text: str) -> list[int]:
+        return list(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    system = wire[0] if wire and wire[0]["role"] == "system" and anchor != 0 else None
+    rest = wire[1:] if system is not None else list(wire)
+    if anchor is None:
+        anchor = max(len(rest) - 1, 0)
+    elif system is not None:
+        anchor -= 1
+    required = rest[anchor:]
+    tokens_of = [tokenize(entry["content"]) for entry in required]
+    required_cost = sum(len(tokens) + MESSAGE_OVERHEAD for tokens in tokens_of)
+    used = 0
+    if system is not None:
+        tokens = tokenize(system["content"])
+        share = max(budget // 2, budget - required_cost, 64) - MESSAGE_OVERHEAD
+        if len(tokens) > share:
+            system = {"role": "system", "content": _cut_middle(llama, tokens, share)}
+            used = share + MESSAGE_OVERHEAD
+        else:
+            used = len(tokens) + MESSAGE_OVERHEAD
+    room = max(budget - used - MESSAGE_OVERHEAD * len(required), 16 * len(required))
+    cap = _water_level([len(tokens) for tokens in tokens_of], room)
+    kept_tail: list[dict[str, str]] = []
+    for entry, tokens in zip(required, tokens_of, strict=True):
+        if len(tokens) > cap:
+            entry = {"role": entry["role"], "content": _cut_middle(llama, tokens, cap)}
+            used += cap + MESSAGE_OVERHEAD
+        else:
+            used += len(tokens) + MESSAGE_OVERHEAD
+        kept_tail.append(entry)
+    kept_head: list[dict[str, str]] = []
+    for entry in reversed(rest[:anchor]):
+        cost = len(tokenize(entry["content"])) + MESSAGE_OVERHEAD
+        if used + cost > budget:
+            break
+        kept_head.append(entry)
+        used += cost
+    kept_head.reverse()
+    return ([system] if system is not None else []) + kept_head + kept_tail, used
