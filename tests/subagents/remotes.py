@@ -77,6 +77,10 @@ def git_daemon(base: Path) -> Iterator[str]:
             proc.wait()
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # git may open several connections at once; the default backlog is 5
+
+
 class GitHttpServer:
     """Smart HTTP for the bare repositories under ``root``, for one user and password (Basic auth)."""
 
@@ -99,7 +103,7 @@ class GitHttpServer:
             def do_POST(self) -> None:
                 owner.handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -125,6 +129,10 @@ class GitHttpServer:
             request.send_response(401)
             request.send_header("WWW-Authenticate", 'Basic realm="memory"')
             request.send_header("Content-Length", "0")
+            # a refused request ends its connection: curl then retries (or gives up) on a fresh one, instead of
+            # racing the server for a kept-alive socket (seen as "Connection reset by peer" under load)
+            request.send_header("Connection", "close")
+            request.close_connection = True
             request.end_headers()
             return
         env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": str(self.root), "GIT_HTTP_EXPORT_ALL": "1",
