@@ -23,18 +23,16 @@ recomputed, and ``scan_transcripts`` does so when the index is missing or unread
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from letta_ls.agent.transcripts import TRANSCRIPTS, summarise_tail
+from letta_ls.atomic_files import write_atomic
 
 logger = logging.getLogger("letta_ls.agent.conversations")
 
@@ -192,22 +190,7 @@ def write_last_used(directory: Path, conversation_id: str) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
-    except BaseException:
-        if fd != -1:
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def scan_transcripts(directory: Path) -> ConversationIndex:

@@ -33,40 +33,42 @@ def _fence(text: str, lang: str = "") -> str:
     return f"{ticks}{lang}\n{text}\n{ticks}"
 
 
-def _when(stamp: str) -> str:
+def format_time(stamp: str, *, seconds: bool = True) -> str:
+    """An ISO time stamp of a transcript as people read it ("2026-12-01 17:05:02 UTC"); text that is not a
+    time stamp is shown as it is."""
     try:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return stamp
     zone = moment.tzname() or ""
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone}" if zone else "")
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + (f" {zone}" if zone else "")
 
 
 def render_conversation(info: ConversationInfo, transcript: Transcript) -> str:
     """The markdown of the conversation ``info`` whose transcript reads ``transcript``."""
     out = [f"# {info.title or 'Untitled conversation'}", "",
-           f"*Conversation `{info.conversation_id}` · {info.messages} messages · started {_when(info.created)}"
-           f" · updated {_when(info.updated)}*", ""]
+           f"*Conversation `{info.conversation_id}` · {info.messages} messages · started {format_time(info.created)}"
+           f" · updated {format_time(info.updated)}*", ""]
     for kind, record in transcript.records:
         if kind == "message":
             out.extend(_render_message(record))
         elif kind == "compaction":
             count = record.details.get("hidden", record.details.get("summarised"))
             what = f"{count} earlier messages were" if isinstance(count, int) else "Earlier messages were"
-            out += [f"## Compaction summary · {_when(record.time)}", "",
+            out += [f"## Compaction summary · {format_time(record.time)}", "",
                     f"> **Compaction:** {what} summarised here (through `{record.summarised_through}`); "
                     "from this point the model sees this summary instead of them.", "",
                     record.summary.content.strip(), ""]
         elif record.get("status") in ("cancelled", "error"):
             out += [f"*Turn `{record['turnId']}` {'was cancelled' if record['status'] == 'cancelled' else 'failed'}"
-                    f" · {_when(str(record.get('time') or ''))}*", ""]
+                    f" · {format_time(str(record.get('time') or ''))}*", ""]
     if transcript.skipped:
         out += [f"*{transcript.skipped} unreadable line(s) skipped (an interrupted write).*", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
 def _render_message(message: Message) -> list[str]:
-    when = _when(message.created)
+    when = format_time(message.created)
     if message.role == "tool":
         name = f" · `{message.name}`" if message.name else ""
         return [f"## Tool result{name} · {when}", "", _fence(clip(message.content, TOOL_RESULT_CLIP)), ""]

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from letta_ls.atomic_files import write_atomic
 from letta_ls.memfs.paths import UnsafePathError, resolve_in
 from letta_ls.memfs.repo import MemoryRepo, MemoryRepoError
 from letta_ls.memfs.snapshot import git_blob_id
@@ -189,13 +190,7 @@ def finish_interrupted_advance(repo: MemoryRepo) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _write_journal(repo: MemoryRepo, data: Mapping[str, str]) -> None:
-    path = repo.git_dir / ADVANCE_JOURNAL
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(repo.git_dir / ADVANCE_JOURNAL, json.dumps(data).encode("utf-8"))
     _fsync_dir(repo.git_dir)
 
 

@@ -10,12 +10,11 @@ holds the writer lock), no knowledge of commits.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from letta_ls.atomic_files import write_atomic
 from letta_ls.memfs.paths import resolve_in
 from letta_ls.memfs.snapshot import git_blob_id
 
@@ -33,18 +32,7 @@ def write_into_worktree(root: Path, tmp_dir: Path, changes: Mapping[str, bytes |
                     target.unlink()
             prune_empty_dirs(root, target.parent)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="write-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomic(target, data, tmp_dir=tmp_dir)
 
 
 def prune_empty_dirs(root: Path, folder: Path) -> None:

@@ -64,6 +64,27 @@ def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
     return found.text, found.blob, repo.head()
 
 
+def user_operations(ls: LettaServer, agent_id: str) -> MemoryOperations:
+    """The memory tool of ``agent_id``'s repository acting for the user (a save, a delete or a rename in the
+    editor; ``read_only`` guards against the agent, not the user)."""
+    repo = repo_for(ls, agent_id)
+    return MemoryOperations(repo, user_author(repo.path), actor="user", guard=ls.current.operations("user").guard)
+
+
+def editable(uri: str) -> Any:
+    """The parsed ``letta-memory://`` URI, or a clear error for the read-only schemes."""
+    parsed = parse_uri(uri)
+    if parsed.scheme != MEMORY:
+        raise RequestFailed(f"{uri} is read only: only {MEMORY}:// files can be changed")
+    return parsed
+
+
+def announce(ls: LettaServer, agent_id: str, commit: str | None, paths: Any, *, own: bool = False) -> None:
+    """``letta/memoryChanged`` for a commit of the current agent (``own``: a save, not announced back)."""
+    if commit is not None and agent_id == ls.current.agent.id:
+        ls.notify_memory_changed(commit, paths, own=own)
+
+
 def register(server: LettaServer) -> None:
     @server.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
     async def text_document_content(ls: LettaServer, params: types.TextDocumentContentParams):
@@ -85,20 +106,15 @@ def register(server: LettaServer) -> None:
             text = param(params, "text", kind=str, required=True)
             base = param(params, "baseVersion", kind=str)
             reason = param(params, "reason", kind=str)
-            parsed = parse_uri(uri)
-            if parsed.scheme != MEMORY:
-                raise RequestFailed(f"{uri} is read only: only {MEMORY}:// documents can be saved")
-            session = ls.current
+            parsed = editable(uri)
 
             def write():
-                repo = repo_for(ls, parsed.agent_id)
-                ops = MemoryOperations(repo, user_author(repo.path), actor="user",
-                                       guard=session.operations("user").guard)
+                ops = user_operations(ls, parsed.agent_id)
                 result = ops.write_file(parsed.path, text, base_version=base,
                                         reason=reason or f"edit {parsed.path} in the editor")
                 if result.commit is not None:
                     ls.own_commits.add(result.commit)
-                return result, repo
+                return result, ops.repo
 
             ls.pending_writes += 1
             try:
@@ -106,23 +122,8 @@ def register(server: LettaServer) -> None:
             finally:
                 ls.pending_writes -= 1
         head = result.commit or repo.head()
-        if result.commit is not None and parsed.agent_id == ls.current.agent.id:
-            ls.notify_memory_changed(result.commit, result.paths, own=True)
+        announce(ls, parsed.agent_id, result.commit, result.paths, own=True)
         return {"version": result.versions.get(parsed.path), "commit": head}
-
-    def user_operations(ls: LettaServer, agent_id: str) -> MemoryOperations:
-        repo = repo_for(ls, agent_id)
-        return MemoryOperations(repo, user_author(repo.path), actor="user", guard=ls.current.operations("user").guard)
-
-    def editable(uri: str) -> Any:
-        parsed = parse_uri(uri)
-        if parsed.scheme != MEMORY:
-            raise RequestFailed(f"{uri} is read only: only {MEMORY}:// files can be changed")
-        return parsed
-
-    def announce(ls: LettaServer, agent_id: str, commit: str | None, paths: Any) -> None:
-        if commit is not None and agent_id == ls.current.agent.id:
-            ls.notify_memory_changed(commit, paths)
 
     @server.feature(MEMORY_DELETE)
     async def memory_delete(ls: LettaServer, params: Any) -> dict:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
+from letta_ls.agent.conversation_render import format_time
 from letta_ls.agent.conversations import ConversationStore, clip
 from letta_ls.agent.messages import Message
 from letta_ls.subagents.sleeptime_state import Cursor
@@ -83,18 +83,9 @@ def _attribute(text: str) -> str:
     return " ".join(text.split()).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
-def _when(stamp: str) -> str:
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    zone = moment.tzname() or ""
-    return moment.strftime("%Y-%m-%d %H:%M") + (f" {zone}" if zone else "")
-
-
 def render_message(message: Message) -> str | None:
     """One message as the dream reads it (None for what carries nothing to learn from)."""
-    when = _when(message.created)
+    when = format_time(message.created, seconds=False)
     if message.role == "tool":
         name = message.name or "tool"
         return f"[{when}] result of {name}:\n{clip(message.content.strip(), TOOL_RESULT_CHARS)}"

@@ -167,13 +167,19 @@ def main_agent_edits_first(session, replacement: str, reply: Reply):
     return respond
 
 
-async def test_a_same_line_conflict_is_resolved_by_the_model(session, model, subagents):
+def same_line_conflict(session, model, main_line: str) -> None:
+    """The dream changes the package-manager line of system/project.md while the main agent changes it to
+    ``main_line`` first: the merge meets a same-line conflict."""
     session.operations("user").create("system/project.md", "Facts about the project.", PROJECT.split("---\n")[2],
                                       "seed")
     chat(session, "We use pnpm now.", "OK.")
     dream_edit = tool_reply("memory", memory_call("str_replace", "dream: pnpm", file_path="system/project.md",
                                                   old_string="Package manager: npm.",
                                                   new_string="Package manager: pnpm."))
+    model.script.respond(main_agent_edits_first(session, main_line, dream_edit))
+
+
+async def test_a_same_line_conflict_is_resolved_by_the_model(session, model, subagents):
     merged = "---\ndescription: Facts about the project.\n---\nPackage manager: pnpm (since 2026-11).\nTests: pytest.\n"
     seen = {}
 
@@ -181,7 +187,7 @@ async def test_a_same_line_conflict_is_resolved_by_the_model(session, model, sub
         seen["prompt"] = user_messages(request)[-1]
         return Reply(text=f"```markdown\n{merged}```")
 
-    model.script.respond(main_agent_edits_first(session, "Package manager: pnpm (since 2026-11).", dream_edit))
+    same_line_conflict(session, model, "Package manager: pnpm (since 2026-11).")
     model.script.text(REPORT).respond(resolve)
     result = await subagents.dream()
     assert result.status == "merged"
@@ -193,13 +199,7 @@ async def test_a_same_line_conflict_is_resolved_by_the_model(session, model, sub
 
 
 async def test_a_garbage_resolution_keeps_both_versions(session, model, subagents):
-    session.operations("user").create("system/project.md", "Facts about the project.", PROJECT.split("---\n")[2],
-                                      "seed")
-    chat(session, "We use pnpm now.", "OK.")
-    dream_edit = tool_reply("memory", memory_call("str_replace", "dream: pnpm", file_path="system/project.md",
-                                                  old_string="Package manager: npm.",
-                                                  new_string="Package manager: pnpm."))
-    model.script.respond(main_agent_edits_first(session, "Package manager: yarn.", dream_edit))
+    same_line_conflict(session, model, "Package manager: yarn.")
     model.script.text(REPORT).text("Both look fine to me!")
     result = await subagents.dream()
     text = session.repo.read("system/project.md").text
