@@ -1,17 +1,22 @@
-"""Replacing a file so that a crash leaves either the old bytes or the new ones, never half of either.
+"""Files several writers share: replaced atomically, and locked across processes.
+
+``write_atomic``: a crash leaves either the old bytes or the new ones, never half of either.
 
 The bytes go to a temporary file beside the target (or in ``tmp_dir``, which must be on the same file
 system), are fsynced, and the temporary file is renamed over the target; on any failure the temporary
 file is removed and the target is untouched. One implementation for every file letta-ls rewrites:
 settings and agent records, conversation state and index, memory files in a work tree, the checkout
-journal. Plain file-system work: no locks (callers hold theirs), no git.
+journal. ``flocked``: a file held under ``flock`` for as long as a ``with`` block runs (settings, the
+conversation directory and its transcripts, the sleep-time state). Plain file-system work, no git.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -33,3 +38,17 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None) -> Non
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def flocked(path: Path, operation: int = fcntl.LOCK_EX, flags: int = os.O_RDWR | os.O_CREAT) -> Iterator[int]:
+    """``path`` opened with ``flags`` and held under ``flock(operation)``; the descriptor is yielded. ``flock`` is
+    per open file, so a second ``flocked`` of the same path in one process waits like another process would."""
+    fd = os.open(path, flags, 0o644)
+    try:
+        fcntl.flock(fd, operation)
+        yield fd
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

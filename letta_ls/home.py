@@ -14,9 +14,7 @@ home, so two editor windows and the CLI can share one home. This module never ta
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from letta_ls.atomic_files import write_atomic
+from letta_ls.atomic_files import flocked, write_atomic
 from letta_ls.memfs.presets import get_preset
 from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.settings import Settings, home_from_environment, structure_settings
@@ -117,13 +115,8 @@ class Home:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(self.root / ".lock"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # ------------------------------------------------------------------ settings.json
     def raw_settings(self) -> dict[str, Any]:

@@ -12,35 +12,21 @@ safety rests on, and they hold whatever the store does with the index.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from letta_ls.agent.messages import Message, now_iso
 from letta_ls.agent.transcripts import TRANSCRIPTS
+from letta_ls.atomic_files import flocked  # re-exported: the store's directory lock uses it too
 
 logger = logging.getLogger("letta_ls.agent.conversations")
 
 TurnStatus = Literal["started", "done", "cancelled", "error"]
 TURN_STATUSES = ("started", "done", "cancelled", "error")
-
-
-@contextlib.contextmanager
-def flocked(path: Path, operation: int, flags: int = os.O_RDWR | os.O_CREAT) -> Iterator[int]:
-    """``path`` opened with ``flags`` and held under ``flock(operation)`` (the store's directory lock uses it too)."""
-    fd = os.open(path, flags, 0o644)
-    try:
-        fcntl.flock(fd, operation)
-        yield fd
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def message_record(message: Message) -> dict[str, Any]:

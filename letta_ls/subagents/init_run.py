@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ from letta_ls.agent.runtime import load_prompt
 from letta_ls.doctor import audit
 from letta_ls.session import Session
 from letta_ls.settings import ModelSettings
-from letta_ls.subagents.context import RunContext, run_title
+from letta_ls.subagents.context import Progress, RunContext, run_title
 from letta_ls.subagents.init_asking import QUESTION_TIMEOUT, Asker, ask_questions
 from letta_ls.subagents.init_draft import HUMAN_PATH, MemoryDraft, draft_memory
 from letta_ls.subagents.init_messages import InitLayout, init_message, worker_message
@@ -93,7 +93,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, "int | None"], None]
 INIT_STEPS: dict[str, int] = {"standard": 40, "deep": 100}
 
 

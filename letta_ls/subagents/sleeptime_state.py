@@ -21,16 +21,15 @@ outcome is reviewing some conversation again), never as an error that stops the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from letta_ls.agent.messages import now_iso
+from letta_ls.atomic_files import flocked
 from letta_ls.home import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -105,13 +104,8 @@ class SleeptimeStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(self.directory / LOCK_NAME):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def read(self) -> SleeptimeState:
         try:

@@ -40,13 +40,14 @@ import hashlib
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from letta_ls.memfs.presets import list_presets
 from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.subagents.context import Progress
 from letta_ls.subagents.merge import MergeOutcome, Resolver, merge_into_async
 from letta_ls.subagents.remote import (
     NETWORK_TIMEOUT,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, "int | None"], None]
 TRACKING_PREFIX = "refs/letta-sync/"
 LOCK_NAME = "letta-sync.lock"
 LABEL = "remote/main"
