@@ -46,6 +46,40 @@ def _summarise_parameters(schema: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+# One worked example per memory command: a small model copies the shape of an example far better than it
+# follows a schema, and the example's request says when each command is the right one.
+MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Remember that I always use pnpm in this repo.",
+     {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+      "insert_text": "- Always uses pnpm in this repo.", "reason": "The user uses pnpm"}),
+    ("Remember our API handlers live in src/api/.",
+     {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
+      "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"}),
+    ("Actually I use yarn, not pnpm.",
+     {"command": "str_replace", "file_path": "system/human.md", "old_string": "pnpm", "new_string": "yarn",
+      "reason": "The user corrected the package manager"}),
+    ("What do you remember about me?", {"command": "view", "file_path": "system/human.md"}),
+    ("Forget the notes file.", {"command": "delete", "file_path": "notes.md", "reason": "The user asked"}),
+    ("Rename notes.md to reference/notes.md.",
+     {"command": "rename", "old_path": "notes.md", "new_path": "reference/notes.md", "reason": "The user asked"}),
+    ("Describe project.md as the project's facts.",
+     {"command": "update_description", "file_path": "system/project.md", "description": "The project's facts",
+      "reason": "A clearer description"}),
+)
+NO_CALL_EXAMPLE = ("What does git rebase do?", "It replays your commits on top of another branch.")
+
+
+def memory_examples() -> str:
+    """The worked examples, as user request -> the exact JSON answer."""
+    lines = ["# Examples", "Store durable facts with the memory tool; answer questions with a message."]
+    for request, arguments in MEMORY_EXAMPLES:
+        call = {"type": "tool", "name": "memory", "arguments": arguments}
+        lines.append(f"User: {request}\nYou: {json.dumps(call, ensure_ascii=False)}")
+    question, reply = NO_CALL_EXAMPLE
+    lines.append(f"User: {question}\nYou: {json.dumps({'type': 'message', 'text': reply})}")
+    return "\n".join(lines)
+
+
 def tool_instructions(tools: Sequence[ToolSpec]) -> str:
     """The system-prompt section that tells the model what each tool does and how to answer."""
     lines = ["# Tools", "You can call these tools:"]
@@ -57,6 +91,8 @@ def tool_instructions(tools: Sequence[ToolSpec]) -> str:
     lines += ["", "Answer with exactly one JSON object. To call a tool: "
               '{"type": "tool", "name": "<tool name>", "arguments": {...}}. To reply to the user: '
               '{"type": "message", "text": "<your reply>"}.']
+    if any(tool.name == "memory" for tool in tools):
+        lines += ["", memory_examples()]
     return "\n".join(lines)
 
 
@@ -73,7 +109,9 @@ def to_local_messages(system: str, messages: Sequence[Message],
     JSON answer format the grammar enforces, so the model sees its own format in the history; tool
     results become user text naming the tool.
     """
-    system_text = "\n\n".join(part for part in (system.strip(), tool_instructions(tools) if tools else "") if part)
+    # the tool section comes first: it never changes, so llama.cpp reuses its evaluation from turn to turn
+    # (memory, which changes on each edit, follows; the per-step metadata is near the end)
+    system_text = "\n\n".join(part for part in (tool_instructions(tools) if tools else "", system.strip()) if part)
     wire: list[dict[str, str]] = [{"role": "system", "content": system_text}] if system_text else []
     anchor: int | None = None
     for message in pair_tool_results(messages):
