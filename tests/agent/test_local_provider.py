@@ -1,7 +1,7 @@
-"""The embedded local provider with the real SmolLM2-135M-Instruct model the ``local`` extra installs.
+"""The embedded local provider with the real default model the ``local`` extra installs (Qwen2.5-Coder-0.5B).
 
-The model is small (about 90 MB, loaded once for the module); every generation is capped at a few
-dozen tokens so the module stays well under a minute on two cores.
+The model (about 490 MB) is assembled once per machine and loaded once for the module; every generation
+is capped at a few dozen tokens so the module stays short on two cores.
 """
 
 from __future__ import annotations
@@ -122,7 +122,12 @@ def test_the_embedded_model_is_installed_and_named() -> None:
     assert local_model_available()
     model = LocalProvider(context_window=128_000)  # the settings default: capped to what the model can hold
     assert (model.name, model.model, model.context_window) == ("local", EMBEDDED_MODEL, 8192)
-    assert model.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and model.path.is_file()
+    assert EMBEDDED_MODEL == "qwen2.5-coder-0.5b-instruct" and model.path is None  # assembled at first use
+    asyncio.run(model.load())
+    assert model.path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and model.path.is_file()
+    assert model.path.stat().st_size == 491_400_064
+    smallest = LocalProvider(model="smollm2")
+    assert smallest.model == "smollm2-135m-instruct" and smallest.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 async def test_a_plain_prompt_streams_text_in_pieces(provider: LocalProvider) -> None:

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def load_engine(path: Path, n_ctx: int, n_threads: int) -> Engine:
         chatter = io.StringIO()
         started = time.monotonic()
         try:
-            with contextlib.redirect_stderr(chatter):
+            with contextlib.redirect_stderr(chatter), _without_extra_buffers(llama_cpp, not _cpu_has_amx()):
                 llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
                                         n_threads_batch=n_threads, verbose=True)
         except Exception as exc:
@@ -176,6 +177,46 @@ def load_engine(path: Path, n_ctx: int, n_threads: int) -> Engine:
         window = min(llama.n_ctx(), _trained_window(llama) or llama.n_ctx())
         engine = ENGINES[key] = Engine(llama=llama, window=window)
         return engine
+
+
+def _cpu_has_amx() -> bool:
+    """Whether the CPU advertises Intel AMX, whose llama.cpp weight buffers are the ones that crash (see below)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "amx_int8" in line.split() or "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+@contextlib.contextmanager
+def _without_extra_buffers(llama_cpp: Any, keep: bool) -> Iterator[None]:
+    """Load with llama.cpp's extra weight buffer types (AMX, repacking) off unless ``keep``.
+
+    Why: on a machine whose CPU advertises AMX inside a VM that does not really provide it (the 2-core
+    CI machine, Firecracker), llama.cpp puts the weights in AMX buffers and the first batch of a prompt
+    dies with SIGILL, taking the language server with it, whatever the model. ``Llama`` takes no such
+    option, so the default parameters it starts from are swapped while it loads (loads are serialised
+    under ``_LOAD_LOCK``). Plain CPU buffers are slower at reading a prompt, but they work.
+    """
+    if keep:
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    default = module.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = default
 
 
 def _trained_window(llama: Any) -> int | None:
