@@ -58,6 +58,7 @@ from letta_ls.agent.providers.local_grammar import (
     parse_answer,
     tool_grammar,
 )
+from letta_ls.agent.providers.local_models import shipped_file
 from letta_ls.agent.providers.local_prompt import (
     CUT_MARK,
     MESSAGE_OVERHEAD,
@@ -176,7 +177,8 @@ class LocalProvider:
                  n_threads: int | None = None, seed: int = 0) -> None:
         """Cheap: checks that llama-cpp-python and the model file are there; the model loads on first use."""
         self.source, self.model = resolve_model(model)
-        self.path: Path | None = self.source if isinstance(self.source, Path) else None  # known once assembled
+        # known now for a file as it is (a path, SmolLM2's wheel); an assembled model's once it is verified
+        self.path: Path | None = self.source if isinstance(self.source, Path) else shipped_file(self.source)
         self.context_window = max(512, min(int(context_window), LOCAL_CONTEXT_LIMIT))
         self.n_threads = n_threads or default_threads()
         self.seed = seed
