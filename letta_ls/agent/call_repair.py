@@ -6,14 +6,17 @@ model rarely recovers), and it writes paths as ``/system/x.md``, ``memory/system
 ``.md`` or with stray spaces. The program does what the model does badly: a ``create`` of an existing
 file becomes an ``insert`` of its text at the end of the body, and paths are normalised so they stay
 under the memory folder (an absolute path outside memory loses its leading slash rather than being
-refused; ``..`` is still refused by the memory tool). Applied only to the embedded local model
-(``Toolbox.repair_calls``): a capable model's mistakes go back to it unchanged, as SPEC section 10 says.
+refused; ``..`` is still refused by the memory tool), and a ``str_replace`` whose ``old_string`` differs
+from the file only in case or spacing uses the file's own text when that occurs once. Applied only to the
+embedded local model (``Toolbox.repair_calls``): a capable model's mistakes go back to it unchanged, as
+SPEC section 10 says.
 
 Core: no LSP; it reads only the names of the files in memory.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,8 +45,17 @@ def normalise_path(raw: str, exists: Callable[[str], bool], root: str | None = N
     return path
 
 
-def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], bool],
-                       root: str | None = None) -> tuple[dict[str, Any], str]:
+def locate(old: str, text: str) -> str | None:
+    """The exact text of ``text`` that ``old`` means when it differs only in case and spacing, if it occurs once."""
+    words = old.split()
+    if not words:
+        return None
+    matches = list(re.finditer(r"\s+".join(re.escape(word) for word in words), text, re.IGNORECASE))
+    return matches[0].group(0) if len(matches) == 1 else None
+
+
+def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], bool], root: str | None = None,
+                       read: Callable[[str], str | None] | None = None) -> tuple[dict[str, Any], str]:
     """``(arguments, note)``: the call with its paths normalised and a ``create`` of an existing file turned into
     an ``insert`` at the end; ``note`` says what was changed (empty when nothing was), for the tool's reply."""
     fixed = dict(arguments)
@@ -63,4 +75,11 @@ def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], boo
             fixed = {"command": "insert", "file_path": target, "insert_line": 1_000_000,
                      "insert_text": text, "reason": fixed.get("reason")}
             notes.append(f"{target} already existed, so the text was added at its end instead of creating it")
+    old = fixed.get("old_string")
+    if fixed.get("command") == "str_replace" and isinstance(old, str) and read is not None:
+        text = read(str(fixed.get("file_path") or ""))
+        if text is not None and old not in text:
+            found = locate(old, text)
+            if found is not None:
+                fixed["old_string"] = found
     return fixed, "; ".join(notes)

@@ -145,7 +145,8 @@ class Toolbox:
         note = ""
         if self.repair_calls:
             snapshot = self.memory.repo.snapshot()
-            args, note = repair_memory_call(args, lambda path: path in snapshot, str(self.memory.repo.path.resolve()))
+            args, note = repair_memory_call(args, lambda path: path in snapshot, str(self.memory.repo.path.resolve()),
+                                            lambda path: snapshot.get(path).text if path in snapshot else None)
         result = self.memory.run_tool(args)
         if isinstance(result, str):
             return ToolOutcome(result)

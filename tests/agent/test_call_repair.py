@@ -70,6 +70,14 @@ def test_a_new_file_at_an_absolute_path_is_created_under_memory(repo: MemoryRepo
     assert not (tmp_path.parent / "project").exists()
 
 
+def test_an_old_string_differing_only_in_case_and_spacing_is_found(repo: MemoryRepo, tmp_path: Path) -> None:
+    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+        "command": "str_replace", "file_path": "system/human.md", "old_string": "the user  likes SHORT answers",
+        "new_string": "The user likes detailed answers", "reason": "the user changed their mind"})
+    assert not outcome.is_error, outcome.text
+    assert "The user likes detailed answers." in body(repo, "system/human.md")
+
+
 def test_a_path_that_climbs_out_is_still_refused(repo: MemoryRepo, tmp_path: Path) -> None:
     before = repo.head()
     outcome = toolbox(repo, tmp_path, repair=True).run("memory", {

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from letta_ls.agent.messages import Message, ToolCall
-from letta_ls.agent.providers import local
+from letta_ls.agent.providers import local, local_prompt
 from letta_ls.agent.providers.base import (
     Done,
     ModelRequest,
@@ -281,8 +281,12 @@ def test_the_history_is_written_for_the_chat_template() -> None:
     first, second = wire[2]["content"].splitlines()
     assert json.loads(first) == {"type": "message", "text": "Sure."}
     assert json.loads(second) == {"type": "tool", "name": "memory", "arguments": call.arguments}
-    assert wire[3]["content"] == "[Result of the memory call]\ncontents of a"
-    assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}"
+    assert wire[3]["content"] == f"[Result of the memory call]\ncontents of a\n{local_prompt.RESULT_NEXT}"
+    assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}\n{local_prompt.RESULT_NEXT}"
+    failed, _ = to_local_messages("", [Message("user", "x"), Message("assistant", "", tool_calls=[call]),
+                                       Message("tool", "Error: no such file", tool_call_id="call-1", name="memory")],
+                                  [MEMORY_TOOL])
+    assert failed[-1]["content"].endswith(local_prompt.ERROR_NEXT)  # told to correct the call, not to give up
 
     plain, _ = to_local_messages("", history, [])
     assert plain[1]["content"].startswith("Sure.\n(called the memory tool with {")

@@ -48,23 +48,23 @@ def _summarise_parameters(schema: dict[str, Any]) -> str:
 
 # One worked example per memory command: a small model copies the shape of an example far better than it
 # follows a schema, and the example's request says when each command is the right one.
-MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("Remember that I always use pnpm in this repo.",
-     {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
-      "insert_text": "- Always uses pnpm in this repo.", "reason": "The user uses pnpm"}),
-    ("Remember our API handlers live in src/api/.",
-     {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
-      "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"}),
-    ("Actually I use yarn, not pnpm.",
-     {"command": "str_replace", "file_path": "system/human.md", "old_string": "pnpm", "new_string": "yarn",
-      "reason": "The user corrected the package manager"}),
-    ("What do you remember about me?", {"command": "view", "file_path": "system/human.md"}),
+MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (  # rare commands first, the common ones last
     ("Forget the notes file.", {"command": "delete", "file_path": "notes.md", "reason": "The user asked"}),
     ("Rename notes.md to reference/notes.md.",
      {"command": "rename", "old_path": "notes.md", "new_path": "reference/notes.md", "reason": "The user asked"}),
-    ("Describe project.md as the project's facts.",
+    ("Give project.md the description 'The project's facts'.",
      {"command": "update_description", "file_path": "system/project.md", "description": "The project's facts",
-      "reason": "A clearer description"}),
+      "reason": "The user chose the description"}),
+    ("Look at reference/deploy.md.", {"command": "view", "file_path": "reference/deploy.md"}),
+    ("Remember our API handlers live in src/api/.",
+     {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
+      "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"}),
+    ("Actually I use yarn, not npm. / We moved from npm to yarn.",
+     {"command": "str_replace", "file_path": "system/human.md", "old_string": "npm", "new_string": "yarn",
+      "reason": "The user uses yarn now"}),
+    ("Remember that I always use pnpm in this repo.",
+     {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+      "insert_text": "- Always uses pnpm in this repo.", "reason": "The user uses pnpm"}),
 )
 NO_CALL_EXAMPLE = ("What does git rebase do?", "It replays your commits on top of another branch.")
 
@@ -96,6 +96,18 @@ def tool_instructions(tools: Sequence[ToolSpec]) -> str:
     return "\n".join(lines)
 
 
+RESULT_NEXT = "(Now reply to the user in one short sentence, or call a tool again.)"
+ERROR_NEXT = "(That call failed and changed nothing. Correct it using the error and call the tool again.)"
+
+
+def _tool_result(message: Message) -> str:
+    """A tool's result as the user turn that follows the call, with what to do next: a small model otherwise
+    tends to repeat the result to the user as its reply, or to give up after an error."""
+    content = message.content or "(no output)"
+    after = ERROR_NEXT if content.startswith("Error:") else RESULT_NEXT
+    return f"[Result of the {message.name or 'tool'} call]\n{content}\n{after}"
+
+
 def _call_json(call: ToolCall) -> str:
     return json.dumps({"type": "tool", "name": call.name, "arguments": call.arguments}, ensure_ascii=False)
 
@@ -116,8 +128,7 @@ def to_local_messages(system: str, messages: Sequence[Message],
     anchor: int | None = None
     for message in pair_tool_results(messages):
         if message.role == "tool":
-            wire.append({"role": "user", "content": f"[Result of the {message.name or 'tool'} call]\n"
-                                                    f"{message.content or '(no output)'}"})
+            wire.append({"role": "user", "content": _tool_result(message)})
         elif message.kind == "summary" or message.role == "user":
             anchor = len(wire)
             wire.append({"role": "user", "content": message.content})
