@@ -64,9 +64,11 @@ from letta_ls.agent.providers.local_prompt import (
     MESSAGE_OVERHEAD,
     PROMPT_MARGIN,
     TOOL_DESCRIPTION_CHARS,
+    asks_to_change_memory,
     fit_messages,
     to_local_messages,
     tool_instructions,
+    tools_for_small_model,
 )
 
 # what other modules and the tests import from here, kept working after the split
@@ -127,13 +129,16 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
                 emit: Callable[[object], None]) -> None:
     llama = engine.llama
     max_tokens = max(1, min(request.max_output_tokens, MAX_OUTPUT_TOKENS, engine.window // 4))
-    wire, anchor = to_local_messages(request.system, request.messages, request.tools)
+    tools = tools_for_small_model(request.tools)
+    wire, anchor = to_local_messages(request.system, request.messages, tools)
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
-    if request.tools:
-        # greedy under the grammar; the repeat penalty keeps a 135M model from looping inside a string
-        # argument until max_tokens (which would cut the call off and do nothing)
-        options.update(grammar=tool_grammar(engine, request.tools), temperature=0.0, repeat_penalty=1.15)
+    if tools:
+        # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
+        # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
+        # to change memory, it must call a tool.
+        grammar = tool_grammar(engine, tools, call_required=asks_to_change_memory(request.messages))
+        options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
     emit(_Started(input_tokens))

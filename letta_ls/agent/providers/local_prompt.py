@@ -12,6 +12,7 @@ kept newest first while they fit.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,12 +60,12 @@ MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (  # rare commands fir
     ("Remember our API handlers live in src/api/.",
      {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
       "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"}),
-    ("Actually I use yarn, not npm. / We moved from npm to yarn.",
-     {"command": "str_replace", "file_path": "system/human.md", "old_string": "npm", "new_string": "yarn",
-      "reason": "The user uses yarn now"}),
-    ("Remember that I always use pnpm in this repo.",
+    ("Actually I use Emacs, not Vim. / I moved from Vim to Emacs.",
+     {"command": "str_replace", "file_path": "system/human.md", "old_string": "Vim", "new_string": "Emacs",
+      "reason": "The user uses Emacs now"}),
+    ("Remember that I like short commit messages.",
      {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
-      "insert_text": "- Always uses pnpm in this repo.", "reason": "The user uses pnpm"}),
+      "insert_text": "- Likes short commit messages.", "reason": "The user's commit style"}),
 )
 NO_CALL_EXAMPLE = ("What does git rebase do?", "It replays your commits on top of another branch.")
 
@@ -106,6 +107,27 @@ def _tool_result(message: Message) -> str:
     content = message.content or "(no output)"
     after = ERROR_NEXT if content.startswith("Error:") else RESULT_NEXT
     return f"[Result of the {message.name or 'tool'} call]\n{content}\n{after}"
+
+
+# A request in so many words to change memory: the small model then must call a tool (it otherwise often
+# answers "Noted!" and stores nothing). Anything else leaves it free to reply.
+MEMORY_REQUEST = re.compile(
+    r"\b(remember|memori[sz]e|keep in mind|note (this|that|for)|save (this|that)|forget|"
+    r"(update|correct|fix|change|edit) (your|my|the|that|it|what)\b.{0,20}\b(memory|notes?|memories)|"
+    r"(update|correct|fix) (your )?(memory|notes)|in your memory)", re.IGNORECASE)
+
+
+def asks_to_change_memory(messages: Sequence[Message]) -> bool:
+    """Whether the conversation ends with the user asking, in so many words, for memory to change."""
+    last = messages[-1] if messages else None
+    return last is not None and last.role == "user" and bool(MEMORY_REQUEST.search(last.content or ""))
+
+
+def tools_for_small_model(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+    """Only the memory tool when the agent offers it: seven tools in the prompt and the grammar lead a 0.5B
+    model to search when asked to remember (issue 17); reading the workspace is left to larger models."""
+    memory = [tool for tool in tools if tool.name == "memory"]
+    return memory or list(tools)
 
 
 def _call_json(call: ToolCall) -> str:
