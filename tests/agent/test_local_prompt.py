@@ -36,7 +36,12 @@ def test_the_small_model_sees_only_the_memory_tool_and_may_be_held_to_a_call() -
     assert [alt["properties"]["type"]["const"] for alt in held] == ["tool"]
 
 
-def test_one_worked_example_per_memory_command() -> None:
-    text = tool_instructions(tools_for_small_model(TOOL_SPECS))
-    for command in ("view", "create", "str_replace", "insert", "delete", "rename", "update_description"):
+def test_one_worked_example_per_memory_command_the_small_model_may_call() -> None:
+    (memory,) = tools_for_small_model(TOOL_SPECS)
+    offered = {alt["properties"]["command"]["const"]: alt for alt in memory.strict_parameters["anyOf"]}
+    assert set(offered) == {"view", "create", "str_replace", "insert", "delete", "rename"}
+    assert "file_text" in offered["create"]["required"]  # no empty file that only looks like a stored fact
+    text = tool_instructions([memory])
+    for command in offered:
         assert text.count(f'"command": "{command}"') == 1, command
+    assert '"command": "update_description"' not in text

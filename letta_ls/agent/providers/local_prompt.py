@@ -11,6 +11,7 @@ kept newest first while they fit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -53,9 +54,6 @@ MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (  # rare commands fir
     ("Forget the notes file.", {"command": "delete", "file_path": "notes.md", "reason": "The user asked"}),
     ("Rename notes.md to reference/notes.md.",
      {"command": "rename", "old_path": "notes.md", "new_path": "reference/notes.md", "reason": "The user asked"}),
-    ("Give project.md the description 'The project's facts'.",
-     {"command": "update_description", "file_path": "system/project.md", "description": "The project's facts",
-      "reason": "The user chose the description"}),
     ("Look at reference/deploy.md.", {"command": "view", "file_path": "reference/deploy.md"}),
     ("Remember our API handlers live in src/api/.",
      {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
@@ -123,10 +121,31 @@ def asks_to_change_memory(messages: Sequence[Message]) -> bool:
     return last is not None and last.role == "user" and bool(MEMORY_REQUEST.search(last.content or ""))
 
 
+SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
+
+
+def _small_model_memory(tool: ToolSpec) -> ToolSpec:
+    """The memory tool as the small model may call it: its grammar without ``update_description`` (which it
+    picks whenever a request says "update") and with ``file_text`` required by ``create`` (it otherwise
+    creates an empty file and believes the fact stored)."""
+    union = (tool.strict_parameters or {}).get("anyOf")
+    if not isinstance(union, list):
+        return tool
+    kept = []
+    for alternative in union:
+        command = alternative.get("properties", {}).get("command", {}).get("const")
+        if command in SMALL_MODEL_LEFT_OUT:
+            continue
+        if command == "create":
+            alternative = {**alternative, "required": [*alternative["required"], "file_text"]}
+        kept.append(alternative)
+    return dataclasses.replace(tool, strict_parameters={"anyOf": kept})
+
+
 def tools_for_small_model(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
     """Only the memory tool when the agent offers it: seven tools in the prompt and the grammar lead a 0.5B
     model to search when asked to remember (issue 17); reading the workspace is left to larger models."""
-    memory = [tool for tool in tools if tool.name == "memory"]
+    memory = [_small_model_memory(tool) for tool in tools if tool.name == "memory"]
     return memory or list(tools)
 
 
