@@ -126,6 +126,9 @@ def test_the_embedded_model_is_installed_and_named() -> None:
     asyncio.run(model.load())
     assert model.path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and model.path.is_file()
     assert model.path.stat().st_size == 491_400_064
+    llama = local._ENGINES[(str(model.path), model.context_window, model.n_threads)].llama
+    assert "<|im_start|>" in llama.metadata["tokenizer.chat_template"]
+    assert llama.chat_format == "chat_template.default"  # the GGUF's own (Qwen's) chat template formats prompts
     smallest = LocalProvider(model="smollm2")
     assert smallest.model == "smollm2-135m-instruct" and smallest.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
 
