@@ -54,6 +54,21 @@ def locate(old: str, text: str) -> str | None:
     return matches[0].group(0) if len(matches) == 1 else None
 
 
+class CopiedExampleError(ValueError):
+    """The call stores a worked example's text instead of what the user said."""
+
+
+def refuse_copied_example(arguments: Mapping[str, Any], examples: frozenset[str]) -> None:
+    """Raise ``CopiedExampleError`` when a text the call would store is one of the prompt's worked examples:
+    a small model held to a call sometimes copies the nearest example word for word, which would commit
+    a fact nobody stated."""
+    for name in ("file_text", "insert_text", "new_string"):
+        value = arguments.get(name)
+        if isinstance(value, str) and value.strip() and value.strip() in examples:
+            raise CopiedExampleError(f"{name} {value.strip()!r} is the worked example's text, not what the user "
+                                     "said; store the user's own words instead")
+
+
 def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], bool], root: str | None = None,
                        read: Callable[[str], str | None] | None = None) -> tuple[dict[str, Any], str]:
     """``(arguments, note)``: the call with its paths normalised and a ``create`` of an existing file turned into

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from letta_ls.agent.call_repair import repair_memory_call
+from letta_ls.agent.call_repair import CopiedExampleError, refuse_copied_example, repair_memory_call
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.base import ToolSpec
+from letta_ls.agent.providers.local_prompt import EXAMPLE_TEXTS
 from letta_ls.memfs.operations import EditResult, MemoryOperations, MemoryToolError
 from letta_ls.memfs.skills import SkillUnavailableError, discover_skills, find_skill, read_skill
 
@@ -144,6 +145,10 @@ class Toolbox:
     def _memory(self, args: dict[str, Any]) -> ToolOutcome:
         note = ""
         if self.repair_calls:
+            try:
+                refuse_copied_example(args, EXAMPLE_TEXTS)
+            except CopiedExampleError as exc:
+                return ToolOutcome(f"Error: {exc}; nothing was changed", is_error=True)
             snapshot = self.memory.repo.snapshot()
             args, note = repair_memory_call(args, lambda path: path in snapshot, str(self.memory.repo.path.resolve()),
                                             lambda path: snapshot.get(path).text if path in snapshot else None)

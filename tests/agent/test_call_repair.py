@@ -78,6 +78,14 @@ def test_an_old_string_differing_only_in_case_and_spacing_is_found(repo: MemoryR
     assert "The user likes detailed answers." in body(repo, "system/human.md")
 
 
+def test_a_worked_examples_text_copied_word_for_word_is_refused(repo: MemoryRepo, tmp_path: Path) -> None:
+    before = repo.head()
+    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+        "command": "create", "file_path": "system/project.md", "description": "Facts about this project",
+        "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"})
+    assert outcome.is_error and "worked example" in outcome.text and repo.head() == before
+
+
 def test_a_path_that_climbs_out_is_still_refused(repo: MemoryRepo, tmp_path: Path) -> None:
     before = repo.head()
     outcome = toolbox(repo, tmp_path, repair=True).run("memory", {

@@ -65,6 +65,8 @@ MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (  # rare commands fir
      {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
       "insert_text": "- Likes short commit messages.", "reason": "The user's commit style"}),
 )
+EXAMPLE_TEXTS = frozenset(text for _, arguments in MEMORY_EXAMPLES for name, text in arguments.items()
+                          if name in ("file_text", "insert_text", "new_string"))
 NO_CALL_EXAMPLE = ("What does git rebase do?", "It replays your commits on top of another branch.")
 
 
