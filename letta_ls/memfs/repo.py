@@ -34,10 +34,20 @@ import git
 
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
-from letta_ls.memfs.paths import check_memory_path, resolve_in
-from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
+from letta_ls.memfs.paths import check_memory_path
+from letta_ls.memfs.repo_errors import (
+    MemoryFileNotFoundError,
+    MemoryRepoError,
+    StaleVersionError,
+)
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
-from letta_ls.memfs.worktree_files import prune_empty_dirs, worktree_matches, write_into_worktree
+from letta_ls.memfs.worktree_files import (
+    delete_nofollow,
+    lexists_nofollow,
+    refuse_links,
+    worktree_matches,
+    write_into_worktree,
+)
 from letta_ls.memfs.writer_lock import clear_stale_git_locks, hold_writer_lock, writer_lock_for
 
 BRANCH = "main"
@@ -279,7 +289,7 @@ class MemoryRepo:
             for path, data in changes.items():
                 if data is None:
                     doomed = [p for p in base.files if p == path or p.startswith(path + "/")]
-                    if not doomed and not resolve_in(self.path, path).exists():
+                    if not doomed and not lexists_nofollow(self.path, path):
                         raise MemoryFileNotFoundError(path)
                     for p in doomed:
                         effective[p] = None
@@ -295,6 +305,8 @@ class MemoryRepo:
             if not effective:
                 return CommitResult(None, (), blobs)
             paths = sorted(effective)
+            for path in paths:  # proven free of links before the first byte is written
+                refuse_links(self.path, path, allow_final_link=effective[path] is None)
             try:
                 self._apply_to_worktree(effective)
                 self._index_before_add = self._stat_index()
@@ -338,22 +350,20 @@ class MemoryRepo:
         write_into_worktree(self.path, self.git_dir / "letta-tmp", changes)
 
     def _restore_worktree(self, base: MemorySnapshot, paths: list[str]) -> None:
-        """Put the working tree and index back to ``base`` for ``paths`` after a failed commit."""
-        with contextlib.suppress(Exception):
-            if base.head:
+        """Put the working tree and index back to ``base`` for ``paths`` after a failed commit.
+
+        Path by path, never through a link (one planted meanwhile is refused, not followed), so the
+        clean-up can never delete or rewrite anything outside the work tree or inside ``.git``."""
+        if base.head:
+            with contextlib.suppress(Exception):
                 self._git("reset", "-q", base.head, "--", *paths)
-            restore: dict[str, bytes | None] = {}
-            for path in paths:
-                old = base.get(path)
-                restore[path] = old.data if old else None
-            for path, data in restore.items():
-                target = resolve_in(self.path, path)
-                if data is None:
-                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                        target.unlink()
-                    prune_empty_dirs(self.path, target.parent)
+        for path in paths:
+            old = base.get(path)
+            with contextlib.suppress(Exception):
+                if old is None:
+                    delete_nofollow(self.path, path)
                 else:
-                    self._apply_to_worktree({path: data})
+                    self._apply_to_worktree({path: old.data})
 
     # ------------------------------------------------------------------ history, restore, backups
     def restore(self, rev: str, author: Author, paths: Iterable[str] | None = None,
