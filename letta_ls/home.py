@@ -25,6 +25,7 @@ from typing import Any
 from letta_ls.atomic_files import flocked, write_atomic
 from letta_ls.memfs.presets import get_preset
 from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.memfs.repo_errors import WriterLockTimeout
 from letta_ls.settings import Settings, home_from_environment, structure_settings
 
 DEFAULT_AGENT_NAME = "Letta Code"
@@ -233,6 +234,11 @@ class Home:
         return agent
 
     def memory_repo(self, agent: Agent) -> MemoryRepo:
+        """The agent's repository, cleaned up after a crashed writer when the writer lock is free.
+
+        Opening memory (to read it, too) never waits for the lock nor needs a writable home: when a live
+        process holds it, that writer recovers on acquiring it; a read-only home has nothing to clean."""
         repo = MemoryRepo(agent.memory_dir)
-        repo.recover()
+        with contextlib.suppress(WriterLockTimeout, OSError):
+            repo.recover(wait=0)
         return repo

@@ -39,6 +39,7 @@ from letta_ls.memfs.repo_errors import (
     MemoryFileNotFoundError,
     MemoryRepoError,
     StaleVersionError,
+    WriterLockTimeout,  # noqa: F401  (re-exported)
 )
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
 from letta_ls.memfs.worktree_files import (
@@ -110,15 +111,17 @@ class MemoryRepo:
 
     # ------------------------------------------------------------------ locking and recovery
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
         """Serialise writers across threads (RLock) and processes (flock); re-entrant in a thread.
 
         The lock file is ``letta-ls.lock`` in this work tree's git directory: ``.git/`` for the memory
         itself, ``.git/worktrees/<name>/`` for a subagent's worktree, so a subagent committing in its
         worktree never waits for the main agent (their index and branch are separate). On acquiring it,
         a branch move that a crashed process left half-applied is finished first (``memfs.checkout``).
+        Waits at most ``timeout`` seconds (default: ``LETTA_LS_LOCK_TIMEOUT`` or 60), then raises
+        ``WriterLockTimeout`` naming the holder.
         """
-        with hold_writer_lock(self._lock, self.git_dir / "letta-ls.lock", self._on_lock_acquired):
+        with hold_writer_lock(self._lock, self.git_dir / "letta-ls.lock", self._on_lock_acquired, timeout):
             yield
 
     def _on_lock_acquired(self) -> None:
@@ -137,10 +140,11 @@ class MemoryRepo:
         clear_stale_git_locks([self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
                                self.common_dir / f"{branch_ref}.lock", self.common_dir / "packed-refs.lock"])
 
-    def recover(self) -> list[str]:
-        """Clean up after a crashed writer; returns what was done (for logs)."""
+    def recover(self, wait: float | None = None) -> list[str]:
+        """Clean up after a crashed writer; returns what was done (for logs). ``wait``: seconds to wait for
+        the writer lock (``WriterLockTimeout`` after them; None: the default bound)."""
         done = []
-        with self.locked():
+        with self.locked(timeout=wait):
             tmp = self.git_dir / "letta-tmp"
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

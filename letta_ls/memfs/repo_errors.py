@@ -13,6 +13,10 @@ class MemoryRepoError(RuntimeError):
     """A git operation on memory failed; the message says what and how to recover."""
 
 
+class WriterLockTimeout(MemoryRepoError):
+    """The writer lock stayed taken for longer than a writer may wait; the message names the holder."""
+
+
 class MemoryFileNotFoundError(FileNotFoundError):
     def __init__(self, path: str, rev: str = "HEAD") -> None:
         self.path = path

@@ -25,7 +25,8 @@ def test_concurrent_remember_processes_keep_every_text(isolated_environment):
         barrier = threading.Barrier(PROCESSES)
         # the model answers without storing anything, so each process stores the words itself
         script = Script().on_request(lambda _request: barrier.wait(timeout=120)).text("Noted.").repeat_last()
-        batch = [f"remembered-fact-{i:02d} lives on shelf {chr(65 + i)} in round {round_}" for i in range(PROCESSES)]
+        batch = [f"remembered-fact-{i:02d} lives on shelf {chr(65 + i)} in round {round_}"
+                 for i in range(PROCESSES)]
         with scripted_openai(script) as server:
             (home / "settings.json").write_text(json.dumps({"model": {"provider": "openai", "name": "gpt-test",
                                                                       "baseUrl": server.base_url}}))
