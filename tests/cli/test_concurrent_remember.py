@@ -24,7 +24,8 @@ def test_concurrent_remember_processes_keep_every_text(isolated_environment):
     for round_ in range(2):  # round 0 races on creating the file, round 1 on inserting into it
         barrier = threading.Barrier(PROCESSES)
         # the model answers without storing anything, so each process stores the words itself
-        script = Script().on_request(lambda _request: barrier.wait(timeout=120)).text("Noted.").repeat_last()
+        script = Script().on_request(lambda _request, barrier=barrier: barrier.wait(timeout=120))
+        script = script.text("Noted.").repeat_last()
         batch = [f"remembered-fact-{i:02d} lives on shelf {chr(65 + i)} in round {round_}"
                  for i in range(PROCESSES)]
         with scripted_openai(script) as server:
