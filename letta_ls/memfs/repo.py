@@ -34,13 +34,9 @@ import git
 
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
+from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F401  (the error is re-exported)
 from letta_ls.memfs.paths import check_memory_path
-from letta_ls.memfs.repo_errors import (
-    MemoryFileNotFoundError,
-    MemoryRepoError,
-    StaleVersionError,
-    WriterLockTimeout,  # noqa: F401  (re-exported)
-)
+from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
 from letta_ls.memfs.worktree_files import (
     delete_nofollow,
@@ -281,6 +277,8 @@ class MemoryRepo:
         for path in changes:
             check_memory_path(path)
         with self.locked():
+            if self.head():  # every change is a commit on main: reattach a detached HEAD or refuse
+                ensure_on_main(self)
             base = self.snapshot() if self.head() else MemorySnapshot(None, {})
             if expect:
                 for path, blob in expect.items():
