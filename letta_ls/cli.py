@@ -355,9 +355,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not port.isdigit():
             raise CliError(f"--tcp takes HOST:PORT (for example 127.0.0.1:2087), not {args.tcp!r}")
         server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return EXIT_OK
+        return EXIT_OK
+    from letta_ls.server.transport import serve_stdio
+
+    return serve_stdio(server)
 
 
 # ---------------------------------------------------------------------- parser
