@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls.server.protocol import GuardedProtocol
-from letta_ls.server.transport import frames, serve_connection
+from letta_ls.server.transport import MAX_BODY_BYTES, frames, serve_connection
 
 log = logging.getLogger("letta_ls.server")
 
 TOKEN_ENV = "LETTA_LS_TOKEN"
 FIRST_MESSAGE_TIMEOUT = 30.0
+FIRST_MESSAGE_MAX_BYTES = 1 << 20
 EXPOSURE_WARNING = ("letta-ls: WARNING: listening on {address}, which other machines can reach. Anyone who "
                     "connects with the token can read and rewrite this agent's memory, push it to the sync "
                     "remote, and spend your model API key. Prefer 127.0.0.1 and an SSH tunnel.\n")
@@ -125,7 +126,7 @@ def write_token_file(path: Path, token: str) -> None:
 
 
 def resolve_token(port: int, home: str, token_file: str | None) -> tuple[str, Path | None, bool]:
-    """(token, file, whether we created the file)."""
+    """(token, file, whether this launch generated it and must write the file)."""
     if token_file:
         path = Path(token_file).expanduser()
         if path.exists():
@@ -137,9 +138,7 @@ def resolve_token(port: int, home: str, token_file: str | None) -> tuple[str, Pa
         return token, None, False
     else:
         path = default_token_file(home, port)
-    token = secrets.token_urlsafe(32)
-    write_token_file(path, token)
-    return token, path, True
+    return secrets.token_urlsafe(32), path, True  # written by serve_tcp once the port is ours
 
 
 def authenticate(body: bytes, token: str) -> tuple[bytes | None, Any]:
@@ -171,8 +170,10 @@ def _refusal(msg_id: Any) -> bytes:
 
 def serve_tcp(server: Any, policy: TcpPolicy) -> int:
     protocol: GuardedProtocol = server.protocol
+    written = False
 
     async def main() -> None:
+        nonlocal written
         session_over: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         session_taken = False
 
@@ -183,7 +184,8 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
                 if not policy.peer_allowed(peer):
                     log.warning("refused a TCP connection from %s: not an allowed address", peer)
                     return
-                bodies = frames(reader)
+                limit = [FIRST_MESSAGE_MAX_BYTES]  # a peer without the token cannot make us buffer much
+                bodies = frames(reader, max_body=lambda: limit[0])
                 try:
                     first = await asyncio.wait_for(anext(bodies), FIRST_MESSAGE_TIMEOUT)
                 except (StopAsyncIteration, TimeoutError, OSError):
@@ -197,6 +199,7 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
                         await writer.drain()
                     return
                 session_taken = True
+                limit[0] = MAX_BODY_BYTES
                 protocol.set_writer(writer)  # type: ignore[arg-type]
                 protocol.receive_body(accepted)
                 await serve_connection(protocol, bodies)
@@ -209,6 +212,10 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
 
         listener = await asyncio.start_server(connection, policy.host, policy.port, limit=1 << 20,
                                               family=socket.AF_UNSPEC)
+        if policy.owns_token_file and policy.token_file is not None:
+            # only now: a launch that could not bind must not replace the token of the server that did
+            write_token_file(policy.token_file, policy.token)
+            written = True
         announce(policy)
         async with listener:
             await session_over
@@ -219,7 +226,7 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
         pass
     finally:
         server.shutdown()
-        if policy.owns_token_file and policy.token_file is not None:
+        if written and policy.token_file is not None:
             with contextlib.suppress(OSError):
                 policy.token_file.unlink()
     return protocol.exit_code if protocol.exit_code is not None else 0

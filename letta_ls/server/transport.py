@@ -40,20 +40,20 @@ class FrameReader(Protocol):
     def readexactly(self, n: int) -> Awaitable[bytes]: ...
 
 
-def content_length(line: bytes) -> int | None:
+def content_length(line: bytes, max_body: int = MAX_BODY_BYTES) -> int | None:
     """The length a header line announces (the last ``Content-Length`` in it), or None if unreadable."""
     matches = list(CONTENT_LENGTH.finditer(line))
     if not matches:
         return None
     value = matches[-1].group(1).strip()
-    if not value.isdigit() or int(value) > MAX_BODY_BYTES:
+    if not value.isdigit() or int(value) > max_body:
         log.warning("ignoring a frame with an unreadable Content-Length: %r", value[:40])
         return None
     return int(value)
 
 
-async def frames(reader: FrameReader) -> AsyncIterator[bytes]:
-    """Each frame's body until the peer closes the stream."""
+async def frames(reader: FrameReader, max_body: Callable[[], int] = lambda: MAX_BODY_BYTES) -> AsyncIterator[bytes]:
+    """Each frame's body until the peer closes the stream (a frame longer than ``max_body()`` is skipped)."""
     length: int | None = None
     while True:
         try:
@@ -65,7 +65,7 @@ async def frames(reader: FrameReader) -> AsyncIterator[bytes]:
             return
         if line.strip():
             if CONTENT_LENGTH.search(line):
-                length = content_length(line)
+                length = content_length(line, max_body())
             continue  # any other header (Content-Type) or junk
         if length is None:
             continue  # a blank line with no length before it: not the end of a header we can use

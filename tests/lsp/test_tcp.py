@@ -234,3 +234,20 @@ def test_a_peer_outside_allow_from_is_refused_even_with_the_token(home: Home):
         assert_refused(server, answers, closed)
     finally:
         server.stop()
+
+
+def test_a_second_launch_on_a_taken_port_leaves_the_first_ones_token_alone(home: Home):
+    port = free_port()
+    first = TcpServer(home.root, f"127.0.0.1:{port}", token=None)
+    try:
+        token_file = home.root / "run" / f"tcp-{port}.token"
+        token = token_file.read_text()
+        env = {k: v for k, v in os.environ.items() if k != "LETTA_LS_TOKEN"}
+        second = subprocess.run([sys.executable, "-m", "letta_ls", "serve", "--tcp", f"127.0.0.1:{port}"],
+                                env={**env, "LETTA_LS_HOME": str(home.root)}, capture_output=True, timeout=60)
+        assert second.returncode == 2 and b"in use" in second.stderr, second.stderr
+        assert token_file.read_text() == token
+        answers, _ = first.exchange(initialize(token.strip()))
+        assert "result" in answers[0], answers
+    finally:
+        first.stop()
