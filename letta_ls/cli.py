@@ -349,15 +349,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import os
 
         os.environ["LETTA_LS_HOME"] = args.home
-    server = build_server()
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
-            raise CliError(f"--tcp takes HOST:PORT (for example 127.0.0.1:2087), not {args.tcp!r}")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return EXIT_OK
+        from letta_ls.server import tcp
+
+        try:
+            host, port = tcp.parse_address(args.tcp)
+            token, token_file, owned = tcp.resolve_token(port, home_from_environment(), args.token_file)
+            policy = tcp.TcpPolicy(host, port, token, tcp.parse_allowed(args.allow_from), token_file, owned)
+        except tcp.TcpSetupError as exc:
+            raise CliError(str(exc)) from exc
+        return tcp.serve_tcp(build_server(), policy)
+    from letta_ls.server.transport import serve_stdio
+
+    return serve_stdio(build_server())
 
 
 # ---------------------------------------------------------------------- parser
@@ -371,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (loopback by default)")
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    serve.add_argument("--token-file", metavar="PATH", help="with --tcp: the token every connection must send "
+                       "(read if the file exists, mode 0600; else generated and written there)")
+    serve.add_argument("--allow-from", metavar="ADDRESS", action="append",
+                       help="with --tcp: only these peer addresses or networks may connect (repeatable)")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,6 +172,11 @@ class Home:
         name = " ".join(str(name).split())
         if not name:
             raise AgentError("an agent needs a name")
+        # checked before anything is created: a NUL reaches git's author variables only after the folder exists
+        unusable = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs")), None)
+        if unusable is not None:
+            raise AgentError(f"an agent name cannot contain the control or invalid character U+{ord(unusable):04X}; "
+                             "pick another name")
         chosen = get_preset(preset)
         with self._locked():
             if any(a.name.casefold() == name.casefold() for a in self.list_agents()):

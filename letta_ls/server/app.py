@@ -21,10 +21,10 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from letta_ls import __version__
+from letta_ls.server.protocol import GuardedProtocol
 from letta_ls.server.uris import READ_ONLY_SCHEMES, memory_uri
 from letta_ls.session import Session
 
@@ -41,7 +41,7 @@ class _Unreadable:
     reason: str
 
 
-class LettaProtocol(LanguageServerProtocol):
+class LettaProtocol(GuardedProtocol):
     """Adds what pygls does not do: advertise ``workspace.textDocumentContent`` for the read-only schemes,
     and answer a request whose params cannot be read instead of leaving the client waiting forever."""
 
