@@ -32,6 +32,7 @@ from pathlib import Path
 
 import git
 
+from letta_ls.memfs import secret_gate
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
 from letta_ls.memfs.paths import check_memory_path, resolve_in
@@ -266,8 +267,10 @@ class MemoryRepo:
             raise ValueError("a change needs a reason: it becomes the commit message")
         for path in changes:
             check_memory_path(path)
+        secret_gate.check_message(message)
         with self.locked():
             base = self.snapshot() if self.head() else MemorySnapshot(None, {})
+            secret_gate.check_new_paths(p for p, data in changes.items() if data is not None and p not in base)
             if expect:
                 for path, blob in expect.items():
                     current = base.get(path)
