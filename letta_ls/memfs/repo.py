@@ -267,10 +267,9 @@ class MemoryRepo:
             raise ValueError("a change needs a reason: it becomes the commit message")
         for path in changes:
             check_memory_path(path)
-        secret_gate.check_message(message)
         with self.locked():
             base = self.snapshot() if self.head() else MemorySnapshot(None, {})
-            secret_gate.check_new_paths(p for p, data in changes.items() if data is not None and p not in base)
+            secret_gate.check_commit(message, changes, base)
             if expect:
                 for path, blob in expect.items():
                     current = base.get(path)

@@ -34,6 +34,7 @@ __all__ = [
     "SecretMatch",
     "find_secrets",
     "is_placeholder",
+    "line_offsets",
     "looks_like_password",
     "looks_random",
     "redact",
