@@ -229,3 +229,31 @@ def test_the_agent_tool_refuses_secret_file_names_and_reasons(tmp_path):
     history = all_git_bytes(repo_dir)
     assert key.encode() not in history and password.encode() not in history
     assert not (repo_dir / "reference").exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RANDOMS, st.sampled_from(["tool-create", "tool-insert", "tool-str_replace", "save", "remember"]))
+def test_a_secret_in_the_text_is_refused_through_every_entry_point(fresh_repo, rng, entry):
+    """The text itself: the agent's tool (``run_tool``, as the runtime calls it), the editor's save and
+    ``remember``'s verbatim fallback (``store_verbatim``, the path taken when no model stores it)."""
+    from types import SimpleNamespace
+
+    from letta_ls.agent.remember import store_verbatim
+
+    repo = fresh_repo()
+    text, secret = a_secret_text(rng)
+    agent, user = ops_for(repo, "agent"), ops_for(repo, "user")
+    runtime = SimpleNamespace(session=SimpleNamespace(repo=repo, operations=lambda actor: ops_for(repo, actor)))
+    calls = {
+        "tool-create": lambda: agent.run_tool({"command": "create", "file_path": "reference/creds.md",
+                                               "description": "Creds.", "file_text": text, "reason": "note"}),
+        "tool-insert": lambda: agent.run_tool({"command": "insert", "file_path": "reference/notes.md",
+                                               "insert_line": 1, "insert_text": text, "reason": "note"}),
+        "tool-str_replace": lambda: agent.run_tool({"command": "str_replace", "file_path": "reference/notes.md",
+                                                    "old_string": "first line", "new_string": text,
+                                                    "reason": "note"}),
+        "save": lambda: user.write_file("reference/notes.md", f"---\ndescription: Notes.\n---\n{text}\n",
+                                        reason="save"),
+        "remember": lambda: store_verbatim(runtime, text),
+    }
+    refused_and_untouched(repo, secret, calls[entry])
