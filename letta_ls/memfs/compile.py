@@ -15,7 +15,9 @@ by the snapshot.
 
 Deliberate differences from Letta Code: external files show their descriptions; leading blank lines of
 a body are dropped (Letta Code would emit a whitespace-only line); path segments that are not valid XML
-names are rewritten (``2024`` → ``_2024``, ``my notes`` → ``my_notes``); hidden paths are left out.
+names are rewritten (``2024`` → ``_2024``, ``my notes`` → ``my_notes``); hidden paths are left out, and
+so are files whose *name* holds a secret (letta-ls refuses such names; one made by hand with git is
+flagged by the doctor, and must not reach the model meanwhile).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from letta_ls.memfs.tree import (
     render_tree,
     tree_limits,
 )
+from letta_ls.secret_scan import find_secrets
 
 CORE_MEMORY = "{CORE_MEMORY}"
 MEMORY_DIR_VAR = "$MEMORY_DIR"
@@ -164,7 +167,16 @@ def _render_system(root: _Element, out: list[str], skipped: list[str], shown: li
     render(root, 0)
 
 
+def _without_secret_names(snapshot: MemorySnapshot) -> MemorySnapshot:
+    """The snapshot without files whose path holds a secret (a cold compile only: the result is cached)."""
+    named = [path for path in snapshot.files if find_secrets(path)]
+    if not named:
+        return snapshot
+    return MemorySnapshot(snapshot.head, {p: f for p, f in snapshot.files.items() if p not in named})
+
+
 def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
+    snapshot = _without_secret_names(snapshot)
     persona: MemoryFile | None = None
     system: list[MemoryFile] = []
     for path, file in snapshot.files.items():

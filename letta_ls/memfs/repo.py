@@ -32,6 +32,7 @@ from pathlib import Path
 
 import git
 
+from letta_ls.memfs import secret_gate
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
 from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F401  (the error is re-exported)
@@ -280,6 +281,7 @@ class MemoryRepo:
             if self.head():  # every change is a commit on main: reattach a detached HEAD or refuse
                 ensure_on_main(self)
             base = self.snapshot() if self.head() else MemorySnapshot(None, {})
+            secret_gate.check_commit(message, changes, base)
             if expect:
                 for path, blob in expect.items():
                     current = base.get(path)

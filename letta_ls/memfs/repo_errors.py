@@ -34,3 +34,8 @@ class StaleVersionError(RuntimeError):
             f"{path} changed since version {(expected or 'none')[:12]} (it is now {(actual or 'deleted')[:12]}); "
             "reload it, reapply your edit and save again"
         )
+
+
+class SecretRefusedError(MemoryRepoError):
+    """A commit message or a new file name holds a secret; nothing was written. The message never
+    repeats the value."""
