@@ -198,10 +198,14 @@ def write_into_worktree(root: Path, tmp_dir: Path, changes: Mapping[str, bytes |
         refuse_links(root, path, allow_final_link=data is None)
     tmp_dir.mkdir(exist_ok=True)
     for path, data in changes.items():
-        if data is None:
-            delete_nofollow(root, path)
-        else:
-            write_file_nofollow(root, tmp_dir, path, data)
+        try:
+            if data is None:
+                delete_nofollow(root, path)
+            else:
+                write_file_nofollow(root, tmp_dir, path, data)
+        except (FileNotFoundError, NotADirectoryError) as exc:  # a folder on the way vanished meanwhile
+            raise UnsafePathError(path, "a folder on the way was moved or removed while it was being written "
+                                        f"(by another program?): {exc.strerror}; try again") from exc
 
 
 def worktree_matches(root: Path, path: str, blob: str) -> bool:

@@ -45,8 +45,19 @@ class Sentinel:
         self.git_entries = sorted(os.listdir(self.git))
         self.hook_entries = sorted(os.listdir(self.git / "hooks"))
         self.outside_before = sorted(os.listdir(outside))
+        self.folders = [self.git, self.git / "hooks", outside]
+        self.rearm()
 
-    def assert_untouched(self) -> None:
+    def rearm(self) -> None:
+        """Take the folders' stamps again, after a test's own commits set the scene."""
+        self.folder_stamps = [folder.stat().st_mtime_ns for folder in self.folders]
+
+    def assert_untouched(self, *, nothing_committed: bool = True) -> None:
+        """``nothing_committed``: the case only had refusals, so not even a file created and removed again
+        (a write before the refusal, then its clean-up) may have touched ``.git``, its hooks or the outside."""
+        if nothing_committed:
+            stamps = [folder.stat().st_mtime_ns for folder in self.folders]
+            assert stamps == self.folder_stamps, "something was written into .git, its hooks or outside, then removed"
         for path, data in self.before.items():
             assert path.exists(), f"{path} was deleted"
             assert path.read_bytes() == data, f"{path} was changed"
@@ -200,6 +211,7 @@ def test_insert_under_a_folder_swapped_for_a_link(sentinel, kind):
     os.symlink({"to_git": ".git", "outside": str(sentinel.outside), "chained": "hop"}[kind], repo.path / "linked")
     if kind == "chained":
         os.symlink(".git", repo.path / "hop")
+    sentinel.rearm()
     with pytest.raises(REFUSALS):
         ops(repo, "agent").insert("linked/config.md", 0, sentinel.payload, reason="edit")
     assert not (sentinel.git / "config.md").exists()
@@ -227,6 +239,7 @@ def test_restore_through_a_folder_swapped_for_a_link(sentinel, kind):
     ops(repo, "user").delete("hooked", reason="drop it")
     os.makedirs(repo.path / "hooked", exist_ok=True)
     link_hooked(sentinel, kind)
+    sentinel.rearm()
     with pytest.raises(REFUSALS):
         repo.restore(old, user_author(repo.path))
     sentinel.assert_untouched()
@@ -241,7 +254,7 @@ def test_deleting_a_committed_link_removes_only_the_link(sentinel):
     result = ops(repo, "user").delete("notes/gitlink", reason="remove the stray link")
     assert result.paths == ("notes/gitlink",)
     assert not os.path.lexists(repo.path / "notes" / "gitlink")
-    sentinel.assert_untouched()
+    sentinel.assert_untouched(nothing_committed=False)
 
 
 def test_a_failed_commit_cleans_up_without_following_a_link(sentinel, monkeypatch):
@@ -263,7 +276,7 @@ def test_a_failed_commit_cleans_up_without_following_a_link(sentinel, monkeypatc
     with pytest.raises(MemoryRepoError):
         repo.commit({"fresh/config": b"x", "fresh/description": b"y", "fresh/hooks/post-commit": b"z"}, "add",
                      user_author(repo.path))
-    sentinel.assert_untouched()
+    sentinel.assert_untouched(nothing_committed=False)  # `git add` ran: the index in .git changed
 
 
 # ------------------------------------------------------------------ a link swapped in by a racing process
@@ -319,5 +332,5 @@ def test_a_link_swapped_in_by_a_racing_process_never_redirects_a_write(sentinel)
         racer.wait(timeout=30)
     assert written + refused == i
     assert refused > 0, "the racer never got a link in place: the test proved nothing"
-    sentinel.assert_untouched()
+    sentinel.assert_untouched(nothing_committed=False)
     assert subprocess.run(["git", "fsck", "--no-progress"], cwd=repo.path, capture_output=True).returncode == 0
