@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from letta_ls.agent.call_repair import repair_memory_call
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.base import ToolSpec
 from letta_ls.memfs.operations import EditResult, MemoryOperations, MemoryToolError
@@ -114,6 +115,7 @@ class Toolbox:
     conversations: ConversationStore
     workspace: list[Path] = field(default_factory=list)
     global_skills: Path | None = None
+    repair_calls: bool = False  # the embedded model's memory calls are repaired first (``call_repair.py``)
     handlers: dict[str, Callable[[dict[str, Any]], ToolOutcome]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -140,10 +142,16 @@ class Toolbox:
 
     # ------------------------------------------------------------------ memory
     def _memory(self, args: dict[str, Any]) -> ToolOutcome:
+        note = ""
+        if self.repair_calls:
+            snapshot = self.memory.repo.snapshot()
+            args, note = repair_memory_call(args, lambda path: path in snapshot, str(self.memory.repo.path.resolve()),
+                                            lambda path: snapshot.get(path).text if path in snapshot else None)
         result = self.memory.run_tool(args)
         if isinstance(result, str):
             return ToolOutcome(result)
-        return ToolOutcome(result.message, edit=result, reason=str(args.get("reason") or ""))
+        message = f"{result.message} ({note})" if note else result.message
+        return ToolOutcome(message, edit=result, reason=str(args.get("reason") or ""))
 
     def _memory_search(self, args: dict[str, Any]) -> ToolOutcome:
         query = _text_arg(args, "query")

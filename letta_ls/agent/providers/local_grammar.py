@@ -77,14 +77,15 @@ def grammar_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
     return dict(ANY_VALUE)
 
 
-def _answer_schema(tools: Sequence[ToolSpec], arguments: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _answer_schema(tools: Sequence[ToolSpec], arguments: Sequence[dict[str, Any]],
+                   call_required: bool = False) -> dict[str, Any]:
     message = {"type": "object", "properties": {"type": {"const": "message"}, "text": {"type": "string"}},
                "required": ["type", "text"]}
     calls = [{"type": "object", "properties": {"type": {"const": "tool"}, "name": {"enum": [tool.name]},
                                                "arguments": schema},
               "required": ["type", "name", "arguments"]}
              for tool, schema in zip(tools, arguments, strict=True)]
-    return {"oneOf": [message, *calls]}
+    return {"oneOf": calls if call_required else [message, *calls]}
 
 
 def _is_object_schema(schema: dict[str, Any]) -> bool:
@@ -95,9 +96,9 @@ def _is_object_schema(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "object"
 
 
-def answer_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
+def answer_schema(tools: Sequence[ToolSpec], call_required: bool = False) -> dict[str, Any]:
     """The JSON schema a reply with tools must match: a message, or a call of one tool with its arguments
-    (the tool's ``strict_parameters`` when it has them)."""
+    (the tool's ``strict_parameters`` when it has them); only a call when ``call_required``."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     arguments: list[dict[str, Any]] = []
@@ -111,7 +112,7 @@ def answer_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
             log.debug("the %s tool's parameters do not convert to a grammar (%s); using a free object", tool.name, exc)
             schema = {"type": "object"}
         arguments.append(schema)
-    return _answer_schema(tools, arguments)
+    return _answer_schema(tools, arguments, call_required)
 
 
 def _grammar_compiles(llama_cpp: Any, llama: Any, text: str) -> bool:
@@ -122,19 +123,20 @@ def _grammar_compiles(llama_cpp: Any, llama: Any, text: str) -> bool:
     return True
 
 
-def tool_grammar(engine: Engine, tools: Sequence[ToolSpec]) -> Any:
+def tool_grammar(engine: Engine, tools: Sequence[ToolSpec], call_required: bool = False) -> Any:
     """The grammar for a reply with these tools, checked by llama.cpp itself (call with the engine lock held)."""
-    key = json.dumps([[tool.name, tool.parameters] for tool in tools], sort_keys=True, default=str)
+    key = json.dumps([call_required, [[tool.name, tool.parameters] for tool in tools]], sort_keys=True, default=str)
     grammar = engine.grammars.get(key)
     if grammar is not None:
         return grammar
     import llama_cpp
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    text = json_schema_to_gbnf(json.dumps(answer_schema(tools)))
+    text = json_schema_to_gbnf(json.dumps(answer_schema(tools, call_required)))
     if not _grammar_compiles(llama_cpp, engine.llama, text):
         log.warning("llama.cpp refused the tool grammar; falling back to free-form arguments")
-        text = json_schema_to_gbnf(json.dumps(_answer_schema(tools, [{"type": "object"}] * len(tools))))
+        text = json_schema_to_gbnf(json.dumps(_answer_schema(tools, [{"type": "object"}] * len(tools),
+                                                             call_required)))
         if not _grammar_compiles(llama_cpp, engine.llama, text):
             raise ProviderError("The local model could not build a grammar for the tools' schemas.")
     grammar = LlamaGrammar.from_string(text, verbose=False)

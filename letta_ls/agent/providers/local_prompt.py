@@ -11,7 +11,9 @@ kept newest first while they fit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,37 @@ def _summarise_parameters(schema: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+# One worked example per memory command: a small model copies the shape of an example far better than it
+# follows a schema, and the example's request says when each command is the right one.
+MEMORY_EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (  # rare commands first, the common ones last
+    ("Forget the notes file.", {"command": "delete", "file_path": "notes.md", "reason": "The user asked"}),
+    ("Rename notes.md to reference/notes.md.",
+     {"command": "rename", "old_path": "notes.md", "new_path": "reference/notes.md", "reason": "The user asked"}),
+    ("Look at reference/deploy.md.", {"command": "view", "file_path": "reference/deploy.md"}),
+    ("Remember our API handlers live in src/api/.",
+     {"command": "create", "file_path": "system/project.md", "description": "Facts about this project",
+      "file_text": "- API handlers live in src/api/.", "reason": "Where the API handlers are"}),
+    ("Actually I use Emacs, not Vim. / I moved from Vim to Emacs.",
+     {"command": "str_replace", "file_path": "system/human.md", "old_string": "Vim", "new_string": "Emacs",
+      "reason": "The user uses Emacs now"}),
+    ("Remember that I like short commit messages.",
+     {"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+      "insert_text": "- Likes short commit messages.", "reason": "The user's commit style"}),
+)
+NO_CALL_EXAMPLE = ("What does git rebase do?", "It replays your commits on top of another branch.")
+
+
+def memory_examples() -> str:
+    """The worked examples, as user request -> the exact JSON answer."""
+    lines = ["# Examples", "Store durable facts with the memory tool; answer questions with a message."]
+    for request, arguments in MEMORY_EXAMPLES:
+        call = {"type": "tool", "name": "memory", "arguments": arguments}
+        lines.append(f"User: {request}\nYou: {json.dumps(call, ensure_ascii=False)}")
+    question, reply = NO_CALL_EXAMPLE
+    lines.append(f"User: {question}\nYou: {json.dumps({'type': 'message', 'text': reply})}")
+    return "\n".join(lines)
+
+
 def tool_instructions(tools: Sequence[ToolSpec]) -> str:
     """The system-prompt section that tells the model what each tool does and how to answer."""
     lines = ["# Tools", "You can call these tools:"]
@@ -57,7 +90,63 @@ def tool_instructions(tools: Sequence[ToolSpec]) -> str:
     lines += ["", "Answer with exactly one JSON object. To call a tool: "
               '{"type": "tool", "name": "<tool name>", "arguments": {...}}. To reply to the user: '
               '{"type": "message", "text": "<your reply>"}.']
+    if any(tool.name == "memory" for tool in tools):
+        lines += ["", memory_examples()]
     return "\n".join(lines)
+
+
+RESULT_NEXT = "(Now reply to the user in one short sentence, or call a tool again.)"
+ERROR_NEXT = "(That call failed and changed nothing. Correct it using the error and call the tool again.)"
+
+
+def _tool_result(message: Message) -> str:
+    """A tool's result as the user turn that follows the call, with what to do next: a small model otherwise
+    tends to repeat the result to the user as its reply, or to give up after an error."""
+    content = message.content or "(no output)"
+    after = ERROR_NEXT if content.startswith("Error:") else RESULT_NEXT
+    return f"[Result of the {message.name or 'tool'} call]\n{content}\n{after}"
+
+
+# A request in so many words to change memory: the small model then must call a tool (it otherwise often
+# answers "Noted!" and stores nothing). Anything else leaves it free to reply.
+MEMORY_REQUEST = re.compile(
+    r"\b(remember|memori[sz]e|keep in mind|note (this|that|for)|save (this|that)|forget|"
+    r"(update|correct|fix|change|edit) (your|my|the|that|it|what)\b.{0,20}\b(memory|notes?|memories)|"
+    r"(update|correct|fix) (your )?(memory|notes)|in your memory)", re.IGNORECASE)
+
+
+def asks_to_change_memory(messages: Sequence[Message]) -> bool:
+    """Whether the conversation ends with the user asking, in so many words, for memory to change."""
+    last = messages[-1] if messages else None
+    return last is not None and last.role == "user" and bool(MEMORY_REQUEST.search(last.content or ""))
+
+
+SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
+
+
+def _small_model_memory(tool: ToolSpec) -> ToolSpec:
+    """The memory tool as the small model may call it: its grammar without ``update_description`` (which it
+    picks whenever a request says "update") and with ``file_text`` required by ``create`` (it otherwise
+    creates an empty file and believes the fact stored)."""
+    union = (tool.strict_parameters or {}).get("anyOf")
+    if not isinstance(union, list):
+        return tool
+    kept = []
+    for alternative in union:
+        command = alternative.get("properties", {}).get("command", {}).get("const")
+        if command in SMALL_MODEL_LEFT_OUT:
+            continue
+        if command == "create":
+            alternative = {**alternative, "required": [*alternative["required"], "file_text"]}
+        kept.append(alternative)
+    return dataclasses.replace(tool, strict_parameters={"anyOf": kept})
+
+
+def tools_for_small_model(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+    """Only the memory tool when the agent offers it: seven tools in the prompt and the grammar lead a 0.5B
+    model to search when asked to remember (issue 17); reading the workspace is left to larger models."""
+    memory = [_small_model_memory(tool) for tool in tools if tool.name == "memory"]
+    return memory or list(tools)
 
 
 def _call_json(call: ToolCall) -> str:
@@ -73,13 +162,14 @@ def to_local_messages(system: str, messages: Sequence[Message],
     JSON answer format the grammar enforces, so the model sees its own format in the history; tool
     results become user text naming the tool.
     """
-    system_text = "\n\n".join(part for part in (system.strip(), tool_instructions(tools) if tools else "") if part)
+    # the tool section comes first: it never changes, so llama.cpp reuses its evaluation from turn to turn
+    # (memory, which changes on each edit, follows; the per-step metadata is near the end)
+    system_text = "\n\n".join(part for part in (tool_instructions(tools) if tools else "", system.strip()) if part)
     wire: list[dict[str, str]] = [{"role": "system", "content": system_text}] if system_text else []
     anchor: int | None = None
     for message in pair_tool_results(messages):
         if message.role == "tool":
-            wire.append({"role": "user", "content": f"[Result of the {message.name or 'tool'} call]\n"
-                                                    f"{message.content or '(no output)'}"})
+            wire.append({"role": "user", "content": _tool_result(message)})
         elif message.kind == "summary" or message.role == "user":
             anchor = len(wire)
             wire.append({"role": "user", "content": message.content})

@@ -43,7 +43,8 @@ def test_try_init_starts_the_client_and_opens_the_chat_with_a_hint(try_editor, w
     assert editor.lua("return require('letta').status().agentId") == letta_home.current_agent().id
     assert editor.lua("return vim.api.nvim_buf_get_name(0)").endswith("[Letta chat]")
     chat = "\n".join(editor.lines())
-    assert "No API key set: the embedded SmolLM2 model answers" in chat
+    assert "No API key set: the embedded Qwen2.5-Coder-0.5B model answers" in chat
+    assert 'Try as a first message: "Remember that I always use pnpm in this repo."' in chat
     assert ":Letta tree" in chat
     assert editor.lua("return vim.bo.buftype") == "prompt"
     editor.wait("require('letta').statusline():find('/20k', 1, true) ~= nil", "the statusline to show the budget")

@@ -1,0 +1,47 @@
+"""What the embedded model is shown and allowed: pure text and schema work, no model run."""
+
+from __future__ import annotations
+
+import pytest
+
+from letta_ls.agent.messages import Message
+from letta_ls.agent.providers.local_grammar import answer_schema
+from letta_ls.agent.providers.local_prompt import asks_to_change_memory, tool_instructions, tools_for_small_model
+from letta_ls.agent.tools import TOOL_SPECS
+
+
+@pytest.mark.parametrize("text", ["remember that I always use pnpm in this repo", "Please memorize my name: Sam",
+                                  "Keep in mind the API runs on 8080", "Forget what I said about tabs",
+                                  "Correct your memory: tests use pytest", "Fix your notes: the branch is main",
+                                  "Update my notes: we use Go now", "Look at reference/deploy.md in your memory"])
+def test_a_request_in_so_many_words_to_change_memory_is_recognised(text: str) -> None:
+    assert asks_to_change_memory([Message("user", text)])
+
+
+@pytest.mark.parametrize("text", ["What does git rebase do?", "How do I reverse a list in Python?",
+                                  "Write a one-line bash command that counts lines in a file."])
+def test_a_question_leaves_the_model_free_to_answer(text: str) -> None:
+    assert not asks_to_change_memory([Message("user", text)])
+    earlier = [Message("user", "remember pnpm"), Message("assistant", "Done.")]
+    assert not asks_to_change_memory([*earlier, Message("user", text)])
+
+
+def test_the_small_model_sees_only_the_memory_tool_and_may_be_held_to_a_call() -> None:
+    tools = tools_for_small_model(TOOL_SPECS)
+    assert [tool.name for tool in tools] == ["memory"]
+    assert "memory_search" not in tool_instructions(tools) and "grep" not in tool_instructions(tools)
+    free = answer_schema(tools)["oneOf"]
+    held = answer_schema(tools, call_required=True)["oneOf"]
+    assert [alt["properties"]["type"]["const"] for alt in free] == ["message", "tool"]
+    assert [alt["properties"]["type"]["const"] for alt in held] == ["tool"]
+
+
+def test_one_worked_example_per_memory_command_the_small_model_may_call() -> None:
+    (memory,) = tools_for_small_model(TOOL_SPECS)
+    offered = {alt["properties"]["command"]["const"]: alt for alt in memory.strict_parameters["anyOf"]}
+    assert set(offered) == {"view", "create", "str_replace", "insert", "delete", "rename"}
+    assert "file_text" in offered["create"]["required"]  # no empty file that only looks like a stored fact
+    text = tool_instructions([memory])
+    for command in offered:
+        assert text.count(f'"command": "{command}"') == 1, command
+    assert '"command": "update_description"' not in text
