@@ -161,10 +161,11 @@ def authenticate(body: bytes, token: str) -> tuple[bytes | None, Any]:
     return json.dumps(data).encode(), msg_id
 
 
-def _refusal(msg_id: Any) -> bytes:
+def _refusal(msg_id: Any, why: str) -> bytes:
     body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "error": {
-        "code": -32600, "message": "letta-ls: this TCP connection needs the launch token as the first message's "
-                                   "initializationOptions.token (see `letta-ls serve --tcp` in the README)"}})
+        "code": -32600, "message": f"letta-ls refused this TCP connection ({why}): the first message must be "
+                                   "initialize with the launch token as initializationOptions.token, and one "
+                                   "editor at a time (see `letta-ls serve --tcp` in the README)"}})
     return b"Content-Length: %d\r\n\r\n" % len(body) + body.encode()
 
 
@@ -180,6 +181,7 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             nonlocal session_taken
             peer = writer.get_extra_info("peername")
+            owner = False
             try:
                 if not policy.peer_allowed(peer):
                     log.warning("refused a TCP connection from %s: not an allowed address", peer)
@@ -192,23 +194,23 @@ def serve_tcp(server: Any, policy: TcpPolicy) -> int:
                     return
                 accepted, msg_id = authenticate(first, policy.token)
                 if accepted is None or session_taken:
-                    log.warning("refused a TCP connection from %s: %s", peer,
-                                "another editor is connected" if accepted else "no valid token")
-                    writer.write(_refusal(msg_id))
+                    why = "another editor is connected" if accepted else "no valid token"
+                    log.warning("refused a TCP connection from %s: %s", peer, why)
+                    writer.write(_refusal(msg_id, why))
                     with contextlib.suppress(OSError):
                         await writer.drain()
                     return
-                session_taken = True
+                session_taken = owner = True
                 limit[0] = MAX_BODY_BYTES
                 protocol.set_writer(writer)  # type: ignore[arg-type]
                 protocol.receive_body(accepted)
                 await serve_connection(protocol, bodies)
                 with contextlib.suppress(OSError):
                     await writer.drain()
-                if not session_over.done():
-                    session_over.set_result(None)
             finally:
                 writer.close()
+                if owner and not session_over.done():  # the editor's session is over, however it ended
+                    session_over.set_result(None)
 
         listener = await asyncio.start_server(connection, policy.host, policy.port, limit=1 << 20,
                                               family=socket.AF_UNSPEC)

@@ -60,7 +60,8 @@ class TcpServer:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=env)
         deadline = time.monotonic() + 30
-        while not listening(self.port):
+        token_file = home / "run" / f"tcp-{self.port}.token"
+        while not listening(self.port) or (token is None and not token_file.exists()):  # written once bound
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"letta-ls --tcp did not listen: {self.stop()}")
             time.sleep(0.05)

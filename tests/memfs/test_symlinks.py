@@ -334,3 +334,29 @@ def test_a_link_swapped_in_by_a_racing_process_never_redirects_a_write(sentinel)
     assert refused > 0, "the racer never got a link in place: the test proved nothing"
     sentinel.assert_untouched(nothing_committed=False)
     assert subprocess.run(["git", "fsck", "--no-progress"], cwd=repo.path, capture_output=True).returncode == 0
+
+
+# ------------------------------------------------------------------ a merge landing through a link
+@pytest.mark.parametrize("kind", ["to_git", "outside", "chained"])
+def test_a_merge_landing_moves_a_linked_folder_aside_instead_of_writing_through_it(sentinel, kind):
+    """``advance_branch`` (how a dream's or a sync's merge lands) brings ``hooked/config`` and
+    ``hooked/HEAD`` to the merged commit: the link standing where the folder was is kept aside, never
+    written through nor deleted through."""
+    from letta_ls.memfs.checkout import advance_branch
+
+    repo = sentinel.repo
+    old = repo.head()
+    repo.run_git("branch", "-f", "side", old)
+    wt = repo.path.parent / "side-wt"
+    repo.run_git("worktree", "add", "-q", str(wt), "side")
+    MemoryRepo(wt).commit({"hooked/config": sentinel.payload.encode(), "hooked/HEAD": None}, "merged", AGENT)
+    new = repo.run_git("rev-parse", "side").decode().strip()
+    repo.run_git("worktree", "remove", "--force", str(wt))
+    link_hooked(sentinel, kind)
+    sentinel.rearm()
+    with repo.locked():
+        result = advance_branch(repo, old, new)
+    assert [m.path for m in result.moved_aside] == ["hooked"]
+    assert os.path.islink(repo.path / result.moved_aside[0].aside)
+    assert (repo.path / "hooked" / "config").read_text() == sentinel.payload  # a plain memory file now
+    sentinel.assert_untouched(nothing_committed=False)

@@ -24,11 +24,11 @@ def tcp_server(letta_home: Home) -> Iterator[tuple[int, subprocess.Popen]]:
     env = {k: v for k, v in os.environ.items() if k != "LETTA_LS_TOKEN"}
     proc = subprocess.Popen([sys.executable, "-m", "letta_ls", "serve", "--tcp", f"127.0.0.1:{port}"], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    token_file = letta_home.root / "run" / f"tcp-{port}.token"
     deadline = time.monotonic() + 30
-    while not listening(port):
+    while not (listening(port) and token_file.exists()):  # the file is written once the port is bound
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
         time.sleep(0.05)
-    assert (letta_home.root / "run" / f"tcp-{port}.token").exists()
     yield port, proc
     proc.kill()
     proc.wait()
