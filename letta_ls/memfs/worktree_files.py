@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from letta_ls.atomic_files import write_atomic
+from letta_ls.memfs import crash_points
 from letta_ls.memfs.paths import resolve_in
 from letta_ls.memfs.snapshot import git_blob_id
 
@@ -31,8 +32,10 @@ def write_into_worktree(root: Path, tmp_dir: Path, changes: Mapping[str, bytes |
                 with contextlib.suppress(FileNotFoundError):
                     target.unlink()
             prune_empty_dirs(root, target.parent)
+            crash_points.step()
             continue
         write_atomic(target, data, tmp_dir=tmp_dir)
+        crash_points.step()
 
 
 def prune_empty_dirs(root: Path, folder: Path) -> None:
