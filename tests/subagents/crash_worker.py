@@ -2,7 +2,7 @@
 
 ``python crash_worker.py MEMORY REMOTE WORKTREES OP [STEP]`` runs OP once (``STEP``: die by SIGKILL at that
 step, see ``letta_ls.memfs.crash_points``; ``count``: print how many steps OP took). ``OP`` is ``rename``
-(a file), ``folder`` (a folder of three files moved), ``fix`` (the doctor moves a skill into its folder),
+(a file), ``folder`` (a folder of many files moved), ``fix`` (the doctor moves a skill into its folder),
 ``merge`` (a side commit that moves a file, merged three-way), ``sync`` (pull a remote commit that moves a
 file) or ``dream`` (a dream's worktree commit that moves a file, merged into main). ``loop`` runs all of
 them, each with its inverse, forever, printing ``ACK <n>`` after each acknowledged operation, until killed.
