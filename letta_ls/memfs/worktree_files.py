@@ -30,6 +30,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from letta_ls.memfs import crash_points
 from letta_ls.memfs.paths import UnsafePathError, check_memory_path
 from letta_ls.memfs.snapshot import git_blob_id
 
@@ -203,6 +204,7 @@ def write_into_worktree(root: Path, tmp_dir: Path, changes: Mapping[str, bytes |
                 delete_nofollow(root, path)
             else:
                 write_file_nofollow(root, tmp_dir, path, data)
+            crash_points.step()
         except (FileNotFoundError, NotADirectoryError) as exc:  # a folder on the way vanished meanwhile
             raise UnsafePathError(path, "a folder on the way was moved or removed while it was being written "
                                         f"(by another program?): {exc.strerror}; try again") from exc
