@@ -119,6 +119,10 @@ def register(server: LettaServer) -> None:
         with rpc_errors():
             arg = single_argument("letta.switchAgent", args)
             key = _field(arg, "agentId", str, "letta.switchAgent") or _field(arg, "name", str, "letta.switchAgent")
+            if ls.session is None and key:  # away from a broken agent: the home is enough to switch
+                await ls.run_blocking((await ls.health.home()).use_agent, key)
+                await ls.health.recheck()
+                return {"agentId": ls.current.agent.id, "name": ls.current.agent.name}
             session = ls.current
             if not key:
                 agents = await ls.run_blocking(session.home.list_agents)

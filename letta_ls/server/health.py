@@ -101,7 +101,8 @@ class ConfigHealth:
         if self.reported is not None:
             self._publish(self.reported.path, [])
         if problem is None:
-            self.ls.show(f"letta: {self.reported.path} is fixed; memory is available again", types.MessageType.Info)
+            self.ls.show(f"letta: {self.reported.path} no longer stops letta-ls; memory is available again",
+                         types.MessageType.Info)
         else:
             self.ls.show(f"letta: {problem}", types.MessageType.Error)
             self._publish(problem.path, [types.Diagnostic(

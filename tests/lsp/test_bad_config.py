@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,3 +250,61 @@ async def test_a_broken_agent_is_not_replaced_by_a_new_one(world, start):
     assert sorted(p.name for p in world.home.agents_dir.iterdir()) == [world.agent.id]
     assert world.broken.read_bytes() == broken
     assert len([m for m in client.messages if m.type == types.MessageType.Error]) == 1  # told once, not per check
+
+
+async def test_switching_away_from_a_broken_agent_works_without_a_restart(world, start):
+    other = world.home.create_agent("Other")
+    agent_field("model", "gpt-4.1")(world)
+    client = await start()
+    await eventually(message_naming(client, world.broken, types.MessageType.Error))
+    switched = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="letta.switchAgent", arguments=[{"agentId": other.id}]))
+    assert switched["agentId"] == other.id
+    assert (await memory_tree(client)).agentId == other.id
+    await eventually(message_naming(client, world.broken, types.MessageType.Info))
+    assert list(client.diagnostics.get(world.broken.as_uri())) == []
+
+
+NOBODY = 65534
+
+
+async def test_a_read_only_home_is_reported_and_picked_up_when_writable():
+    """The home cannot be written (no agent can be created in it). As root, permissions do not bind, so the
+    server runs as ``nobody`` (setpriv) on a home owned by root; otherwise the home is made read-only."""
+    base = Path(tempfile.mkdtemp(prefix="letta-ro-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        root = base / "home"
+        root.mkdir(mode=0o755)
+        as_root = os.geteuid() == 0
+        if not as_root:
+            root.chmod(0o555)
+        client = make_test_lsp_client()
+        command = [sys.executable, "-m", "letta_ls", "serve"]
+        if as_root:
+            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+        env = {**server_env(root), "HOME": str(base), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        await client.start_io(*command, env=env)
+        try:
+            await client.initialize_session(types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"), initialization_options={"home": str(root)}))
+            shown = await eventually(message_naming(client, root, types.MessageType.Error))
+            assert "cannot be written" in shown.message and "Traceback" not in shown.message
+            with pytest.raises(JsonRpcException) as err:
+                await memory_tree(client)
+            assert err.value.data["kind"] == "config" and err.value.data["problem"] == "home-unusable"
+            await other_files_still_work(client, root)
+            if as_root:
+                os.chown(root, NOBODY, NOBODY)
+            else:
+                root.chmod(0o755)
+            await eventually(lambda: [m for m in client.messages if m.type == types.MessageType.Info])
+            tree = await memory_tree(client)
+            assert any(e.path == "system/persona.md" for e in tree.entries)
+        finally:
+            try:
+                await asyncio.wait_for(client.shutdown_session(), 15)
+            finally:
+                await stop_server(client)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
