@@ -74,7 +74,8 @@ async def apply_settings(ls: LettaServer, *, client: dict[str, Any] | None = Non
         return False
     ls.settings_sources = sources
     ls.health.report()  # settings.json may have broken or been fixed meanwhile
-    ls.fire("settings_changed")
+    if ls.session is not None:  # without one, the features start with the session (letta_ls.server.health)
+        ls.fire("settings_changed")
     return True
 
 
