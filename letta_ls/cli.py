@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls import __version__
+from letta_ls.config_problems import ConfigurationProblem, printable
 from letta_ls.doctor import AuditResult, render_report
 from letta_ls.home import AgentError, Home
 from letta_ls.memfs.paths import UnsafePathError
@@ -107,12 +108,15 @@ def _settings_without_creating_home(args: argparse.Namespace) -> Settings:
 # ---------------------------------------------------------------------- agents
 def cmd_agents(args: argparse.Namespace) -> int:
     home = Home(args.home)
+    home.settings()  # a broken settings.json is reported here, before anything reads or writes it
     action = args.action or "list"
     if action == "list":
         if not home.list_agents():
             home.current_agent()
         current = home.current_agent()
         pins = set(home.pinned())
+        for problem in home.scan_agents()[1]:  # listed, not hidden: the user may be looking for that agent
+            sys.stderr.write(f"letta-ls: warning: {printable(str(problem))}\n")
         rows = [{"agentId": a.id, "name": a.name, "pinned": a.id in pins, "current": a.id == current.id,
                  "lastUsed": a.last_used, "preset": a.preset} for a in home.list_agents()]
         if args.format == "json":
@@ -433,8 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    undecodable = next((a for a in arguments if any("\ud800" <= c <= "\udfff" for c in a)), None)
+    if undecodable is not None:  # Python hands non-UTF-8 bytes over as lone surrogates that nothing can store
+        sys.stderr.write(f"letta-ls: the argument {printable(undecodable)!r} is not valid UTF-8; letta-ls takes "
+                         "UTF-8 names, paths and text (check the terminal's encoding)\n")
+        return EXIT_USAGE
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse already printed usage
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     if args.command is None:  # plain `letta-ls` is the language server over stdio
@@ -442,8 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (CliError, AgentError, SettingsError, UnsafePathError, MemoryRepoError, MemoryFileNotFoundError,
-            UnknownPresetError, OSError) as exc:
-        sys.stderr.write(f"letta-ls: {exc}\n")
+            UnknownPresetError, OSError, ConfigurationProblem) as exc:
+        sys.stderr.write(f"letta-ls: {printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -15,6 +15,7 @@ from typing import Any
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
 from letta_ls.agent.providers.base import ProviderError
+from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.home import AgentError
 from letta_ls.memfs.operations import MemoryToolError
 from letta_ls.memfs.paths import UnsafePathError
@@ -42,6 +43,8 @@ MAX_REASON_CHARS = 10_000
 def as_rpc_error(exc: BaseException) -> JsonRpcException:
     if isinstance(exc, JsonRpcException):
         return exc
+    if isinstance(exc, ConfigurationProblem):
+        return RequestFailed(str(exc), data={"kind": "config", "problem": exc.problem, "path": str(exc.path)})
     if isinstance(exc, StaleVersionError):
         return JsonRpcContentModified(str(exc), data={"path": exc.path, "current": exc.actual})
     if isinstance(exc, (BadUriError, UnsafePathError, SettingsError, UnknownPresetError)):
