@@ -62,7 +62,7 @@ def _refusal_finding(ctx: CheckContext, file: MemoryFile, text: str, refusal: Re
         return None
     reason = refusal.message.removeprefix(f"{path}: ")
     fix = None
-    line = doc_line(text, refusal.line)
+    line = refusal.line  # the hook counts `\n` lines, as the editor does in a file it accepts
     advice = ""
     doc = file.document
     if refusal.kind == "missing":
