@@ -44,7 +44,8 @@ class FixPlan:
     changes: dict[str, str | None]
 
 
-SAFE_KINDS = ("redact-secret", "normalize-frontmatter", "join-description", "add-skill-name", "add-description", "skill-to-folder")
+SAFE_KINDS = ("redact-secret", "normalize-frontmatter", "join-description", "add-skill-name", "add-description",
+              "skill-to-folder")
 
 
 def safe_fixes(result: AuditResult) -> list[Finding]:

@@ -68,8 +68,8 @@ def test_join_description():
 def test_add_skill_name():
     snap, result = setup({"skills/triage/SKILL.md": "---\nlicense: MIT\n---\n# Triage bugs\n\nSteps.\n"})
     plan, _after, again = fixed(snap, only(result, "skill-invalid"))
-    assert plan.changes == {
-        "skills/triage/SKILL.md": "---\nlicense: MIT\nname: triage\ndescription: Triage bugs\n---\n# Triage bugs\n\nSteps.\n"}
+    expected = "---\nlicense: MIT\nname: triage\ndescription: Triage bugs\n---\n# Triage bugs\n\nSteps.\n"
+    assert plan.changes == {"skills/triage/SKILL.md": expected}
     assert again.findings == []
 
 
