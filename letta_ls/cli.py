@@ -144,7 +144,19 @@ def cmd_agents(args: argparse.Namespace) -> int:
         agent = home.set_pinned(args.name, action == "pin")
         _out(f"{action}ned {agent.name} ({agent.id})")
         return EXIT_OK
-    raise CliError(f"unknown agents action {action!r}: use list, new, use, pin, unpin or presets")
+    if action == "import":
+        from letta_ls.agent_import import find_letta_code_memories, import_agent
+
+        found = find_letta_code_memories(Path(_need(args.name, "agents import PATH")))
+        if args.as_name and len(found) > 1:
+            raise CliError(f"{len(found)} agents found: --name works with one memory repository only")
+        for source_id, memory in found:
+            agent = import_agent(home, source_id, memory, args.as_name)
+            _out(f"imported {agent.name} ({agent.id}) from {memory}, history kept")
+        if len(found) == 1 and not args.no_switch:
+            home.use_agent(agent.id)
+        return EXIT_OK
+    raise CliError(f"unknown agents action {action!r}: use list, new, use, pin, unpin, presets or import")
 
 
 def _need(value: str | None, usage: str) -> str:
@@ -394,10 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     agents = sub.add_parser("agents", help="list, create, switch and pin agents")
-    agents.add_argument("action", nargs="?", choices=["list", "new", "use", "pin", "unpin", "presets"])
+    agents.add_argument("action", nargs="?", choices=["list", "new", "use", "pin", "unpin", "presets", "import"])
     agents.add_argument("name", nargs="?")
     agents.add_argument("--preset", default="default", help="preset for `agents new` (see `agents presets`)")
-    agents.add_argument("--no-switch", action="store_true", help="with `new`: do not make it the current agent")
+    agents.add_argument("--no-switch", action="store_true",
+                        help="with `new` or `import`: do not make it the current agent")
+    agents.add_argument("--name", dest="as_name", help="with `import`: the new agent's name (default: Letta Code's id)")
     agents.add_argument("--format", choices=["text", "json"], default="text")
     agents.set_defaults(func=cmd_agents)
 

@@ -159,7 +159,8 @@ class MemorySnapshot:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
-                if name.startswith("."):
+                # hidden files are not memory, except the limits Letta Code's hook reads at the root
+                if name.startswith(".") and not (name == ".memfs.config.json" and dirpath == str(root)):
                     continue
                 full = os.path.join(dirpath, name)
                 real = os.path.realpath(full)

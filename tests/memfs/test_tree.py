@@ -170,7 +170,7 @@ def test_memory_tree_entries_carry_descriptions_of_markdown_files_only():
         TreeEntry("data.json", None),
         TreeEntry("notes.md", None),
         TreeEntry("reference/api.md", "The API, in two lines"),
-        TreeEntry("reference/broken.md", None),
+        TreeEntry("reference/broken.md", "[unclosed"),  # text to Letta Code, not broken YAML
     ]
     everything = {e.path for e in memory_tree_entries(snap, include_hidden=True)}
     assert {".gitignore", "drafts/.scratch.md", "system/persona.md", "skills/pdf/SKILL.md"} <= everything
