@@ -150,13 +150,13 @@ def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None
     for _number, record in read_jsonl(path, max_bytes=limits.max_file_bytes, max_line_bytes=limits.max_line_bytes,
                                       stats=stats):
         kind = record.get("type")
+        if isinstance(record.get("uuid"), str):
+            own_uuids.add(record["uuid"])
         if kind in ("user", "assistant"):
             if isinstance(record.get("sessionId"), str):
                 parent_ids.add(record["sessionId"])
             if agent_id is None and isinstance(record.get("agentId"), str):
                 agent_id = record["agentId"]
-            if isinstance(record.get("uuid"), str):
-                own_uuids.add(record["uuid"])
             if kind == "user" and queued.already_kept(record):
                 continue
             _conversation_record(builder, record, kind, inline_sidechain=not subagent)
