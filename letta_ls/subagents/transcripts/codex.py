@@ -65,6 +65,8 @@ _INJECTED = ("<environment_context>", "<user_instructions>", "<permissions instr
 _REQUEST_MARKER = "## My request for Codex:"
 _ENV_CWD = re.compile(r"<cwd>\s*(.*?)\s*</cwd>", re.S)
 _EXIT_CODE = re.compile(r"^(?:Exit code:|Process exited with code)\s*(-?\d+)", re.M)
+# ``apply_patch <<'EOF'``, the old ``applypatch`` spelling, and either after a ``cd dir &&``: a patch, not a command
+_PATCH_COMMAND = re.compile(r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:apply_patch|applypatch)\b")
 _SHELL_NAMES = frozenset({"shell", "shell_command", "exec_command", "container.exec", "local_shell", "bash"})
 _ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl$")
 
@@ -306,10 +308,10 @@ def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
     paths: tuple[str, ...] = ()
     if name in _SHELL_NAMES:
         command = shell_command(args.get("command") if "command" in args else args.get("cmd"))
-        if command and command.startswith("apply_patch"):
+        if command and _PATCH_COMMAND.match(command):
             paths = patch_paths(command)
             command = None
-        elif isinstance(args.get("command"), list) and args["command"][:1] == ["apply_patch"]:
+        elif isinstance(args.get("command"), list) and args["command"][:1] in (["apply_patch"], ["applypatch"]):
             paths = patch_paths(as_json(args["command"][-1]))
             command = None
     elif name == "apply_patch":
