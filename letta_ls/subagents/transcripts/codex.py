@@ -5,7 +5,7 @@ readers: letta-ai/trajectory's codex adapter, session-format notes verified agai
 
 - ``$CODEX_HOME`` (default ``~/.codex``) ``/sessions/YYYY/MM/DD/rollout-<local time>-<uuid>.jsonl``;
   ``codex archive`` moves files to a flat ``archived_sessions/``; a ``.jsonl.zst`` is a compressed
-  rollout (not read here: no zstd decoder is installed, and it is said in a note).
+  rollout, read through the ``zstandard`` package as it is decompressed (a plain copy wins over it).
 - Since September 2025 every line is ``{"timestamp", "type", "payload"}`` with ``type`` one of
   ``session_meta`` (line 1: ``id``, ``timestamp``, ``cwd``, ``originator``, ``cli_version``, ``source``
   (a subagent's is ``{"subagent": {"thread_spawn": {"parent_thread_id", ...}}}``), ``git`` with
@@ -68,7 +68,7 @@ _EXIT_CODE = re.compile(r"^(?:Exit code:|Process exited with code)\s*(-?\d+)", r
 # ``apply_patch <<'EOF'``, the old ``applypatch`` spelling, and either after a ``cd dir &&``: a patch, not a command
 _PATCH_COMMAND = re.compile(r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:apply_patch|applypatch)\b")
 _SHELL_NAMES = frozenset({"shell", "shell_command", "exec_command", "container.exec", "local_shell", "bash"})
-_ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl$")
+_ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl(?:\.zst)?$")
 
 
 def codex_root(home: Path, env: Mapping[str, str]) -> Path:
@@ -79,7 +79,7 @@ def codex_root(home: Path, env: Mapping[str, str]) -> Path:
 @dataclass
 class RolloutFiles:
     paths: list[Path]
-    compressed: int = 0  # ``.jsonl.zst`` files, which are not read
+    compressed: int = 0  # ``.jsonl.zst`` files among ``paths``
 
 
 def list_rollouts(root: Path, errors: list[str]) -> RolloutFiles:
@@ -99,7 +99,8 @@ def list_rollouts(root: Path, errors: list[str]) -> RolloutFiles:
                     continue
                 if name.endswith(".jsonl"):
                     found.paths.append(Path(dirpath) / name)
-                elif name.endswith(".jsonl.zst"):
+                elif name.endswith(".jsonl.zst") and name[:-4] not in files:  # a plain copy is read instead
+                    found.paths.append(Path(dirpath) / name)
                     found.compressed += 1
     found.paths.sort(key=lambda p: p.name, reverse=True)
     return found

@@ -277,9 +277,6 @@ def _find_codex(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: 
     errors: list[str] = []
     rollouts = codex.list_rollouts(root, errors)
     found.notes.extend(ReadNote(source, error) for error in errors)
-    if rollouts.compressed:
-        found.notes.append(ReadNote(source, f"{rollouts.compressed} compressed rollouts (.jsonl.zst) were not read; "
-                                            "decompress them with `zstd -d` to include them"))
     unreadable = 0
     for scanned, path in enumerate(rollouts.paths, start=1):
         if scanned > limits.max_files_scanned:
@@ -290,8 +287,11 @@ def _find_codex(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: 
             continue
         try:
             head = codex.peek_rollout(path, limits)
-        except OSError:
-            unreadable += 1
+        except OSError as error:
+            if path.name.endswith(".zst") and not isinstance(error, PermissionError):
+                found.notes.append(ReadNote(source, f"could not read this compressed rollout: {error}", str(path)))
+            else:
+                unreadable += 1
             continue
         except DATA_ERRORS:
             continue

@@ -10,11 +10,13 @@ bad content. ``OSError`` (a file that vanished or cannot be opened) is the calle
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _SKIP_CHUNK = 1024 * 1024
 
@@ -50,7 +52,7 @@ def read_jsonl(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for every line of ``path`` that is a JSON object (1-based lines)."""
     stats = stats if stats is not None else JsonlStats()
-    with open(path, "rb") as handle:
+    with open_transcript(path) as handle:
         number = 0
         while True:
             if stats.bytes_read >= max_bytes:
@@ -74,6 +76,47 @@ def read_jsonl(
                 continue
             stats.records += 1
             yield number, record
+
+
+@contextlib.contextmanager
+def open_transcript(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for reading bytes; a ``.zst`` file (Codex compresses old rollouts) decompressed as it
+    is read, so a compressed rollout costs no more memory than a plain one and is never unpacked to disk.
+    A damaged frame stops the reading like the end of the file (``zstandard`` raises ``ZstdError``, which
+    is turned into ``OSError`` so callers handle it as a file they could not read)."""
+    with open(path, "rb") as raw:
+        if not path.name.endswith(".zst"):
+            yield raw
+            return
+        import zstandard  # only when a compressed rollout is met
+
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        try:
+            yield _ZstdLines(io.BufferedReader(reader, 1024 * 1024))  # type: ignore[arg-type]
+        except zstandard.ZstdError as error:
+            raise OSError(f"damaged compressed file: {error}") from error
+
+
+class _ZstdLines:
+    """``readline``/``read`` over a decompressing reader, with a damaged frame reported as ``OSError``."""
+
+    def __init__(self, reader: io.BufferedReader) -> None:
+        self._reader = reader
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._call(self._reader.readline, limit)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._call(self._reader.read, size)
+
+    @staticmethod
+    def _call(method: Any, size: int) -> bytes:
+        import zstandard
+
+        try:
+            return method(size)
+        except zstandard.ZstdError as error:
+            raise OSError(f"damaged compressed file: {error}") from error
 
 
 def _skip_rest_of_line(handle: Any) -> int:
