@@ -48,7 +48,8 @@ def typed(session) -> list[str]:
 
 def test_harness_made_user_records_are_never_typed_prompts(tmp_path: Path):
     notification = ("<task-notification>\n<task-id>b1f2</task-id>\n<status>completed</status>\n"
-                    "<summary>Background command \"npm run dev\" completed (exit code 0)</summary>\n</task-notification>")
+                    "<summary>Background command \"npm run dev\" completed (exit code 0)</summary>\n"
+                    "</task-notification>")
     path = write_jsonl(tmp_path / f"{SID}.jsonl", [
         user("u1", "Add a retry to the payment client"),
         assistant("a1", "Done."),

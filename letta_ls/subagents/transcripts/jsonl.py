@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,45 @@ class _ZstdLines:
             return method(size)
         except zstandard.ZstdError as error:
             raise OSError(f"damaged compressed file: {error}") from error
+
+
+# a top-level ``"cwd": "..."`` (not one escaped inside a JSON string) and Codex's ``<cwd>...</cwd>``
+_FOLDER = re.compile(rb'(?<!\\)"cwd"\s*:\s*"((?:[^"\\\n]|\\.){1,4096})"|<cwd>([^<\n]{1,4096})</cwd>')
+_OVERLAP = 8192
+
+
+def recorded_folders(path: Path, *, max_bytes: int) -> list[str]:
+    """Every working directory the first ``max_bytes`` of a transcript record, in order, each once.
+
+    A session may start in ``~`` and then work in a project (Claude Code writes each record's ``cwd``,
+    Codex a ``turn_context`` per turn): it belongs to every folder it worked in, not only the first. The
+    raw bytes are searched, chunk by chunk, without parsing every line: this runs over every transcript
+    on the machine when /init looks for a project's sessions.
+    """
+    found: list[str] = []
+    tail = b""
+    read = 0
+    with open_transcript(path) as handle:
+        while read < max_bytes:
+            chunk = handle.read(min(_SKIP_CHUNK, max_bytes - read))
+            if not chunk:
+                break
+            read += len(chunk)
+            data = tail + chunk
+            for match in _FOLDER.finditer(data):
+                folder = _folder_text(match.group(1), match.group(2))
+                if folder and folder not in found:
+                    found.append(folder)
+            tail = data[-_OVERLAP:]
+    return found
+
+
+def _folder_text(quoted: bytes | None, tagged: bytes | None) -> str | None:
+    try:
+        text = json.loads(b'"' + quoted + b'"') if quoted is not None else (tagged or b"").decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text.strip() if isinstance(text, str) and text.strip() else None
 
 
 def _skip_rest_of_line(handle: Any) -> int:
