@@ -120,8 +120,9 @@ class _ZstdLines:
             raise OSError(f"damaged compressed file: {error}") from error
 
 
-# a top-level ``"cwd": "..."`` (not one escaped inside a JSON string) and Codex's ``<cwd>...</cwd>``
-_FOLDER = re.compile(rb'(?<!\\)"cwd"\s*:\s*"((?:[^"\\\n]|\\.){1,4096})"|<cwd>([^<\n]{1,4096})</cwd>')
+# a ``"cwd": "..."`` key and Codex's ``<cwd>...</cwd>``; each pattern starts with a literal so the search is fast
+_CWD_KEY = re.compile(rb'"cwd"\s*:\s*"((?:[^"\\\n]|\\.){1,4096})"')
+_CWD_TAG = re.compile(rb"<cwd>([^<\n]{1,4096})</cwd>")
 _OVERLAP = 8192
 
 
@@ -143,12 +144,19 @@ def recorded_folders(path: Path, *, max_bytes: int) -> list[str]:
                 break
             read += len(chunk)
             data = tail + chunk
-            for match in _FOLDER.finditer(data):
-                folder = _folder_text(match.group(1), match.group(2))
-                if folder and folder not in found:
-                    found.append(folder)
+            for match in _CWD_KEY.finditer(data):
+                if match.start() and data[match.start() - 1:match.start()] == b"\\":
+                    continue  # ``\"cwd\"`` inside a JSON string (a file the agent read), not a record's key
+                _add(found, _folder_text(match.group(1), None))
+            for match in _CWD_TAG.finditer(data):
+                _add(found, _folder_text(None, match.group(1)))
             tail = data[-_OVERLAP:]
     return found
+
+
+def _add(found: list[str], folder: str | None) -> None:
+    if folder and folder not in found:
+        found.append(folder)
 
 
 def _folder_text(quoted: bytes | None, tagged: bytes | None) -> str | None:
