@@ -203,3 +203,34 @@ def test_a_compressed_rollout_is_read(tmp_path: Path):
     assert session.id == "019c3000-aaaa-7bbb-8ccc-dddddddddddd"
     assert typed(session) == ["add a healthcheck endpoint"]
     assert not any("not read" in n.message or "could not" in n.message for n in history.notes)
+
+
+def test_a_damaged_compressed_rollout_is_a_note_and_the_others_are_read(tmp_path: Path):
+    home = tmp_path / "home"
+    project = tmp_path / "shop"
+    project.mkdir()
+    folder = home / ".codex" / "sessions" / "2026" / "02" / "05"
+    folder.mkdir(parents=True)
+    (folder / "rollout-2026-02-05T08-00-00-019c3000-0000-7bbb-8ccc-dddddddddddd.jsonl.zst").write_bytes(b"junk" * 9)
+    write_jsonl(folder / "rollout-2026-02-05T09-00-00-019c3000-1111-7bbb-8ccc-dddddddddddd.jsonl", [
+        codex_line("2026-02-05T09:00:00Z", "session_meta", {"id": "019c3000-1111-7bbb-8ccc-dddddddddddd",
+                                                            "timestamp": "2026-02-05T09:00:00Z", "cwd": str(project)}),
+        codex_line("2026-02-05T09:00:01Z", "response_item", {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "add a healthcheck endpoint"}]}),
+    ])
+    history = read_history(ProjectMatcher.for_folders([project]), HistorySources.from_home(home, env={}))
+    assert [typed(s) for s in history.main_sessions()] == [["add a healthcheck endpoint"]]
+    assert any(n.message.startswith("could not read this compressed rollout: damaged compressed file")
+               for n in history.notes)
+
+
+def test_a_local_shell_call_running_applypatch_records_its_files(tmp_path: Path):
+    path = write_jsonl(tmp_path / "rollout-2025-06-01T10-00-00-5f0d6c1e-1111-4d93-8e41-a6c3b9f2d017.jsonl", [
+        {"id": "5f0d6c1e-1111-4d93-8e41-a6c3b9f2d017", "timestamp": "2025-06-01T10:00:00Z", "instructions": None},
+        {"type": "local_shell_call", "call_id": "c1", "status": "completed",
+         "action": {"type": "exec", "command": ["bash", "-lc", f"applypatch <<'EOF'\n{PATCH}EOF"]}},
+        {"type": "local_shell_call", "call_id": "c2", "status": "completed",
+         "action": {"type": "exec", "command": ["apply_patch", PATCH]}},
+    ])
+    calls = read_codex_rollout(path, LIMITS).tool_calls()
+    assert [(c.command, c.edits, c.paths) for c in calls] == [(None, True, ("src/client.py",))] * 2

@@ -292,8 +292,8 @@ def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
     call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
     if kind == "local_shell_call":
         action = payload.get("action") if isinstance(payload.get("action"), dict) else {}
-        command = shell_command(action.get("command"))
-        return builder.call("local_shell", action, call_id, command=command)
+        command, paths = _command_or_patch(action.get("command"))
+        return builder.call("local_shell", action, call_id, command=command, paths=paths, edits=bool(paths))
     if kind == "web_search_call":
         action = payload.get("action")
         return builder.call("web_search", action if action is not None else {}, call_id)
@@ -308,17 +308,21 @@ def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
     command = None
     paths: tuple[str, ...] = ()
     if name in _SHELL_NAMES:
-        command = shell_command(args.get("command") if "command" in args else args.get("cmd"))
-        if command and _PATCH_COMMAND.match(command):
-            paths = patch_paths(command)
-            command = None
-        elif isinstance(args.get("command"), list) and args["command"][:1] in (["apply_patch"], ["applypatch"]):
-            paths = patch_paths(as_json(args["command"][-1]))
-            command = None
+        command, paths = _command_or_patch(args.get("command") if "command" in args else args.get("cmd"))
     elif name == "apply_patch":
         paths = patch_paths(str(args.get("input", raw)))
     return builder.call(name, raw if raw is not None else {}, call_id, command=command, paths=paths,
                         edits=bool(paths))
+
+
+def _command_or_patch(value: Any) -> tuple[str | None, tuple[str, ...]]:
+    """(the shell command a call ran, None) or, for a patch run through the shell, (None, the files it edits)."""
+    if isinstance(value, list) and value[:1] in (["apply_patch"], ["applypatch"]):
+        return None, patch_paths(as_json(value[-1]))
+    command = shell_command(value)
+    if command and _PATCH_COMMAND.match(command):
+        return None, patch_paths(command)
+    return command, ()
 
 
 def _output(output: Any) -> tuple[str, bool]:
