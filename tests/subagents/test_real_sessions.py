@@ -98,6 +98,7 @@ def real_home(tmp_path: Path) -> Path:
         folder = projects / encode_project_dir(cwd)
         folder.mkdir(parents=True)
         shutil.copy(REAL / "spotter" / name, folder / name)
+    shutil.copytree(REAL / "spotter" / GQC_SESSION, projects / encode_project_dir(GQC) / GQC_SESSION)
     rollouts = home / ".codex" / "sessions" / "2025" / "11" / "17"
     rollouts.mkdir(parents=True)
     shutil.copy(REAL / "codex-session-view" / CHATBOT_ROLLOUT, rollouts / CHATBOT_ROLLOUT)
@@ -130,3 +131,14 @@ def test_init_without_a_model_writes_the_typed_prompts_and_no_harness_text(real_
         assert prompt in note
     for harness in HARNESS_TEXT:
         assert harness not in note, harness
+
+
+def test_a_compaction_run_written_as_a_subagent_file_is_not_a_subagent_task(real_home):
+    """2.1.x writes the compaction's own run as ``subagents/agent-acompact-*.jsonl``: its prompt is the harness's
+    summarising instruction and its reply the summary the main transcript already holds (isCompactSummary)."""
+    history = read_history(ProjectMatcher.for_folders([GQC]), HistorySources.from_home(real_home, env={}))
+    subagents = [s for s in history.sessions if s.is_subagent]
+    assert [(s.id, s.parent_id) for s in subagents] == [("a881341", GQC_SESSION)]
+    assert subagents[0].first_prompt.startswith("What is the output contract for Claude Code hooks")
+    assert [c.name for c in subagents[0].tool_calls()] == ["WebFetch", "WebFetch"]
+    assert not any("Your task is to create a detailed summary" in (s.first_prompt or "") for s in history.sessions)

@@ -13,7 +13,9 @@ What the format is (learned from public readers and reports, since Anthropic doc
   a folder is also searched when its name does not match, because the ``cwd`` inside may still be this
   project (a symlinked path, or a session started in a subfolder).
 - Subagents: since 2.1.2 each lives in ``<dir>/<session-uuid>/subagents/agent-<id>.jsonl`` (and
-  ``subagents/workflows/<run>/``), earlier in ``<dir>/agent-<id>.jsonl``; older versions wrote them inline
+  ``subagents/workflows/<run>/``), earlier in ``<dir>/agent-<id>.jsonl``; ``agent-acompact-<id>.jsonl`` there
+  is not a subagent but the compaction's own run (the harness's summarising prompt and the summary, which
+  the session's file holds too), left out; older versions wrote them inline
   in the session file. Their records carry ``isSidechain: true`` and ``agentId``
   (daaain/claude-code-log#80, anthropics/claude-agent-sdk-typescript#242, letta-ai/trajectory#26).
 - One JSON object per line, ``type`` ``user`` / ``assistant`` / ``system`` / ``summary`` /
@@ -53,6 +55,7 @@ from letta_ls.subagents.transcripts.model import MessageKind, ReadLimits, Sessio
 
 SOURCE = "claude-code"
 MAX_DIR_NAME = 200
+_COMPACTION_RUN = "agent-acompact-"
 _EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 _READ_TOOLS = frozenset({"Read", "NotebookRead"})
 _SHELL_TOOLS = frozenset({"Bash", "BashOutput"})
@@ -102,7 +105,8 @@ def transcripts_in(folder: Path) -> Iterator[TranscriptFile]:
     """Every session and subagent transcript in one project folder (sorted; symlinks are not followed)."""
     entries = sorted(os.scandir(folder), key=lambda e: e.name)
     for entry in entries:
-        if entry.name.endswith(".jsonl") and entry.is_file(follow_symlinks=False):
+        if entry.name.endswith(".jsonl") and not entry.name.startswith(_COMPACTION_RUN) \
+                and entry.is_file(follow_symlinks=False):
             yield TranscriptFile(Path(entry.path), folder.name, None, entry.name.startswith("agent-"))
     for entry in entries:
         if not entry.is_dir(follow_symlinks=False):
@@ -113,7 +117,7 @@ def transcripts_in(folder: Path) -> Iterator[TranscriptFile]:
         for root, dirs, files in os.walk(subagents, followlinks=False):
             dirs.sort()
             for name in sorted(files):
-                if name.startswith("agent-") and name.endswith(".jsonl"):
+                if name.startswith("agent-") and name.endswith(".jsonl") and not name.startswith(_COMPACTION_RUN):
                     yield TranscriptFile(Path(root) / name, folder.name, entry.name, True)
 
 
