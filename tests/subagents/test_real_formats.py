@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
 
 from letta_ls.subagents.transcripts import (
     HistorySources,
@@ -145,6 +147,14 @@ def test_the_old_applypatch_spelling_records_its_files_and_is_no_shell_command(t
 ])
 def test_a_pipe_or_ampersand_inside_quotes_does_not_split_a_command(line, families):
     assert command_families(line) == families
+
+
+@given(st.text(alphabet="ab |;&-=()$<>", max_size=30), st.sampled_from(["'", '"']))
+def test_whatever_a_quoted_argument_holds_the_commands_around_it_are_the_same(inside, quote):
+    if quote == '"':
+        inside = inside.replace("$", "")  # ``$(...)`` inside double quotes runs a command: not plain text
+    line = f"git commit -m {quote}{inside}{quote} && make test | tee log"
+    assert command_families(line) == ["git commit", "make test", "tee log"]
 
 
 @pytest.mark.parametrize("text", [
