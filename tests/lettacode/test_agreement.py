@@ -5,6 +5,8 @@ is committed through it), and ``letta-ls doctor --format json`` (a real subproce
 accepted ⇒ no error; refused ⇒ an error that says "Letta Code will refuse to commit this". The cases
 marked ``deliberate`` are differences letta-ls makes on purpose; for them the test asserts the
 difference stays exactly what the README says (Letta Code refuses, letta-ls reports no error).
+The memories Letta Code's own memory tool wrote in headless turns (``headless.py``) are cases too:
+each file it wrote, beside the persona and human files of the same agent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.lettacode.cases import CASES, Case
+from tests.lettacode.headless import WRITTEN_PATHS, LettaCodeMemory
 from tests.lettacode.oracle import LettaCode, write_files
 
 REFUSED = "Letta Code will refuse to commit this"
@@ -42,6 +45,18 @@ def test_there_are_at_least_sixty_cases():
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_doctor_agrees_with_letta_codes_hook(case: Case, letta_code: LettaCode, tmp_path: Path):
+    assert_doctor_agrees(case, letta_code, tmp_path)
+
+
+@pytest.mark.parametrize("path", WRITTEN_PATHS)
+def test_doctor_agrees_on_each_file_letta_codes_memory_tool_wrote(
+    path: str, written: LettaCodeMemory, letta_code: LettaCode, tmp_path: Path
+):
+    files = {p: (written.memory / p).read_bytes() for p in ("system/persona.md", "system/human.md", path)}
+    assert_doctor_agrees(Case(f"written-{path}", files, base=False), letta_code, tmp_path)
+
+
+def assert_doctor_agrees(case: Case, letta_code: LettaCode, tmp_path: Path) -> None:
     verdict = letta_code.verdict(case.folder(), head=case.head)
     write_files(tmp_path, case.folder())
     errors = [f for f in doctor_json(tmp_path)["findings"] if f["severity"] == "error"]
