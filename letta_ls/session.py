@@ -20,7 +20,7 @@ from letta_ls.home import Agent, Home
 from letta_ls.memfs.compile import CompiledMemory, compile_memory
 from letta_ls.memfs.operations import Actor, MemoryOperations
 from letta_ls.memfs.repo import Author, CommitResult, MemoryRepo, user_author
-from letta_ls.memfs.snapshot import MemorySnapshot, tier_of
+from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import TokenCounter, count_blob, get_token_counter
 from letta_ls.settings import Settings, structure_settings
 
@@ -96,7 +96,7 @@ class Session:
         for found in snap:
             doc = found.document
             tokens = count_blob(self.counter, found.blob, found.text) if found.text is not None else 0
-            entries.append(TreeEntry(found.path, tier_of(found.path), doc.description if doc else None, tokens,
+            entries.append(TreeEntry(found.path, snap.tier(found.path), doc.description if doc else None, tokens,
                                      bool(doc and doc.read_only)))
         return entries
 

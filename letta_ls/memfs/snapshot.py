@@ -17,11 +17,13 @@ from functools import cached_property
 from pathlib import Path
 
 from letta_ls.memfs.frontmatter import MemoryDocument, parse_document
+from letta_ls.memfs.letta_code_rules import INDEX_NAME, is_v2
 
 SYSTEM_DIR = "system/"
 SKILLS_DIR = "skills/"
 PERSONA_PATH = "system/persona.md"
 HUMAN_PATH = "system/human.md"
+V2_PERSONA_PATH = "persona.md"
 
 
 def git_blob_id(data: bytes) -> str:
@@ -124,6 +126,33 @@ class MemorySnapshot:
             for i in range(1, len(parts) + 1):
                 out.add("/".join(parts[:i]))
         return frozenset(out)
+
+    @cached_property
+    def v2(self) -> bool:
+        """MemFS v2 (a root ``MEMORY.md`` index): Letta Code then keeps the root Markdown files in context
+        and projects only the files of child folders that carry their own ``MEMORY.md``."""
+        return is_v2(self.files)
+
+    @property
+    def persona_path(self) -> str:
+        return V2_PERSONA_PATH if self.v2 else PERSONA_PATH
+
+    def tier(self, path: str) -> str:
+        """Where a file's content reaches the model, as Letta Code decides it for this layout:
+        ``system`` (in the prompt), ``skill``, ``external`` (listed, read on demand) or, in MemFS v2 only,
+        ``none`` (a file of a folder without its ``MEMORY.md`` index, which Letta Code does not treat as
+        memory)."""
+        if not self.v2:
+            return tier_of(path)
+        if path.startswith(SKILLS_DIR):
+            return "skill"
+        if "/" not in path:
+            return "system" if is_memory_markdown(path) else "none"
+        return "external" if is_memory_markdown(path) and self._indexed(path) else "none"
+
+    def _indexed(self, path: str) -> bool:
+        parts = path.split("/")[:-1]
+        return all("/".join(parts[: i + 1]) + "/" + INDEX_NAME in self.files for i in range(len(parts)))
 
     def markdown(self, tier: str | None = None) -> list[MemoryFile]:
         return [f for f in self.files.values() if is_memory_markdown(f.path) and (tier is None or f.tier == tier)]

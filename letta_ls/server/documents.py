@@ -16,7 +16,6 @@ from lsprotocol import types
 from letta_ls.agent.conversations import UnknownConversationError
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
-from letta_ls.memfs.snapshot import tier_of
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import MAX_REASON_CHARS, RequestFailed, param, rpc_errors
@@ -187,7 +186,7 @@ def tree_of(ls: LettaServer, agent_id: str) -> dict:
     for found in snap:
         doc = found.document
         tokens = count_blob(session.counter, found.blob, found.text) if found.text is not None else 0
-        tier = tier_of(found.path)
+        tier = snap.tier(found.path)  # MemFS v2 aware
         if tier == "system" and found.path.endswith(".md"):
             system_tokens += tokens
         entries.append({

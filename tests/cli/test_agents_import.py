@@ -70,3 +70,30 @@ def test_a_failed_import_leaves_nothing_half_made(tmp_path, isolated_environment
     after = sorted(p.name for p in (isolated_environment / "agents").iterdir()) if (
         isolated_environment / "agents").exists() else []
     assert after == before
+
+
+def test_an_imported_memfs_v2_memory_shows_its_tree_as_letta_code_treats_it(tmp_path, isolated_environment):
+    """A root MEMORY.md switches on MemFS v2: root files are in the prompt, only indexed folders are memory."""
+    memory = tmp_path / "v2"
+    files = {"MEMORY.md": "# Memory\n\n- [projects](projects/MEMORY.md)\n",
+             "persona.md": '---\nname: "Persona"\ndescription: "Who I am"\n---\nCareful.\n',
+             "projects/MEMORY.md": "# Projects\n",
+             "projects/x.md": '---\nname: "X"\ndescription: "Project X: the API"\n---\nX.\n',
+             "loose/l.md": '---\nname: "L"\ndescription: "Not indexed"\n---\nL.\n',
+             "skills/deploy/SKILL.md": "---\nname: deploy\ndescription: Deploy\n---\nSteps.\n"}
+    for path, text in files.items():
+        (memory / path).parent.mkdir(parents=True, exist_ok=True)
+        (memory / path).write_text(text)
+    env = {**os.environ, **GIT}
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=memory, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=memory, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "v2"], cwd=memory, check=True, env=env)
+    assert letta_ls("agents", "import", str(memory), "--name", "v2").returncode == 0
+    assert letta_ls("agents", "use", "v2").returncode == 0
+    done = letta_ls("memory", "tree", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    tiers = {row["path"]: row["tier"] for row in json.loads(done.stdout)}
+    assert tiers == {"MEMORY.md": "system", "persona.md": "system", "projects/MEMORY.md": "external",
+                     "projects/x.md": "external", "loose/l.md": "none", "skills/deploy/SKILL.md": "skill"}
+    described = {row["path"]: row["description"] for row in json.loads(done.stdout)}
+    assert described["projects/x.md"] == "Project X: the API"

@@ -93,7 +93,9 @@ def letta_code_wrote_memory(letta_code: LettaCode, scratch: Path) -> LettaCodeMe
 
 
 def run(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    """Run in the scratch HOME: Letta Code keeps project settings (``.letta/``) in its working directory."""
+    done = subprocess.run(command, env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300,
+                          check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{command[1:3]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout

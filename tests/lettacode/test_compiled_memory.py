@@ -45,3 +45,69 @@ def test_compiled_memory_equals_letta_codes_renderer(letta_code: LettaCode, tmp_
     assert "<description>Tooling: package manager and build prefs</description>" in ours
     assert '<description>"pnpm" first, then make</description>' in ours
     assert "---" not in ours  # never frontmatter in the prompt
+
+
+# MemFS v2 (a root MEMORY.md index): Letta Code keeps every root Markdown file in context (MEMORY.md as the
+# overview, persona.md as the identity, the rest as core memory) and projects only the files of child
+# folders that carry their own MEMORY.md; skills/ and folders without an index are not memory.
+MEMORY_V2 = {
+    "MEMORY.md": "# Memory\n\n- [projects](projects/MEMORY.md): what I work on\n",
+    "persona.md": '---\nname: "Persona"\ndescription: "Who I am"\n---\nI am a careful agent.\n',
+    "notes.md": '---\nname: "Notes"\ndescription: "What I keep: a `list`"\n---\nBody of notes.\n',
+    "human.md": '---\nname: "Human"\ndescription: "The user: \\"Ada\\""\n---\nLikes tea.\n',
+    "projects/MEMORY.md": "# Projects\n\n- [x](x.md)\n",
+    "projects/x.md": '---\nname: "X"\ndescription: "Project X"\n---\nX body.\n',
+    "projects/unindexed/y.md": '---\nname: "Y"\ndescription: "Y"\n---\nY body.\n',
+    "loose/l.md": '---\nname: "L"\ndescription: "Loose"\n---\nL body.\n',
+    "skills/deploy/SKILL.md": "---\nname: deploy\ndescription: How to deploy\n---\nSteps.\n",
+}
+
+
+def letta_code_v2(letta_code: LettaCode, memory: Path) -> dict:
+    done = subprocess.run(
+        [str(letta_code.node_bin / "node"), str(HERE / "render_memory_v2.mjs"), str(letta_code.letta_js.parent),
+         str(memory)], capture_output=True, text=True, timeout=120, env=letta_code.env(), check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def tree_paths(lines: list[str]) -> set[str]:
+    """The file paths a box-drawing tree lists (either program's), without letta-ls's descriptions."""
+    stack: list[str] = []
+    out = set()
+    for line in lines:
+        match = re.match(r"^((?:│   |    )*)(?:├── |└── )(.+)$", line)
+        if not match:
+            continue
+        depth = len(match.group(1)) // 4
+        name = re.sub(r" \([^)]*\)$", "", match.group(2))
+        del stack[depth:]
+        if name.endswith("/"):
+            stack.append(name[:-1])
+        else:
+            out.add("/".join([*stack, name]))
+    return out
+
+
+def test_compiled_memfs_v2_holds_what_letta_code_keeps_in_context(letta_code: LettaCode, tmp_path: Path):
+    repo = MemoryRepo.create(tmp_path / "memory", MEMORY_V2, AGENT)
+    theirs = letta_code_v2(letta_code, repo.path)
+    compiled = compile_memory(repo.snapshot())
+    ours = compiled.text
+
+    in_context = set(theirs["inContext"])
+    assert in_context == {"MEMORY.md", "persona.md", "notes.md", "human.md"}
+    assert set(re.findall(r"<projection>\$MEMORY_DIR/([^<]+)</projection>", ours)) == in_context
+    assert set(compiled.system_paths) == in_context
+    for path in in_context:  # the same text in context, without its frontmatter
+        body = MEMORY_V2[path].split("\n---\n", 1)[-1].strip()
+        assert body in ours, path
+    assert "<description>What I keep: a `list`</description>" in ours
+    assert '<description>The user: "Ada"</description>' in ours
+    assert "---" not in ours
+
+    parent = theirs["parentMemory"]
+    their_tree = parent.split("<memory_filesystem>\n", 1)[1].split("</memory_filesystem>", 1)[0].splitlines()
+    our_tree = ours.split("<external_projection>\n", 1)[1].split("</external_projection>", 1)[0].splitlines()
+    assert tree_paths(our_tree) == tree_paths(their_tree) - in_context == {"projects/MEMORY.md", "projects/x.md"}
+    assert "projects/x.md" not in compiled.system_paths  # deferred: listed, not loaded
