@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from letta_ls.memfs.frontmatter import one_line
 from letta_ls.memfs.skills import Skill
 from letta_ls.memfs.snapshot import (
-    SKILLS_DIR,
     SYSTEM_DIR,
     MemoryFile,
     MemorySnapshot,
@@ -192,10 +191,10 @@ def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
             persona = file
         else:
             system.append(file)
-    external: list[TreeEntry] = (
-        memory_tree_entries(snapshot, tiers=frozenset({"external"})) if snapshot.v2
-        else memory_tree_entries(snapshot, exclude_prefixes=(SYSTEM_DIR, SKILLS_DIR))
-    )
+    external: list[TreeEntry] = [
+        entry for entry in memory_tree_entries(snapshot, projected_only=True)
+        if snapshot.tier(entry.path) == "external" and (not snapshot.v2 or is_memory_markdown(entry.path))
+    ]
 
     if persona is None and not system and not external:
         return CompiledMemory(snapshot.head, "", ())

@@ -138,19 +138,20 @@ class MemorySnapshot:
         return V2_PERSONA_PATH if self.v2 else PERSONA_PATH
 
     def tier(self, path: str) -> str:
-        """Where a file's content reaches the model, as Letta Code decides it for this layout:
-        ``system`` (in the prompt), ``skill``, ``external`` (listed, read on demand) or, in MemFS v2 only,
-        ``none`` (a file of a folder without its ``MEMORY.md`` index, which Letta Code does not treat as
-        memory)."""
+        """Where a file's content reaches the model, as Letta Code decides it for this layout: ``system``
+        (in the prompt: ``system/`` files, or a MemFS v2 memory's root Markdown files), ``skill`` or
+        ``external`` (read on demand)."""
         if not self.v2:
             return tier_of(path)
         if path.startswith(SKILLS_DIR):
             return "skill"
-        if "/" not in path:
-            return "system" if is_memory_markdown(path) else "none"
-        return "external" if is_memory_markdown(path) and self._indexed(path) else "none"
+        return "system" if "/" not in path and is_memory_markdown(path) else "external"
 
-    def _indexed(self, path: str) -> bool:
+    def projected(self, path: str) -> bool:
+        """Whether Letta Code treats the file as memory: always in the legacy layout; in MemFS v2 only a
+        file whose every folder carries its own ``MEMORY.md`` index (a folder without one is not memory)."""
+        if not self.v2:
+            return True
         parts = path.split("/")[:-1]
         return all("/".join(parts[: i + 1]) + "/" + INDEX_NAME in self.files for i in range(len(parts)))
 

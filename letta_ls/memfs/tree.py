@@ -223,19 +223,19 @@ def memory_tree_entries(
     *,
     exclude_prefixes: tuple[str, ...] = (),
     include_hidden: bool = False,
-    tiers: frozenset[str] | None = None,
+    projected_only: bool = False,
 ) -> list[TreeEntry]:
     """Every file of ``snapshot`` as a tree entry (markdown files with their description).
 
-    ``exclude_prefixes`` drops whole folders (``("system/", "skills/")``); ``tiers`` keeps only files
-    of those tiers as the snapshot's layout decides them (MemFS v2 has no ``system/`` folder: its root
-    files are in context and only indexed folders are memory); hidden paths are left out unless asked for.
+    ``exclude_prefixes`` drops whole folders (``("system/", "skills/")``); ``projected_only`` keeps only
+    the files Letta Code treats as memory (in MemFS v2, folders with their own ``MEMORY.md``); hidden
+    paths are left out unless asked for.
     """
     out = []
     for path, file in snapshot.files.items():
         if exclude_prefixes and path.startswith(exclude_prefixes):
             continue
-        if tiers is not None and snapshot.tier(path) not in tiers:
+        if projected_only and not snapshot.projected(path):
             continue
         if not include_hidden and is_hidden(path):
             continue

@@ -73,7 +73,7 @@ def test_a_failed_import_leaves_nothing_half_made(tmp_path, isolated_environment
 
 
 def test_an_imported_memfs_v2_memory_shows_its_tree_as_letta_code_treats_it(tmp_path, isolated_environment):
-    """A root MEMORY.md switches on MemFS v2: root files are in the prompt, only indexed folders are memory."""
+    """A root MEMORY.md switches on MemFS v2: root files are in the prompt; the rest is read on demand."""
     memory = tmp_path / "v2"
     files = {"MEMORY.md": "# Memory\n\n- [projects](projects/MEMORY.md)\n",
              "persona.md": '---\nname: "Persona"\ndescription: "Who I am"\n---\nCareful.\n',
@@ -94,6 +94,6 @@ def test_an_imported_memfs_v2_memory_shows_its_tree_as_letta_code_treats_it(tmp_
     assert done.returncode == 0, done.stderr
     tiers = {row["path"]: row["tier"] for row in json.loads(done.stdout)}
     assert tiers == {"MEMORY.md": "system", "persona.md": "system", "projects/MEMORY.md": "external",
-                     "projects/x.md": "external", "loose/l.md": "none", "skills/deploy/SKILL.md": "skill"}
+                     "projects/x.md": "external", "loose/l.md": "external", "skills/deploy/SKILL.md": "skill"}
     described = {row["path"]: row["description"] for row in json.loads(done.stdout)}
     assert described["projects/x.md"] == "Project X: the API"

@@ -72,7 +72,7 @@ async def test_tree_lists_tiers_descriptions_tokens(client):
 
 async def test_tree_of_a_memfs_v2_memory_puts_the_root_files_in_the_prompt(client):
     """A root MEMORY.md switches on MemFS v2 (as Letta Code does): root files are in context, the files of
-    an indexed folder are external, a folder without its own MEMORY.md is not memory."""
+    the other folders are external (read on demand), `system/` included."""
     repo = client.home.memory_repo(client.agent)
     for path, text in {"MEMORY.md": "# Memory\n", "core.md": '---\nname: "Core"\ndescription: "Core: facts"\n---\nA.\n',
                        "projects/MEMORY.md": "# Projects\n"}.items():
@@ -85,7 +85,7 @@ async def test_tree_of_a_memfs_v2_memory_puts_the_root_files_in_the_prompt(clien
     tiers = {e.path: e.tier for e in tree.entries}
     assert tiers["MEMORY.md"] == tiers["core.md"] == "system"
     assert tiers["projects/MEMORY.md"] == "external"
-    assert tiers["system/persona.md"] == "none"
+    assert tiers["system/persona.md"] == "external"
     described = {e.path: e.description for e in tree.entries}
     assert described["core.md"] == "Core: facts"
     assert tree.totals.systemTokens == sum(e.tokens for e in tree.entries if e.path in ("MEMORY.md", "core.md"))
