@@ -156,7 +156,9 @@ class MemorySnapshot:
         return all("/".join(parts[: i + 1]) + "/" + INDEX_NAME in self.files for i in range(len(parts)))
 
     def markdown(self, tier: str | None = None) -> list[MemoryFile]:
-        return [f for f in self.files.values() if is_memory_markdown(f.path) and (tier is None or f.tier == tier)]
+        """Markdown files, of one ``tier`` as this layout decides it (MemFS v2: the root files are ``system``)."""
+        return [f for f in self.files.values()
+                if is_memory_markdown(f.path) and (tier is None or self.tier(f.path) == tier)]
 
     def with_text(self, path: str, text: str | bytes | None) -> MemorySnapshot:
         """This snapshot with one file replaced (an editor buffer) or removed (None)."""

@@ -286,8 +286,9 @@ class CheckContext:
 
     @cached_property
     def system_sizes(self) -> list[tuple[str, int]]:
-        """Every ``system/**/*.md`` file with its tokens, largest first."""
-        sizes = [(f.path, self.tokens(f)) for f in self.snapshot if is_system(f.path) and is_markdown(f.path)]
+        """Every in-context file (``system/**/*.md``; a MemFS v2 memory's root files) with its tokens, largest first."""
+        sizes = [(f.path, self.tokens(f)) for f in self.snapshot
+                 if self.snapshot.tier(f.path) == "system" and is_markdown(f.path)]
         sizes.sort(key=lambda item: (-item[1], item[0]))
         return sizes
 
