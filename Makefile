@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: try test lint bench install clean vsix vscode-e2e-setup
+.PHONY: try test lint bench install clean vsix vscode-e2e-setup lettacode-setup
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "letta-ls needs Python 3.11 or newer on PATH"; exit 2; }
@@ -31,7 +31,7 @@ lint: install
 
 # Real editors (tests/editors) run after the rest, one at a time: a VS Code with Chromium takes most of the
 # machine, and running it beside the timing-sensitive tests would make those flaky.
-test: install lint vsix vscode-e2e-setup
+test: install lint vsix vscode-e2e-setup lettacode-setup
 	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider --ignore=tests/editors; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure"; exit 1; fi; \
 	$(BIN)/pytest -q -p no:cacheprovider tests/editors; editors=$$?; \
@@ -51,6 +51,11 @@ $(VSCODE)/letta-ls.vsix: $(VSCODE_SOURCES)
 # What the real-VS-Code test needs (chromium, code-server, playwright-core); idempotent, cached.
 vscode-e2e-setup:
 	tests/editors/vscode/setup.sh >/dev/null
+
+# The real Letta Code, the oracle of tests/lettacode (its pre-commit hook judges memory folders); cached outside
+# the clone in ${XDG_CACHE_HOME:-~/.cache}/letta-ls/letta-code, with the VS Code tests' Node 24.
+lettacode-setup:
+	tests/lettacode/setup.sh >/dev/null
 
 bench: install
 	$(BIN)/python bench/run.py

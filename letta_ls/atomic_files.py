@@ -23,7 +23,7 @@ from pathlib import Path
 def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
     """Replace ``path`` with ``data`` atomically and durably (its folder is created when missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=f".{_short(path.name)}.")
     try:
         view = memoryview(data)
         while view:
@@ -38,6 +38,12 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None) -> Non
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _short(name: str) -> str:
+    """At most 40 bytes of ``name``: a valid 255-byte name plus a prefix and a random suffix would exceed
+    NAME_MAX (255 bytes) and the save would fail on its temporary file."""
+    return os.fsencode(name)[:40].decode("utf-8", "ignore")
 
 
 @contextlib.contextmanager

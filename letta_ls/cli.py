@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls import __version__
+from letta_ls.config_problems import ConfigurationProblem, printable
 from letta_ls.doctor import AuditResult, render_report
 from letta_ls.home import AgentError, Home
 from letta_ls.memfs.paths import UnsafePathError
@@ -107,12 +108,15 @@ def _settings_without_creating_home(args: argparse.Namespace) -> Settings:
 # ---------------------------------------------------------------------- agents
 def cmd_agents(args: argparse.Namespace) -> int:
     home = Home(args.home)
+    home.settings()  # a broken settings.json is reported here, before anything reads or writes it
     action = args.action or "list"
     if action == "list":
         if not home.list_agents():
             home.current_agent()
         current = home.current_agent()
         pins = set(home.pinned())
+        for problem in home.scan_agents()[1]:  # listed, not hidden: the user may be looking for that agent
+            sys.stderr.write(f"letta-ls: warning: {printable(str(problem))}\n")
         rows = [{"agentId": a.id, "name": a.name, "pinned": a.id in pins, "current": a.id == current.id,
                  "lastUsed": a.last_used, "preset": a.preset} for a in home.list_agents()]
         if args.format == "json":
@@ -140,7 +144,19 @@ def cmd_agents(args: argparse.Namespace) -> int:
         agent = home.set_pinned(args.name, action == "pin")
         _out(f"{action}ned {agent.name} ({agent.id})")
         return EXIT_OK
-    raise CliError(f"unknown agents action {action!r}: use list, new, use, pin, unpin or presets")
+    if action == "import":
+        from letta_ls.agent_import import find_letta_code_memories, import_agent
+
+        found = find_letta_code_memories(Path(_need(args.name, "agents import PATH")))
+        if args.as_name and len(found) > 1:
+            raise CliError(f"{len(found)} agents found: --name works with one memory repository only")
+        for source_id, memory in found:
+            agent = import_agent(home, source_id, memory, args.as_name)
+            _out(f"imported {agent.name} ({agent.id}) from {memory}, history kept")
+        if len(found) == 1 and not args.no_switch:
+            home.use_agent(agent.id)
+        return EXIT_OK
+    raise CliError(f"unknown agents action {action!r}: use list, new, use, pin, unpin, presets or import")
 
 
 def _need(value: str | None, usage: str) -> str:
@@ -349,15 +365,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import os
 
         os.environ["LETTA_LS_HOME"] = args.home
-    server = build_server()
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
-            raise CliError(f"--tcp takes HOST:PORT (for example 127.0.0.1:2087), not {args.tcp!r}")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return EXIT_OK
+        from letta_ls.server import tcp
+
+        try:
+            host, port = tcp.parse_address(args.tcp)
+            token, token_file, owned = tcp.resolve_token(port, home_from_environment(), args.token_file)
+            policy = tcp.TcpPolicy(host, port, token, tcp.parse_allowed(args.allow_from), token_file, owned)
+        except tcp.TcpSetupError as exc:
+            raise CliError(str(exc)) from exc
+        return tcp.serve_tcp(build_server(), policy)
+    from letta_ls.server.transport import serve_stdio
+
+    return serve_stdio(build_server())
 
 
 # ---------------------------------------------------------------------- parser
@@ -371,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (loopback by default)")
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    serve.add_argument("--token-file", metavar="PATH", help="with --tcp: the token every connection must send "
+                       "(read if the file exists, mode 0600; else generated and written there)")
+    serve.add_argument("--allow-from", metavar="ADDRESS", action="append",
+                       help="with --tcp: only these peer addresses or networks may connect (repeatable)")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 
@@ -382,10 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     agents = sub.add_parser("agents", help="list, create, switch and pin agents")
-    agents.add_argument("action", nargs="?", choices=["list", "new", "use", "pin", "unpin", "presets"])
+    agents.add_argument("action", nargs="?", choices=["list", "new", "use", "pin", "unpin", "presets", "import"])
     agents.add_argument("name", nargs="?")
     agents.add_argument("--preset", default="default", help="preset for `agents new` (see `agents presets`)")
-    agents.add_argument("--no-switch", action="store_true", help="with `new`: do not make it the current agent")
+    agents.add_argument("--no-switch", action="store_true",
+                        help="with `new` or `import`: do not make it the current agent")
+    agents.add_argument("--name", dest="as_name", help="with `import`: the new agent's name (default: Letta Code's id)")
     agents.add_argument("--format", choices=["text", "json"], default="text")
     agents.set_defaults(func=cmd_agents)
 
@@ -425,8 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    undecodable = next((a for a in arguments if any("\ud800" <= c <= "\udfff" for c in a)), None)
+    if undecodable is not None:  # Python hands non-UTF-8 bytes over as lone surrogates that nothing can store
+        sys.stderr.write(f"letta-ls: the argument {printable(undecodable)!r} is not valid UTF-8; letta-ls takes "
+                         "UTF-8 names, paths and text (check the terminal's encoding)\n")
+        return EXIT_USAGE
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse already printed usage
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     if args.command is None:  # plain `letta-ls` is the language server over stdio
@@ -434,8 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (CliError, AgentError, SettingsError, UnsafePathError, MemoryRepoError, MemoryFileNotFoundError,
-            UnknownPresetError, OSError) as exc:
-        sys.stderr.write(f"letta-ls: {exc}\n")
+            UnknownPresetError, OSError, ConfigurationProblem) as exc:
+        sys.stderr.write(f"letta-ls: {printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

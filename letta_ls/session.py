@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from letta_ls.config_problems import SETTINGS_INVALID, ConfigurationProblem
 from letta_ls.doctor import AuditResult, FixPlan, audit, plan_fix, safe_fixes
 from letta_ls.doctor.findings import Finding
 from letta_ls.doctor.guard import memory_change_guard
@@ -19,9 +20,9 @@ from letta_ls.home import Agent, Home
 from letta_ls.memfs.compile import CompiledMemory, compile_memory
 from letta_ls.memfs.operations import Actor, MemoryOperations
 from letta_ls.memfs.repo import Author, CommitResult, MemoryRepo, user_author
-from letta_ls.memfs.snapshot import MemorySnapshot, tier_of
+from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import TokenCounter, count_blob, get_token_counter
-from letta_ls.settings import Settings
+from letta_ls.settings import Settings, structure_settings
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,14 @@ class Session:
     """The current agent of a home, with its repository opened and recovered."""
 
     def __init__(self, home: Home | None = None, *, agent: str | None = None,
-                 settings: Mapping[str, Any] | None = None) -> None:
+                 settings: Mapping[str, Any] | None = None, tolerate_bad_settings: bool = False) -> None:
+        """``tolerate_bad_settings``: a broken settings.json does not stop the session (the language server
+        keeps working on the defaults and says why in ``settings_problem``); the CLI refuses instead."""
         self.home = home or Home()
         self._overrides = dict(settings or {})
-        self.settings: Settings = self.home.settings(self._overrides)
+        self._tolerant = tolerate_bad_settings
+        self.settings_problem: ConfigurationProblem | None = None
+        self.settings: Settings = self._read_settings()
         self.agent: Agent = self.home.current_agent(agent or self.settings.agent)
         self.repo: MemoryRepo = self.home.memory_repo(self.agent)
 
@@ -57,8 +62,19 @@ class Session:
     def reload_settings(self, overrides: Mapping[str, Any] | None = None) -> Settings:
         if overrides is not None:
             self._overrides = dict(overrides)
-        self.settings = self.home.settings(self._overrides)
+        self.settings = self._read_settings()
         return self.settings
+
+    def _read_settings(self) -> Settings:
+        try:
+            settings = self.home.settings(self._overrides)
+        except ConfigurationProblem as problem:
+            if not self._tolerant or problem.problem != SETTINGS_INVALID:
+                raise
+            self.settings_problem = problem
+            return structure_settings(self._overrides)
+        self.settings_problem = None
+        return settings
 
     # ------------------------------------------------------------------ memory
     def snapshot(self) -> MemorySnapshot:
@@ -80,7 +96,7 @@ class Session:
         for found in snap:
             doc = found.document
             tokens = count_blob(self.counter, found.blob, found.text) if found.text is not None else 0
-            entries.append(TreeEntry(found.path, tier_of(found.path), doc.description if doc else None, tokens,
+            entries.append(TreeEntry(found.path, snap.tier(found.path), doc.description if doc else None, tokens,
                                      bool(doc and doc.read_only)))
         return entries
 

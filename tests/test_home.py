@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.home import AgentError, Home
 from letta_ls.memfs.presets import UnknownPresetError
 
@@ -56,8 +57,38 @@ def test_names_are_unique_and_errors_list_what_exists():
 
 def test_corrupt_settings_json_is_a_clear_error(isolated_environment):
     (isolated_environment / "settings.json").write_text("{not json")
-    with pytest.raises(AgentError, match="not valid JSON"):
+    with pytest.raises(ConfigurationProblem, match="not valid JSON") as raised:
         Home().current_agent()
+    assert raised.value.problem == "settings-invalid" and raised.value.path == isolated_environment / "settings.json"
+    assert not (isolated_environment / "agents").exists()  # no agent created because the settings are unreadable
+
+
+def test_a_corrupt_settings_json_is_never_overwritten(isolated_environment):
+    home = Home()
+    agent = home.current_agent()
+    home.settings_path.write_text("{not json")
+    with pytest.raises(ConfigurationProblem):
+        home.use_agent(agent.id)
+    with pytest.raises(ConfigurationProblem):
+        home.set_pinned(agent.id, True)
+    assert home.settings_path.read_text() == "{not json"
+    assert home.current_agent().id == agent.id  # still resumable: the most recently used agent
+
+
+def test_one_broken_agent_json_leaves_the_others_usable(isolated_environment):
+    home = Home()
+    first = home.current_agent()
+    second = home.create_agent("Second")
+    (second.dir / "agent.json").write_text('{"model": "gpt-4.1"}')
+    agents, broken = home.scan_agents()
+    assert [a.id for a in agents] == [first.id]
+    assert [p.path for p in broken] == [second.dir / "agent.json"] and "'model' must be an object" in str(broken[0])
+    assert home.current_agent().id == first.id
+    with pytest.raises(ConfigurationProblem, match="'model' must be an object"):
+        home.find_agent(second.id)
+    home.update_settings(lastAgent=second.id)
+    with pytest.raises(ConfigurationProblem, match=r"agent\.json"):  # the agent in use: never a silent switch
+        home.current_agent()
 
 
 def test_two_processes_starting_at_once_make_one_default_agent():

@@ -48,23 +48,27 @@ def classify(text: str) -> str:
 
 
 def store_verbatim(runtime: AgentRuntime, text: str) -> RememberResult:
-    """Append the text to system/remembered.md as one classified line (one commit), unless it is there."""
+    """Append the text to system/remembered.md as one classified line (one commit), unless it is there.
+
+    Whether the file exists (create) or not (insert), and whether the text is already there, is decided
+    under the writer lock, so many ``letta-ls remember`` at once each see the others' commits and none
+    fails on "already exists" or drops its text."""
     session = runtime.session
     ops = MemoryOperations(session.repo, user_author(session.repo.path), actor="user",
                            guard=session.operations("user").guard)
     line = " ".join(text.split())
     kind = classify(line)
-    snap = session.repo.snapshot()
-    existing = snap.get(FALLBACK_PATH)
-    if existing is not None and existing.text is not None and line.casefold() in existing.text.casefold():
-        return RememberResult(f"I already remember this, in {FALLBACK_PATH}.", [], FALLBACK_PATH)
     entry = f"- ({kind}, {datetime.now(UTC).date().isoformat()}) {line}\n"
     reason = f"remember: {line[:60]}"
-    if existing is None:
-        result = ops.create(FALLBACK_PATH, FALLBACK_DESCRIPTION, entry, reason=reason)
-    else:
-        result = ops.insert(FALLBACK_PATH, 10**9, entry, reason=reason)
-    return RememberResult(f"Stored as a {kind} in {FALLBACK_PATH} (commit {result.commit[:7]}).",
+    with session.repo.locked():
+        existing = session.repo.snapshot().get(FALLBACK_PATH)
+        if existing is not None and existing.text is not None and line.casefold() in existing.text.casefold():
+            return RememberResult(f"I already remember this, in {FALLBACK_PATH}.", [], FALLBACK_PATH)
+        if existing is None:
+            result = ops.create(FALLBACK_PATH, FALLBACK_DESCRIPTION, entry, reason=reason)
+        else:
+            result = ops.insert(FALLBACK_PATH, 10**9, entry, reason=reason)
+    return RememberResult(f"Stored as a {kind} in {FALLBACK_PATH} (commit {(result.commit or '')[:7]}).",
                           [result.commit] if result.commit else [], FALLBACK_PATH)
 
 

@@ -14,10 +14,10 @@ CODES: dict[str, str] = {
     "frontmatter-invalid": "error",
     "description-missing": "error",
     "description-multiline": "warning",
-    "persona-missing": "error",
-    "name-clash": "error",
+    "persona-missing": "warning",
+    "name-clash": "warning",
     "skill-flat-file": "error",
-    "skill-invalid": "error",
+    "skill-invalid": "warning",
     "file-oversized": "warning",
     "system-over-budget": "warning",
     "misplaced-in-system": "warning",
@@ -25,7 +25,8 @@ CODES: dict[str, str] = {
     "duplicate-content": "warning",
     "link-broken": "warning",
     "secret": "error",
-    "not-text": "error",
+    "not-text": "warning",
+    "memfs-constraint": "error",
 }
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2, "hint": 3}

@@ -44,7 +44,8 @@ class FixPlan:
     changes: dict[str, str | None]
 
 
-SAFE_KINDS = ("redact-secret", "join-description", "add-skill-name", "add-description", "skill-to-folder")
+SAFE_KINDS = ("redact-secret", "normalize-frontmatter", "join-description", "add-skill-name", "add-description",
+              "skill-to-folder")
 
 
 def safe_fixes(result: AuditResult) -> list[Finding]:
@@ -109,6 +110,25 @@ def _with_block(text: str, fields: dict[str, Any]) -> str:
     """Put a new frontmatter block in front of a file that has none."""
     bom = BOM if text.startswith(BOM) else ""
     return bom + render_document(fields, text.removeprefix(BOM), newline_of(text))
+
+
+def _normalize_frontmatter(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
+    """What Letta Code's hook needs to read the block: no BOM, LF line endings, fences exactly ``---``.
+
+    Only invisible bytes change (the BOM, carriage returns, spaces after a fence), so it is safe unattended.
+    """
+    lines = text.removeprefix(BOM).replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].rstrip(" \t\r") != "---":
+        return None
+    lines[0] = "---"
+    for index in range(1, len(lines)):
+        if lines[index].rstrip(" \t\r") == "---":
+            lines[index] = "---"
+            break
+    new = "\n".join(lines)
+    if new == text:
+        return None
+    return FixPlan(f"doctor: make the frontmatter of {path} readable to Letta Code", {path: new})
 
 
 def _has_text(value: object) -> bool:
@@ -300,6 +320,7 @@ def _retarget_links(snapshot: MemorySnapshot, old: str, new: str) -> dict[str, s
 
 _HANDLERS = {
     "add-description": _add_description,
+    "normalize-frontmatter": _normalize_frontmatter,
     "add-skill-name": _add_skill_name,
     "join-description": _join_description,
     "move": _move,

@@ -2,8 +2,8 @@
 
 SPEC section 4: the agent's writes are validated strictly (a change that introduces an error-severity
 finding is refused, with a message the model can act on); the user's saves are accepted with their
-findings, except that nobody may add a secret. Only what a change *introduces* counts, so an old
-problem elsewhere in a file never blocks an unrelated fix. Memfs calls this through its
+findings, except that nobody may add a secret. Only what a change *introduces* counts, anywhere in the
+memory (a change can break another file), so an old problem never blocks an unrelated fix. Memfs calls this through its
 ``ChangeGuard`` hook, which keeps memfs independent of the doctor.
 """
 
@@ -33,8 +33,6 @@ def new_secrets(before: str | None, after: str) -> list[SecretMatch]:
 
 def memory_change_guard(settings: MemorySettings):
     """A ``ChangeGuard`` for memfs operations, using these memory settings."""
-    from letta_ls.doctor import check_document
-
     def guard(before: MemorySnapshot, after: MemorySnapshot, paths: list[str], actor: str) -> list[str]:
         problems: list[str] = []
         if actor == "agent" and PERSONA_PATH in before and PERSONA_PATH not in after:
@@ -51,15 +49,26 @@ def memory_change_guard(settings: MemorySettings):
                     f"{path} line {match.line + 1}: this looks like {label}. Memory must never hold secrets: "
                     "keep the value in an environment variable and store only the variable's name"
                 )
-            if actor != "agent":
-                continue
-            introduced = [f for f in check_document(after, path, settings) if f.severity == "error"
-                          and f.code != "secret"]
-            if introduced:
-                existing = {(f.code, f.message) for f in check_document(before, path, settings)} if old else set()
-                for f in introduced:
-                    if (f.code, f.message) not in existing:
-                        problems.append(f"{path} line {f.line + 1}: {f.message} [{f.code}]")
+        if actor == "agent":
+            problems += new_errors(before, after, settings)
         return problems
 
     return guard
+
+
+def new_errors(before: MemorySnapshot, after: MemorySnapshot, settings: MemorySettings) -> list[str]:
+    """Error findings anywhere in ``after`` that ``before`` did not have (by file and code).
+
+    The whole memory is compared, not only the written paths: creating a root ``MEMORY.md`` turns
+    every legacy file into an error for Letta Code, and deleting a folder's index breaks its files.
+    A problem a file already had does not block an unrelated change. Secrets are judged above, on the
+    written text, so they are left out here.
+    """
+    from letta_ls.doctor import audit
+
+    def errors(snapshot: MemorySnapshot) -> list:
+        return [f for f in audit(snapshot, settings).findings if f.severity == "error" and f.code != "secret"]
+
+    existing = {(f.path, f.code) for f in errors(before)}
+    return [f"{f.path} line {f.line + 1}: {f.message} [{f.code}]" for f in errors(after)
+            if (f.path, f.code) not in existing]

@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from letta_ls.atomic_files import write_atomic
-from letta_ls.memfs.paths import UnsafePathError, resolve_in
+from letta_ls.memfs.paths import UnsafePathError
 from letta_ls.memfs.repo import MemoryRepo, MemoryRepoError
 from letta_ls.memfs.snapshot import git_blob_id
+from letta_ls.memfs.worktree_files import read_nofollow, refuse_links
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +102,13 @@ def changed_paths(repo: MemoryRepo, old: str, new: str) -> list[PathChange]:
 
 
 def disk_blob(repo: MemoryRepo, path: str) -> str | None:
-    """The blob id of the file on disk at ``path``; None when nothing is there; "" for a folder or link."""
+    """The blob id of the file on disk at ``path``; None when nothing is there; "" for a folder or link
+    (a link on the way there included: nothing is ever read or written through a link)."""
     try:
-        target = resolve_in(repo.path, path)
+        refuse_links(repo.path, path)
+        return git_blob_id(read_nofollow(repo.path, path))
     except UnsafePathError:
         return ""
-    if target.is_symlink() or target.is_dir():
-        return ""
-    try:
-        return git_blob_id(target.read_bytes())
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError:
@@ -245,13 +244,14 @@ def _move_aside(repo: MemoryRepo, path: str, *, copy: bool) -> MovedAside:
     return MovedAside(path, aside)
 
 
-def _clear_parents(repo: MemoryRepo, path: str, aside: list[MovedAside]) -> None:
-    """A file standing where a folder of ``path`` must be is moved aside."""
+def _clear_parents(repo: MemoryRepo, path: str, aside: list[MovedAside], *, links_only: bool = False) -> None:
+    """A link (or, unless ``links_only``, a file) standing where a folder of ``path`` must be is moved aside.
+    Top down, so the link moved is the first one on the way: renaming it renames the link, not its target."""
     parts = path.split("/")[:-1]
     for depth in range(1, len(parts) + 1):
         parent = "/".join(parts[:depth])
         full = repo.path / parent
-        if full.is_symlink() or (full.exists() and not full.is_dir()):
+        if full.is_symlink() or (not links_only and full.exists() and not full.is_dir()):
             aside.append(_move_aside(repo, parent, copy=False))
             return
 
@@ -264,6 +264,7 @@ def _bring_work_tree(repo: MemoryRepo, commit: str, changes: list[PathChange],
     ordered = sorted(changes, key=lambda c: (c.new is not None, c.path))
     blobs = repo.read_blobs([c.new for c in changes if c.new is not None]) if changes else {}
     for change in ordered:
+        _clear_parents(repo, change.path, aside, links_only=True)  # nothing below is reached through a link
         on_disk = disk_blob(repo, change.path)
         if on_disk == change.new and on_disk is not None:
             continue

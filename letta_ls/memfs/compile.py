@@ -13,9 +13,16 @@ unchanged ``HEAD`` on every turn is a dictionary lookup and the prompt stays byt
 provider prompt caches). Frontmatter parsing, the expensive part of a cold compile, is cached per blob
 by the snapshot.
 
+A MemFS v2 memory (a root ``MEMORY.md`` index) is compiled as Letta Code treats it: every root Markdown
+file is in context (``persona.md`` in ``<self>``, ``MEMORY.md`` and the other core files as elements of
+``<memory>``), and ``<external_projection>`` lists only the files of child folders that carry their own
+``MEMORY.md``; ``skills/`` and folders without an index are not memory there.
+
 Deliberate differences from Letta Code: external files show their descriptions; leading blank lines of
 a body are dropped (Letta Code would emit a whitespace-only line); path segments that are not valid XML
-names are rewritten (``2024`` → ``_2024``, ``my notes`` → ``my_notes``); hidden paths are left out.
+names are rewritten (``2024`` → ``_2024``, ``my notes`` → ``my_notes``); hidden paths are left out, and
+so are files whose *name* holds a secret (letta-ls refuses such names; one made by hand with git is
+flagged by the doctor, and must not reach the model meanwhile).
 """
 
 from __future__ import annotations
@@ -32,8 +39,6 @@ from datetime import UTC, datetime
 from letta_ls.memfs.frontmatter import one_line
 from letta_ls.memfs.skills import Skill
 from letta_ls.memfs.snapshot import (
-    PERSONA_PATH,
-    SKILLS_DIR,
     SYSTEM_DIR,
     MemoryFile,
     MemorySnapshot,
@@ -48,6 +53,7 @@ from letta_ls.memfs.tree import (
     render_tree,
     tree_limits,
 )
+from letta_ls.secret_scan import find_secrets
 
 CORE_MEMORY = "{CORE_MEMORY}"
 MEMORY_DIR_VAR = "$MEMORY_DIR"
@@ -64,8 +70,9 @@ class CompiledMemory:
     """The memory section of the prompt for one snapshot.
 
     ``text`` is everything between the base prompt and ``<memory_metadata>`` (empty when memory holds
-    nothing to show); ``system_paths`` are the ``system/`` files whose content it carries, persona
-    first; ``skipped`` are ``system/`` files named in it without content because they are not text.
+    nothing to show); ``system_paths`` are the in-context files whose content it carries (``system/``,
+    or the root files of a MemFS v2 memory), persona first; ``skipped`` are in-context files named in it
+    without content because they are not text.
     """
 
     head: str | None
@@ -132,7 +139,7 @@ class _Element:
 def _system_tree(files: Iterable[MemoryFile]) -> _Element:
     root = _Element()
     for file in files:
-        label = file.path[len(SYSTEM_DIR) :].removesuffix(".md")
+        label = file.path.removeprefix(SYSTEM_DIR).removesuffix(".md")
         node = root
         for part in (p for p in label.split("/") if p):
             node = node.children.setdefault(part, _Element())
@@ -164,17 +171,30 @@ def _render_system(root: _Element, out: list[str], skipped: list[str], shown: li
     render(root, 0)
 
 
+def _without_secret_names(snapshot: MemorySnapshot) -> MemorySnapshot:
+    """The snapshot without files whose path holds a secret (a cold compile only: the result is cached)."""
+    named = [path for path in snapshot.files if find_secrets(path)]
+    if not named:
+        return snapshot
+    return MemorySnapshot(snapshot.head, {p: f for p, f in snapshot.files.items() if p not in named})
+
+
 def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
+    snapshot = _without_secret_names(snapshot)
     persona: MemoryFile | None = None
+    persona_path = snapshot.persona_path
     system: list[MemoryFile] = []
     for path, file in snapshot.files.items():
-        if not path.startswith(SYSTEM_DIR) or not is_memory_markdown(path) or is_hidden(path):
+        if snapshot.tier(path) != "system" or not is_memory_markdown(path) or is_hidden(path):
             continue
-        if path == PERSONA_PATH:
+        if path == persona_path:
             persona = file
         else:
             system.append(file)
-    external: list[TreeEntry] = memory_tree_entries(snapshot, exclude_prefixes=(SYSTEM_DIR, SKILLS_DIR))
+    external: list[TreeEntry] = [
+        entry for entry in memory_tree_entries(snapshot, projected_only=True)
+        if snapshot.tier(entry.path) == "external" and (not snapshot.v2 or is_memory_markdown(entry.path))
+    ]
 
     if persona is None and not system and not external:
         return CompiledMemory(snapshot.head, "", ())
@@ -183,13 +203,13 @@ def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
     shown: list[str] = []
     skipped: list[str] = []
     if persona is not None:
-        lines += ["", "<self>", f"<projection>{MEMORY_DIR_VAR}/{PERSONA_PATH}</projection>"]
+        lines += ["", "<self>", f"<projection>{MEMORY_DIR_VAR}/{persona_path}</projection>"]
         content = _content(persona)
         if not content.text:
-            skipped.append(PERSONA_PATH)
+            skipped.append(persona_path)
             lines.append(NOT_TEXT_NOTE)
         else:
-            shown.append(PERSONA_PATH)
+            shown.append(persona_path)
             if content.body:
                 lines.append(content.body)
         lines.append("</self>")

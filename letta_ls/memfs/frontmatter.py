@@ -1,51 +1,67 @@
-"""YAML frontmatter of memory files: parse it, and rewrite one field without touching anything else.
+"""Frontmatter of memory files, read exactly as Letta Code reads it, and rewritten one field at a time.
 
-A memory file is ``---`` / YAML mapping / ``---`` / markdown body. This module owns that format and
-nothing more: it never reads the disk or git. Rewrites (``set_field``, ``remove_field``,
-``replace_body``) change only the lines of the field they touch, so unknown keys, key order, quoting,
-comments, line endings, a BOM and the body survive byte for byte (Letta Code's tool drops unknown
-keys; we must not).
+A memory file is ``---`` / ``key: value`` lines / ``---`` / markdown body. Letta Code does not read that
+block as YAML: its reader (``parseFrontmatter`` in its bundle) takes each unindented ``key: value`` line
+as text (``description: Tooling: pnpm`` is the description ``Tooling: pnpm``), ignores indented lines
+except ``- item`` lists, reads ``|`` and ``>`` block scalars, and lets a later key win. Memory written by
+Letta Code's own tool is in that dialect, not YAML, so letta-ls reads it the same way: every value Letta
+Code accepts gives the same description, ``read_only`` and ``limit`` here, and a block is never shown to
+the model as body. One deliberate difference: a description written whole in quotes (``"a: b"``) is
+unquoted, as YAML and Letta Code's MemFS v2 reader do (its legacy renderer shows the quotes).
 
-Parsing is on the hot path (the system prompt and the doctor parse every file), so simple
-``key: plain scalar`` blocks are read by a fast path that gives the same values PyYAML would, and
-anything else falls back to PyYAML's C loader.
+Where Letta Code's *commit hook* is stricter than its reader (a BOM, CRLF, a fence with trailing spaces)
+this reader still finds the block; ``letta_ls.memfs.letta_code_rules`` says what the hook refuses.
+
+Rewrites (``set_field``, ``remove_field``, ``replace_body``) change only the lines of the field they
+touch, so unknown keys, key order, quoting, comments, line endings, a BOM and the body survive byte for
+byte (Letta Code's tool drops unknown keys; we must not).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-try:  # libyaml is an optional part of PyYAML wheels
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the wheel
-    _Loader = yaml.SafeLoader
-
 FENCE = "---"
 BOM = "\ufeff"
-_KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
-_TOP_KEY = re.compile(r"^([^\s#'\"-][^:]*?|-[^\s:][^:]*?)[ \t]*:(?:[ \t]|$)")
-_UNSAFE_PLAIN_START = set("[]{}&*!|>'\"%@`#,?:-<=~")
-_RESOLVER = yaml.resolver.Resolver()
+_BLOCK_SCALAR = re.compile(r"^([|>])([+-]?)$")
+_POSITIVE_INT = re.compile(r"^[0-9]+$")
 
 
 @dataclass(frozen=True)
 class FrontmatterError:
     """Why a frontmatter block could not be read. ``line`` is 0-based in the whole file."""
 
-    kind: str  # "missing" | "unclosed" | "yaml" | "type"
+    kind: str  # "missing" | "unclosed" | "type"
     message: str
     line: int = 0
     key: str | None = None
 
 
+def unquote(value: str) -> str:
+    """A value written whole in double or single quotes, without them (Letta Code's MemFS v2 rule)."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text[1:-1]
+        return parsed if isinstance(parsed, str) else text
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    return text
+
+
 @dataclass(frozen=True)
 class MemoryDocument:
-    """A memory file split into its frontmatter and body; line numbers are 0-based in the file."""
+    """A memory file split into its frontmatter and body; line numbers are 0-based in the file.
+
+    ``fields`` holds what Letta Code's reader sees: text for ``key: value`` and block scalars, a list
+    for ``key:`` followed by ``- item`` lines, ``""`` for a key with no value.
+    """
 
     text: str
     has_frontmatter: bool
@@ -58,7 +74,7 @@ class MemoryDocument:
 
     @property
     def error(self) -> FrontmatterError | None:
-        """The first structural error (missing, unclosed or unreadable block), if any."""
+        """The first structural error (missing or unclosed block), if any."""
         for err in self.errors:
             if err.kind != "type":
                 return err
@@ -68,20 +84,26 @@ class MemoryDocument:
     def valid(self) -> bool:
         return not self.errors
 
+    def text_field(self, key: str) -> str | None:
+        """A text value as the agent should see it (whole-value quotes removed); None if absent or a list."""
+        value = self.fields.get(key)
+        return unquote(value) if isinstance(value, str) else None
+
     @property
     def description(self) -> str | None:
-        value = self.fields.get("description")
-        return value if isinstance(value, str) else None
+        return self.text_field("description")
 
     @property
     def read_only(self) -> bool:
-        return self.fields.get("read_only") is True
+        """Letta Code's rule: the file is read-only when the value is exactly ``true``."""
+        return self.fields.get("read_only") in ("true", True)
 
     @property
     def limit(self) -> int | None:
+        """A positive whole number of tokens, else None (Letta Code ignores ``limit``: any value is legal)."""
         value = self.fields.get("limit")
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+        if isinstance(value, str) and _POSITIVE_INT.match(value) and int(value) > 0:
+            return int(value)
         return None
 
     def key_line(self, key: str) -> int | None:
@@ -110,97 +132,97 @@ def _line_ending(text: str) -> str:
     return "\r\n" if idx > 0 and text[idx - 1] == "\r" else "\n"
 
 
-def _fast_scalar(value: str) -> tuple[bool, Any]:
-    """Read a plain one-line YAML scalar the way PyYAML would; (False, None) when unsure."""
-    if value == "":
-        return True, None
-    if value[0] in _UNSAFE_PLAIN_START or ": " in value or " #" in value or "\t" in value:
-        return False, None
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-    if tag == "tag:yaml.org,2002:str":
-        return True, value
-    if tag == "tag:yaml.org,2002:bool" and value in ("true", "false"):
-        return True, value == "true"
-    if tag == "tag:yaml.org,2002:int" and value.isdigit() and (value == "0" or value[0] != "0"):
-        return True, int(value)
-    if tag == "tag:yaml.org,2002:null":
-        return True, None
-    return False, None
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
-def _key_spans(lines: list[str], first: int, end: int) -> dict[str, tuple[int, int]]:
-    """Map each top-level key to the file lines [start, stop) it occupies (continuations included)."""
+def _block_scalar(lines: list[str], style: str, chomping: str) -> str:
+    """Letta Code's ``parseBlockScalar``: a ``|`` (literal) or ``>`` (folded) value."""
+    indents = [_indent(line) for line in lines if line.strip()]
+    cut = min(indents) if indents else 0
+    deindented = [line[cut:] if line.strip() else "" for line in lines]
+    if style == "|":
+        value = "\n".join(deindented)
+    else:
+        value, breaks = "", 0
+        for line in deindented:
+            if not line:
+                breaks += 1
+                continue
+            if value:
+                value += "\n" * breaks if breaks else " "
+            elif breaks:
+                value += "\n" * breaks
+            value += line
+            breaks = 0
+        value += "\n" * breaks
+    if chomping == "+":
+        return value + "\n"
+    stripped = value.rstrip("\n")
+    return stripped if chomping == "-" else stripped + "\n"
+
+
+def _parse_block(lines: list[str], first: int, end: int) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """Letta Code's ``parseFrontmatter`` loop over file lines [first, end), plus where each key sits."""
+    fields: dict[str, Any] = {}
     spans: dict[str, tuple[int, int]] = {}
-    current: str | None = None
-    start = first
-    for i in range(first, end):
-        raw = _strip_eol(lines[i])
-        match = _TOP_KEY.match(raw) if raw and not raw[0].isspace() else None
-        if match:
-            if current is not None and current not in spans:
-                spans[current] = (start, i)
-            key = match.group(1).strip().strip("'\"")
-            current, start = key, i
-        elif raw.startswith("#") and current is not None and current not in spans:
-            spans[current] = (start, i)
-            current = None
-    if current is not None and current not in spans:
-        # trailing blank lines belong to no key
-        stop = end
-        while stop - 1 > start and not _strip_eol(lines[stop - 1]).strip():
-            stop -= 1
-        spans[current] = (start, stop)
-    return spans
-
-
-def _parse_block(raw: str, lines: list[str], first: int, end: int) -> tuple[dict[str, Any], list[FrontmatterError]]:
-    fast: dict[str, Any] = {}
-    ok = True
-    for i in range(first, end):
+    pending: str | None = None
+    items: list[str] = []
+    last_key: str | None = None
+    i = first
+    while i < end:
         line = _strip_eol(lines[i])
-        if not line.strip():
+        trimmed = line.strip()
+        indentation = _indent(line)
+        if indentation > 0:
+            if indentation <= 2 and trimmed.startswith("-") and pending:
+                items.append(trimmed[1:].strip())
+            if last_key is not None and trimmed:
+                spans[last_key] = (spans[last_key][0], i + 1)
+            i += 1
             continue
-        match = _KEY_LINE.match(line)
-        if not match or match.group(1) in fast:
-            ok = False
-            break
-        good, value = _fast_scalar(match.group(2) or "")
-        if not good:
-            ok = False
-            break
-        fast[match.group(1)] = value
-    if ok:
-        return fast, []
-    try:
-        data = yaml.load(raw, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = first + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return {}, [FrontmatterError("yaml", f"frontmatter is not valid YAML: {problem}", line)]
-    if data is None:
-        return {}, []
-    if not isinstance(data, dict):
-        return {}, [FrontmatterError("yaml", "frontmatter must be a YAML mapping of keys to values", first)]
-    return {str(k): v for k, v in data.items()}, []
+        if pending:
+            fields[pending] = items if items else ""
+            pending, items = None, []
+        last_key = None
+        colon = line.find(":")
+        if colon > 0:
+            key = line[:colon].strip()
+            value = line[colon + 1 :].strip()
+            spans[key] = (i, i + 1)
+            last_key = key
+            scalar = _BLOCK_SCALAR.match(value)
+            if scalar:
+                j = i + 1
+                while j < end:
+                    nxt = _strip_eol(lines[j])
+                    if nxt.strip() and nxt == nxt.lstrip():
+                        break
+                    j += 1
+                block = [_strip_eol(lines[k]) for k in range(i + 1, j)]
+                fields[key] = _block_scalar(block, scalar.group(1), scalar.group(2))
+                stop = j
+                while stop > i + 1 and not _strip_eol(lines[stop - 1]).strip():
+                    stop -= 1
+                spans[key] = (i, stop)
+                last_key = None
+                i = j
+                continue
+            if value:
+                fields[key] = value
+            else:
+                pending, items = key, []
+        i += 1
+    if pending:
+        fields[pending] = items if items else ""
+    return fields, spans
 
 
 def _type_errors(fields: Mapping[str, Any], spans: Mapping[str, tuple[int, int]], first: int) -> list[FrontmatterError]:
-    errors = []
-
-    def at(key: str) -> int:
-        return spans.get(key, (first, first))[0]
-
-    if "description" in fields and fields["description"] is not None and not isinstance(fields["description"], str):
-        errors.append(FrontmatterError("type", "`description` must be text", at("description"), "description"))
-    if "read_only" in fields and not isinstance(fields["read_only"], bool):
-        errors.append(FrontmatterError("type", "`read_only` must be true or false", at("read_only"), "read_only"))
-    if "limit" in fields:
-        value = fields["limit"]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            message = "`limit` must be a positive whole number of tokens"
-            errors.append(FrontmatterError("type", message, at("limit"), "limit"))
-    return errors
+    if isinstance(fields.get("description"), list):
+        line = spans.get("description", (first, first))[0]
+        return [FrontmatterError("type", "`description` must be one line of text, not a list", line, "description")]
+    return []
 
 
 def parse_document(text: str) -> MemoryDocument:
@@ -220,13 +242,11 @@ def parse_document(text: str) -> MemoryDocument:
             errors=(FrontmatterError("unclosed", "the frontmatter block is never closed with a `---` line", 0),),
         )
     raw = "".join(lines[1:close])
-    spans = _key_spans(lines, 1, close)
-    fields, errors = _parse_block(raw, lines, 1, close)
-    if not errors:
-        errors = _type_errors(fields, spans, 1)
+    fields, spans = _parse_block(lines, 1, close)
     return MemoryDocument(
         text=text, has_frontmatter=True, fields=fields, raw_frontmatter=raw,
-        body="".join(lines[close + 1 :]), body_start_line=close + 1, key_spans=spans, errors=tuple(errors),
+        body="".join(lines[close + 1 :]), body_start_line=close + 1, key_spans=spans,
+        errors=tuple(_type_errors(fields, spans, 1)),
     )
 
 
@@ -235,27 +255,36 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def needs_quotes(text: str) -> bool:
+    """Whether Letta Code's reader (and ours) would read ``key: text`` as something other than ``text``."""
+    return (
+        not text
+        or text != text.strip()
+        or "\n" in text
+        or "\r" in text
+        or (len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'")
+        or _BLOCK_SCALAR.match(text) is not None
+    )
+
+
 def render_scalar(value: Any) -> str:
-    """Render a value as a one-line YAML scalar that reads back as the same value."""
+    """A value as Letta Code's memory tool writes it: as is, quoted (JSON style, as its v2 writer does)
+    only when a reader would otherwise read something else."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return "null"
+        return ""
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    good, parsed = _fast_scalar(text)
-    if good and parsed == text and text == text.strip():
-        return text
-    dumped = yaml.dump(text, default_style='"', width=1 << 30, allow_unicode=True)
-    return dumped.rstrip("\n").removesuffix("\n...").rstrip("\n")
+    return json.dumps(text, ensure_ascii=False) if needs_quotes(text) else text
 
 
 def render_document(fields: Mapping[str, Any], body: str, newline: str = "\n") -> str:
     """A new memory file from fields (in order) and a body."""
     out = [FENCE, newline]
     for key, value in fields.items():
-        out += [f"{key}: {render_scalar(value)}", newline]
+        out += [f"{key}: {render_scalar(value)}".rstrip(" "), newline]
     out += [FENCE, newline, body]
     return "".join(out)
 
@@ -272,7 +301,7 @@ def set_field(text: str, key: str, value: Any) -> str:
     """Set one top-level key, leaving every other byte of the file as it was."""
     doc, lines = _editable(text)
     newline = _line_ending(text)
-    new_line = f"{key}: {render_scalar(value)}{newline}"
+    new_line = f"{key}: {render_scalar(value)}".rstrip(" ") + newline
     if key in doc.key_spans:
         start, stop = doc.key_spans[key]
         lines[start:stop] = [new_line]

@@ -34,6 +34,7 @@ from letta_ls.memfs.repo import (
     MemoryRepo,
     StaleVersionError,
 )
+from letta_ls.memfs.repo_errors import SecretRefusedError
 from letta_ls.memfs.snapshot import SKILLS_DIR, MemorySnapshot, decode_text
 
 Actor = Literal["agent", "user"]
@@ -159,6 +160,8 @@ class MemoryOperations:
             raise MemoryToolError(str(exc)) from exc
         except UnsafePathError as exc:
             raise MemoryToolError(str(exc)) from exc
+        except SecretRefusedError as exc:
+            raise MemoryToolError(f"change refused: {exc}") from exc
         if result.commit is None:
             return EditResult(f"Memory {verb}: nothing changed (the file already has this content)", None, (),
                               result.blobs)

@@ -90,6 +90,9 @@ def resolve_in(root: Path, path: str) -> Path:
     real = Path(os.path.realpath(target))
     if real != root_real and root_real not in real.parents:
         raise UnsafePathError(path, "the path leaves the memory directory through a symbolic link")
-    # a symlink inside memory that points elsewhere inside memory is allowed, but not a link as the
-    # final component being replaced (writes go through os.replace, which replaces the link itself)
+    git_dir = root_real / ".git"
+    if real == git_dir or git_dir in real.parents:
+        raise UnsafePathError(path, "the path leads into .git through a symbolic link; the .git folder is not memory")
+    # a symlink inside memory that points elsewhere inside memory is allowed for reads; writes and deletes
+    # never follow any link (``memfs.worktree_files``)
     return target

@@ -9,8 +9,10 @@
 - Writers are serialised by a per-repository thread lock plus an ``flock`` on ``.git/letta-ls.lock``,
   so threads and processes never interleave (no lost update, no ``index.lock`` race).
 - Reads (snapshots, history) come from commits only, never from the working tree.
-- A writer killed at any point leaves a repository that opens; ``recover()`` clears what it left
-  (stale lock files of dead git processes, temporary files).
+- A writer killed at any point leaves a repository that opens; the next holder of the writer lock (and
+  ``recover()``) clears what it left: stale lock files of dead git processes, temporary files, and the
+  half-applied files of a commit, brought back to ``HEAD`` from its journal (``write_journal.py``) so that
+  a later merge never takes them for a person's uncommitted edits.
 
 This module is what callers use (``MemoryRepo``, its records, and re-exported ``Author``, ``user_author``
 and the errors of ``repo_errors.py``); the mechanics it stands on live beside it: ``writer_lock.py`` (the
@@ -32,12 +34,20 @@ from pathlib import Path
 
 import git
 
+from letta_ls.memfs import crash_points, secret_gate
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
-from letta_ls.memfs.paths import check_memory_path, resolve_in
+from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F401  (the error is re-exported)
+from letta_ls.memfs.paths import check_memory_path
 from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
-from letta_ls.memfs.worktree_files import prune_empty_dirs, worktree_matches, write_into_worktree
+from letta_ls.memfs.worktree_files import (
+    lexists_nofollow,
+    refuse_links,
+    worktree_matches,
+    write_into_worktree,
+)
+from letta_ls.memfs.write_journal import WRITE_JOURNAL, begin_write, end_write, finish_interrupted_write
 from letta_ls.memfs.writer_lock import clear_stale_git_locks, hold_writer_lock, writer_lock_for
 
 BRANCH = "main"
@@ -100,19 +110,23 @@ class MemoryRepo:
 
     # ------------------------------------------------------------------ locking and recovery
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
         """Serialise writers across threads (RLock) and processes (flock); re-entrant in a thread.
 
         The lock file is ``letta-ls.lock`` in this work tree's git directory: ``.git/`` for the memory
         itself, ``.git/worktrees/<name>/`` for a subagent's worktree, so a subagent committing in its
         worktree never waits for the main agent (their index and branch are separate). On acquiring it,
         a branch move that a crashed process left half-applied is finished first (``memfs.checkout``).
+        Waits at most ``timeout`` seconds (default: ``LETTA_LS_LOCK_TIMEOUT`` or 60), then raises
+        ``WriterLockTimeout`` naming the holder.
         """
-        with hold_writer_lock(self._lock, self.git_dir / "letta-ls.lock", self._on_lock_acquired):
+        with hold_writer_lock(self._lock, self.git_dir / "letta-ls.lock", self._on_lock_acquired, timeout):
             yield
 
     def _on_lock_acquired(self) -> None:
         self._clear_stale_git_locks()
+        if (self.git_dir / WRITE_JOURNAL).exists():
+            finish_interrupted_write(self)
         self._finish_interrupted_advance()
 
     def _finish_interrupted_advance(self) -> None:
@@ -127,10 +141,11 @@ class MemoryRepo:
         clear_stale_git_locks([self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
                                self.common_dir / f"{branch_ref}.lock", self.common_dir / "packed-refs.lock"])
 
-    def recover(self) -> list[str]:
-        """Clean up after a crashed writer; returns what was done (for logs)."""
+    def recover(self, wait: float | None = None) -> list[str]:
+        """Clean up after a crashed writer; returns what was done (for logs). ``wait``: seconds to wait for
+        the writer lock (``WriterLockTimeout`` after them; None: the default bound)."""
         done = []
-        with self.locked():
+        with self.locked(timeout=wait):
             tmp = self.git_dir / "letta-tmp"
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -149,7 +164,9 @@ class MemoryRepo:
                        input: bytes | None = None) -> tuple[int, bytes, bytes]:
         """Run one git command whose exit code carries meaning (``merge-tree``, ``merge-base``):
         (exit code, stdout, stderr), never raising on a non-zero exit."""
+        crash_points.step()
         proc = git_process(self.path, args, env, input)
+        crash_points.step()
         return proc.returncode, proc.stdout, proc.stderr
 
     def head_ref(self) -> str | None:
@@ -161,7 +178,9 @@ class MemoryRepo:
         return self._read_blobs(blob_ids)
 
     def _git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> bytes:
+        crash_points.step()
         proc = git_process(self.path, args, env, input)
+        crash_points.step()
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip() or proc.stdout.decode("utf-8", "replace").strip()
             raise MemoryRepoError(f"git {args[0]} failed: {detail}")
@@ -267,7 +286,10 @@ class MemoryRepo:
         for path in changes:
             check_memory_path(path)
         with self.locked():
+            if self.head():  # every change is a commit on main: reattach a detached HEAD or refuse
+                ensure_on_main(self)
             base = self.snapshot() if self.head() else MemorySnapshot(None, {})
+            secret_gate.check_commit(message, changes, base)
             if expect:
                 for path, blob in expect.items():
                     current = base.get(path)
@@ -279,7 +301,7 @@ class MemoryRepo:
             for path, data in changes.items():
                 if data is None:
                     doomed = [p for p in base.files if p == path or p.startswith(path + "/")]
-                    if not doomed and not resolve_in(self.path, path).exists():
+                    if not doomed and not lexists_nofollow(self.path, path):
                         raise MemoryFileNotFoundError(path)
                     for p in doomed:
                         effective[p] = None
@@ -295,6 +317,10 @@ class MemoryRepo:
             if not effective:
                 return CommitResult(None, (), blobs)
             paths = sorted(effective)
+            for path in paths:  # proven free of links before the first byte is written
+                refuse_links(self.path, path, allow_final_link=effective[path] is None)
+            begin_write(self, base.head, {p: (base.get(p).blob if base.get(p) else None, blobs.get(p))
+                                          for p in paths})
             try:
                 self._apply_to_worktree(effective)
                 self._index_before_add = self._stat_index()
@@ -307,8 +333,10 @@ class MemoryRepo:
                     self._git("commit", "-q", "--no-verify", "-m", message, "--", *paths, env=author.env())
                 self._index_stamp = self._stat_index()
             except BaseException:
-                self._restore_worktree(base, paths)
+                with contextlib.suppress(Exception):  # if this fails too, the journal stays for the next writer
+                    finish_interrupted_write(self)
                 raise
+            end_write(self)
             head = self.head()
             if head is None:
                 raise MemoryRepoError("the commit did not move main; run `git status` in the memory directory")
@@ -336,24 +364,6 @@ class MemoryRepo:
 
     def _apply_to_worktree(self, changes: Mapping[str, bytes | None]) -> None:
         write_into_worktree(self.path, self.git_dir / "letta-tmp", changes)
-
-    def _restore_worktree(self, base: MemorySnapshot, paths: list[str]) -> None:
-        """Put the working tree and index back to ``base`` for ``paths`` after a failed commit."""
-        with contextlib.suppress(Exception):
-            if base.head:
-                self._git("reset", "-q", base.head, "--", *paths)
-            restore: dict[str, bytes | None] = {}
-            for path in paths:
-                old = base.get(path)
-                restore[path] = old.data if old else None
-            for path, data in restore.items():
-                target = resolve_in(self.path, path)
-                if data is None:
-                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                        target.unlink()
-                    prune_empty_dirs(self.path, target.parent)
-                else:
-                    self._apply_to_worktree({path: data})
 
     # ------------------------------------------------------------------ history, restore, backups
     def restore(self, rev: str, author: Author, paths: Iterable[str] | None = None,

@@ -13,6 +13,10 @@ class MemoryRepoError(RuntimeError):
     """A git operation on memory failed; the message says what and how to recover."""
 
 
+class WriterLockTimeout(MemoryRepoError):
+    """The writer lock stayed taken for longer than a writer may wait; the message names the holder."""
+
+
 class MemoryFileNotFoundError(FileNotFoundError):
     def __init__(self, path: str, rev: str = "HEAD") -> None:
         self.path = path
@@ -30,3 +34,8 @@ class StaleVersionError(RuntimeError):
             f"{path} changed since version {(expected or 'none')[:12]} (it is now {(actual or 'deleted')[:12]}); "
             "reload it, reapply your edit and save again"
         )
+
+
+class SecretRefusedError(MemoryRepoError):
+    """A commit message or a new file name holds a secret; nothing was written. The message never
+    repeats the value."""

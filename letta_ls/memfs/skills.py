@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from letta_ls.memfs.frontmatter import MemoryDocument, one_line, parse_document
+from letta_ls.memfs.frontmatter import MemoryDocument, one_line, parse_document, unquote
 from letta_ls.memfs.snapshot import SKILLS_DIR, MemoryFile, MemorySnapshot, decode_text
 from letta_ls.memfs.tree import TreeEntry, file_description, is_hidden, render_tree
 
@@ -96,6 +96,8 @@ def _is_skill_file(name: str) -> bool:
 
 def _text_field(fields: dict, key: str) -> str | None:
     value = fields.get(key)
+    if isinstance(value, str):
+        value = unquote(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None

@@ -17,11 +17,13 @@ from functools import cached_property
 from pathlib import Path
 
 from letta_ls.memfs.frontmatter import MemoryDocument, parse_document
+from letta_ls.memfs.letta_code_rules import INDEX_NAME, is_v2
 
 SYSTEM_DIR = "system/"
 SKILLS_DIR = "skills/"
 PERSONA_PATH = "system/persona.md"
 HUMAN_PATH = "system/human.md"
+V2_PERSONA_PATH = "persona.md"
 
 
 def git_blob_id(data: bytes) -> str:
@@ -125,8 +127,38 @@ class MemorySnapshot:
                 out.add("/".join(parts[:i]))
         return frozenset(out)
 
+    @cached_property
+    def v2(self) -> bool:
+        """MemFS v2 (a root ``MEMORY.md`` index): Letta Code then keeps the root Markdown files in context
+        and projects only the files of child folders that carry their own ``MEMORY.md``."""
+        return is_v2(self.files)
+
+    @property
+    def persona_path(self) -> str:
+        return V2_PERSONA_PATH if self.v2 else PERSONA_PATH
+
+    def tier(self, path: str) -> str:
+        """Where a file's content reaches the model, as Letta Code decides it for this layout: ``system``
+        (in the prompt: ``system/`` files, or a MemFS v2 memory's root Markdown files), ``skill`` or
+        ``external`` (read on demand)."""
+        if not self.v2:
+            return tier_of(path)
+        if path.startswith(SKILLS_DIR):
+            return "skill"
+        return "system" if "/" not in path and is_memory_markdown(path) else "external"
+
+    def projected(self, path: str) -> bool:
+        """Whether Letta Code treats the file as memory: always in the legacy layout; in MemFS v2 only a
+        file whose every folder carries its own ``MEMORY.md`` index (a folder without one is not memory)."""
+        if not self.v2:
+            return True
+        parts = path.split("/")[:-1]
+        return all("/".join(parts[: i + 1]) + "/" + INDEX_NAME in self.files for i in range(len(parts)))
+
     def markdown(self, tier: str | None = None) -> list[MemoryFile]:
-        return [f for f in self.files.values() if is_memory_markdown(f.path) and (tier is None or f.tier == tier)]
+        """Markdown files, of one ``tier`` as this layout decides it (MemFS v2: the root files are ``system``)."""
+        return [f for f in self.files.values()
+                if is_memory_markdown(f.path) and (tier is None or self.tier(f.path) == tier)]
 
     def with_text(self, path: str, text: str | bytes | None) -> MemorySnapshot:
         """This snapshot with one file replaced (an editor buffer) or removed (None)."""
@@ -159,7 +191,8 @@ class MemorySnapshot:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
-                if name.startswith("."):
+                # hidden files are not memory, except the limits Letta Code's hook reads at the root
+                if name.startswith(".") and not (name == ".memfs.config.json" and dirpath == str(root)):
                     continue
                 full = os.path.join(dirpath, name)
                 real = os.path.realpath(full)

@@ -223,15 +223,19 @@ def memory_tree_entries(
     *,
     exclude_prefixes: tuple[str, ...] = (),
     include_hidden: bool = False,
+    projected_only: bool = False,
 ) -> list[TreeEntry]:
     """Every file of ``snapshot`` as a tree entry (markdown files with their description).
 
-    ``exclude_prefixes`` drops whole folders (``("system/", "skills/")``); hidden paths are left out
-    unless asked for.
+    ``exclude_prefixes`` drops whole folders (``("system/", "skills/")``); ``projected_only`` keeps only
+    the files Letta Code treats as memory (in MemFS v2, folders with their own ``MEMORY.md``); hidden
+    paths are left out unless asked for.
     """
     out = []
     for path, file in snapshot.files.items():
         if exclude_prefixes and path.startswith(exclude_prefixes):
+            continue
+        if projected_only and not snapshot.projected(path):
             continue
         if not include_hidden and is_hidden(path):
             continue

@@ -21,10 +21,12 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from letta_ls import __version__
+from letta_ls.config_problems import ConfigurationProblem
+from letta_ls.server.errors import as_rpc_error
+from letta_ls.server.protocol import GuardedProtocol
 from letta_ls.server.uris import READ_ONLY_SCHEMES, memory_uri
 from letta_ls.session import Session
 
@@ -41,7 +43,7 @@ class _Unreadable:
     reason: str
 
 
-class LettaProtocol(LanguageServerProtocol):
+class LettaProtocol(GuardedProtocol):
     """Adds what pygls does not do: advertise ``workspace.textDocumentContent`` for the read-only schemes,
     and answer a request whose params cannot be read instead of leaving the client waiting forever."""
 
@@ -79,6 +81,8 @@ class LettaServer(LanguageServer):
         super().__init__("letta-ls", __version__, protocol_cls=LettaProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=4)
         self.session: Session | None = None
+        self.config_problem: ConfigurationProblem | None = None  # why there is no session (letta_ls.server.health)
+        self.health: Any = None  # the ConfigHealth, set by letta_ls.server.health
         self.settings_sources: dict[str, Any] = {"init": {}, "client": {}}
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="letta-work")
         self.background: set[asyncio.Task] = set()
@@ -128,6 +132,8 @@ class LettaServer(LanguageServer):
     @property
     def current(self) -> Session:
         if self.session is None:
+            if self.config_problem is not None:  # a clear error naming the broken file, never a traceback
+                raise as_rpc_error(self.config_problem)
             raise RuntimeError("the server is not initialized yet")
         return self.session
 
@@ -182,6 +188,7 @@ def build_server() -> LettaServer:
         documents,
         dreams,
         editing,
+        health,
         init,
         lifecycle,
         runs,
@@ -191,7 +198,8 @@ def build_server() -> LettaServer:
     )
 
     server = LettaServer()
-    modules = (lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams, init)
+    modules = (health, lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams,
+               init)
     for module in modules:
         module.register(server)
     return server

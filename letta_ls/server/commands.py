@@ -59,8 +59,9 @@ async def ask(ls: LettaServer, message: str, choices: list[str]) -> str | None:
 
 def agent_row(ls: LettaServer, agent: Any, pins: set[str]) -> dict[str, Any]:
     model = agent.model.get("name") if agent.model else None
+    settings = ls.session.settings if ls.session is not None else None  # None: a broken configuration
     return {"agentId": agent.id, "name": agent.name, "pinned": agent.id in pins, "lastUsed": agent.last_used,
-            "model": model or ls.current.settings.model.name}
+            "model": model or (settings.model.name if settings else None)}
 
 
 def register(server: LettaServer) -> None:
@@ -90,7 +91,7 @@ def register(server: LettaServer) -> None:
     async def list_agents(ls: LettaServer, *args: Any) -> list:
         with rpc_errors():
             single_argument("letta.listAgents", args)
-            home = ls.current.home
+            home = ls.session.home if ls.session is not None else await ls.health.home()
             agents = await ls.run_blocking(home.list_agents)
             pins = set(await ls.run_blocking(home.pinned))
             return [agent_row(ls, a, pins) for a in agents]
@@ -118,6 +119,10 @@ def register(server: LettaServer) -> None:
         with rpc_errors():
             arg = single_argument("letta.switchAgent", args)
             key = _field(arg, "agentId", str, "letta.switchAgent") or _field(arg, "name", str, "letta.switchAgent")
+            if ls.session is None and key:  # away from a broken agent: the home is enough to switch
+                await ls.run_blocking((await ls.health.home()).use_agent, key)
+                await ls.health.recheck()
+                return {"agentId": ls.current.agent.id, "name": ls.current.agent.name}
             session = ls.current
             if not key:
                 agents = await ls.run_blocking(session.home.list_agents)

@@ -16,10 +16,9 @@ from lsprotocol import types
 from letta_ls.agent.conversations import UnknownConversationError
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
-from letta_ls.memfs.snapshot import tier_of
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
-from letta_ls.server.errors import RequestFailed, param, rpc_errors
+from letta_ls.server.errors import MAX_REASON_CHARS, RequestFailed, param, rpc_errors
 from letta_ls.server.uris import (
     CONVERSATION,
     MEMORY,
@@ -105,7 +104,7 @@ def register(server: LettaServer) -> None:
             uri = param(params, "uri", kind=str, required=True)
             text = param(params, "text", kind=str, required=True)
             base = param(params, "baseVersion", kind=str)
-            reason = param(params, "reason", kind=str)
+            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
             parsed = editable(uri)
 
             def write():
@@ -129,7 +128,7 @@ def register(server: LettaServer) -> None:
     async def memory_delete(ls: LettaServer, params: Any) -> dict:
         with rpc_errors():
             uri = param(params, "uri", kind=str, required=True)
-            reason = param(params, "reason", kind=str)
+            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
             parsed = editable(uri)
             if not parsed.path:
                 raise RequestFailed("the whole memory cannot be deleted; delete its files or folders")
@@ -143,7 +142,7 @@ def register(server: LettaServer) -> None:
         with rpc_errors():
             uri = param(params, "uri", kind=str, required=True)
             new_uri = param(params, "newUri", kind=str, required=True)
-            reason = param(params, "reason", kind=str)
+            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
             old, new = editable(uri), editable(new_uri)
             if old.agent_id != new.agent_id:
                 raise RequestFailed("a memory file moves within one agent's memory; copy it to the other agent")
@@ -187,7 +186,7 @@ def tree_of(ls: LettaServer, agent_id: str) -> dict:
     for found in snap:
         doc = found.document
         tokens = count_blob(session.counter, found.blob, found.text) if found.text is not None else 0
-        tier = tier_of(found.path)
+        tier = snap.tier(found.path)  # MemFS v2 aware
         if tier == "system" and found.path.endswith(".md"):
             system_tokens += tokens
         entries.append({

@@ -15,6 +15,7 @@ from typing import Any
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
 from letta_ls.agent.providers.base import ProviderError
+from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.home import AgentError
 from letta_ls.memfs.operations import MemoryToolError
 from letta_ls.memfs.paths import UnsafePathError
@@ -35,9 +36,15 @@ class InvalidParams(JsonRpcInvalidParams):
     pass
 
 
+MAX_REASON_CHARS = 10_000
+"""A reason becomes a commit message; a longer one is a mistake (and git's argument limit is 128 KiB)."""
+
+
 def as_rpc_error(exc: BaseException) -> JsonRpcException:
     if isinstance(exc, JsonRpcException):
         return exc
+    if isinstance(exc, ConfigurationProblem):
+        return RequestFailed(str(exc), data={"kind": "config", "problem": exc.problem, "path": str(exc.path)})
     if isinstance(exc, StaleVersionError):
         return JsonRpcContentModified(str(exc), data={"path": exc.path, "current": exc.actual})
     if isinstance(exc, (BadUriError, UnsafePathError, SettingsError, UnknownPresetError)):
@@ -57,8 +64,10 @@ def rpc_errors() -> Iterator[None]:
 
 
 def param(params: Any, name: str, default: Any = None, *, kind: type | tuple[type, ...] | None = None,
-          required: bool = False) -> Any:
-    """Read a field from params that may be a dict, a pygls namedtuple, an attrs object or None."""
+          required: bool = False, max_chars: int | None = None) -> Any:
+    """Read a field from params that may be a dict, a pygls namedtuple, an attrs object or None.
+
+    A string is also checked to be text the core can store (see ``check_storable_text``)."""
     if params is None:
         value = default
     elif isinstance(params, dict):
@@ -74,4 +83,21 @@ def param(params: Any, name: str, default: Any = None, *, kind: type | tuple[typ
     if kind is not None and not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise InvalidParams(f"parameter {name!r} must be {names}, not {type(value).__name__}")
+    if isinstance(value, str):
+        check_storable_text(name, value, max_chars)
     return value
+
+
+def check_storable_text(name: str, value: str, max_chars: int | None = None) -> None:
+    """Refuse text git and the file system cannot hold, naming the parameter (instead of the UnicodeEncodeError,
+    "embedded null byte" ValueError or E2BIG OSError the core would raise half-way through a change)."""
+    if "\x00" in value:
+        raise InvalidParams(f"parameter {name!r} contains a NUL character (position {value.index(chr(0))}); "
+                            "memory holds text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidParams(f"parameter {name!r} is not valid Unicode: a lone surrogate "
+                            f"U+{ord(value[exc.start]):04X} at position {exc.start}") from None
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidParams(f"parameter {name!r} is {len(value):,} characters long; at most {max_chars:,}")

@@ -14,10 +14,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
-from letta_ls.home import Home
+from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.app import LettaServer
-from letta_ls.session import Session
 from letta_ls.settings import SettingsError, merge_sources, structure_settings
 
 log = logging.getLogger("letta_ls.server")
@@ -70,11 +69,13 @@ async def apply_settings(ls: LettaServer, *, client: dict[str, Any] | None = Non
         structure_settings(overrides)
         if ls.session is not None:
             await ls.run_blocking(ls.session.reload_settings, overrides)
-    except SettingsError as exc:
+    except (SettingsError, ConfigurationProblem) as exc:
         ls.show(f"letta: {exc}; keeping the previous settings", _error())
         return False
     ls.settings_sources = sources
-    ls.fire("settings_changed")
+    ls.health.report()  # settings.json may have broken or been fixed meanwhile
+    if ls.session is not None:  # without one, the features start with the session (letta_ls.server.health)
+        ls.fire("settings_changed")
     return True
 
 
@@ -106,22 +107,17 @@ def register(server: LettaServer) -> None:
             ls.show(f"letta: {exc}; using the default settings", _error())
             init = {}
         ls.settings_sources["init"] = init
-        home_dir = init.get("home")
-
-        def open_session() -> Session:
-            home = Home(Path(home_dir).expanduser()) if home_dir else Home()
-            return Session(home, settings=init)
-
-        ls.session = await ls.run_blocking(open_session)
+        await ls.health.open(init.get("home"), init)  # a broken configuration is reported, never fatal
         ls.executor.submit(get_token_counter)  # warm the tokenizer without holding up the answer
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LettaServer, params: types.InitializedParams) -> None:
-        ls.announced_head = ls.current.repo.head()
         client = await fetch_client_settings(ls)
         if client:
             await apply_settings(ls, client=client)
-        ls.fire("initialized")
+        if ls.health.client_ready():  # else the features start once the configuration is fixed
+            ls.announced_head = await ls.run_blocking(ls.current.repo.head)
+            ls.fire("initialized")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: LettaServer, params: types.DidChangeConfigurationParams) -> None:
@@ -129,6 +125,7 @@ def register(server: LettaServer) -> None:
         if client is None:
             client = _letta_section(params.settings) if params.settings else {}
         await apply_settings(ls, client=client)
+        await ls.health.recheck()  # the user may have fixed a broken file and said so
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LettaServer, params: None) -> None:

@@ -259,9 +259,7 @@ class RemoteGit:
             if flag in (" ", "*", "+", "="):
                 return PushResult(True, False, summary)
             if flag == "!":
-                moved = "[rejected]" in summary and any(word in summary for word in ("fetch first", "non-fast-forward",
-                                                                                     "stale info"))
-                if moved:
+                if _remote_moved(summary, result.stderr):
                     return PushResult(False, True, summary)
                 raise SyncError(f"{self.remote.display} refused the push of main: {summary.strip()} "
                                 f"{_last_lines(result.stderr)}".strip())
@@ -335,6 +333,23 @@ class RemoteGit:
         except (OSError, subprocess.SubprocessError):
             return False
         return bool(out.stdout.strip())
+
+
+def _remote_moved(summary: str, stderr: str) -> bool:
+    """Whether a refused push means only that the remote's main moved after our fetch (fetch, merge, retry).
+
+    Our git refuses a push that is not a fast-forward of what it just saw (``[rejected] (fetch first)``); but
+    when another machine pushes at the same moment, both see the old main, and the remote's receive-pack
+    refuses the loser while it updates the ref: ``[remote rejected] (failed to update ref)`` with ``cannot
+    lock ref 'refs/heads/main': is at X but expected Y`` (or ``… main.lock': File exists`` while the winner
+    still holds the ref's lock) on stderr. Both are the same race, lost."""
+    if "[rejected]" in summary:
+        return any(word in summary for word in ("fetch first", "non-fast-forward", "stale info"))
+    if "[remote rejected]" in summary:
+        said = f"{summary}\n{stderr}".lower()
+        return f"cannot lock ref '{MAIN}'" in said and any(why in said for why in ("but expected", "file exists",
+                                                                                  "reference already exists"))
+    return False
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

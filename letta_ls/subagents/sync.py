@@ -26,8 +26,9 @@ writer lock is not held meanwhile: the agent and the user keep writing):
    merge of unrelated histories, a file that is still a preset's starting text word for word (a new machine
    joining) gives way to the other side's version of it; everything else merges as usual.
 3. **Push.** main's commit goes to the remote's main, fast-forward only. If the remote moved meanwhile git
-   refuses; sync fetches, merges and pushes again, up to ``attempts`` times, then reports the commits left
-   unpushed (``unpushed``) instead of forcing. An empty remote gets main.
+   refuses (or the remote does: another machine pushing at the same moment makes it say ``cannot lock ref``);
+   sync fetches, merges and pushes again after a short random pause, up to ``attempts`` times, then reports
+   the commits left unpushed (``unpushed``) instead of forcing. An empty remote gets main.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import hashlib
 import inspect
 import logging
 import os
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +115,12 @@ def tracking_ref(remote: Remote) -> str:
     return f"{TRACKING_PREFIX}{hashlib.sha1(remote.display.encode('utf-8')).hexdigest()[:12]}/main"
 
 
+def _retry_pause(attempt: int) -> float:
+    """A short random pause before pushing again: two machines that lost the same race to each other (both
+    fetched, both pushed) would otherwise retry in lockstep and collide again."""
+    return random.uniform(0.05, 0.3) * (attempt + 1)
+
+
 def _commits(n: int) -> str:
     return f"{n} commit{'s' if n != 1 else ''}"
 
@@ -161,8 +169,10 @@ class _Sync:
                 if await self._push():
                     done = True
                     break
-                log.info("the remote moved during the push; merging again (attempt %d of %d)", attempt + 2,
-                         self.attempts)
+                if attempt + 1 < self.attempts:
+                    log.info("the remote moved during the push; merging again (attempt %d of %d)", attempt + 2,
+                             self.attempts)
+                    await asyncio.sleep(_retry_pause(attempt))
             unpushed = 0 if done else await asyncio.to_thread(self._count, self.repo.head(), self.remote_head)
             if not done:
                 self.notes.append(f"the remote changed during each of {self.attempts} pushes; nothing was forced")

@@ -41,17 +41,17 @@ def fixed(snap: MemorySnapshot, finding: Finding, settings: MemorySettings | Non
 
 
 def test_add_description_to_a_file_without_frontmatter_keeps_bom_and_crlf():
-    snap, result = setup({"reference/notes.md": "\ufeff# Café notes\r\n\r\nText.\r\n"})
+    snap, result = setup({"notes/notes.md": "\ufeff# Café notes\r\n\r\nText.\r\n"})
     plan, _after, again = fixed(snap, only(result, "frontmatter-missing"))
     expected = "\ufeff---\r\ndescription: Café notes\r\n---\r\n# Café notes\r\n\r\nText.\r\n"
-    assert plan.changes == {"reference/notes.md": expected}
+    assert plan.changes == {"notes/notes.md": expected}
     assert again.findings == []
 
 
 def test_add_description_inside_existing_frontmatter_preserves_other_keys():
-    snap, result = setup({"reference/notes.md": "---\nowner: 'Zoë'  # kept\nread_only: false\n---\n## Rotation\n"})
+    snap, result = setup({"notes/notes.md": "---\nowner: 'Zoë'  # kept\nread_only: false\n---\n## Rotation\n"})
     plan, _after, again = fixed(snap, only(result, "description-missing"))
-    assert plan.changes["reference/notes.md"] == (
+    assert plan.changes["notes/notes.md"] == (
         "---\nowner: 'Zoë'  # kept\nread_only: false\ndescription: Rotation\n---\n## Rotation\n"
     )
     assert again.findings == []
@@ -66,9 +66,10 @@ def test_join_description():
 
 
 def test_add_skill_name():
-    snap, result = setup({"skills/triage/SKILL.md": "---\ndescription: Triage bugs.\n---\nSteps.\n"})
+    snap, result = setup({"skills/triage/SKILL.md": "---\nlicense: MIT\n---\n# Triage bugs\n\nSteps.\n"})
     plan, _after, again = fixed(snap, only(result, "skill-invalid"))
-    assert plan.changes == {"skills/triage/SKILL.md": "---\ndescription: Triage bugs.\nname: triage\n---\nSteps.\n"}
+    expected = "---\nlicense: MIT\nname: triage\ndescription: Triage bugs\n---\n# Triage bugs\n\nSteps.\n"
+    assert plan.changes == {"skills/triage/SKILL.md": expected}
     assert again.findings == []
 
 
@@ -109,6 +110,13 @@ def test_move_out_of_system_rewrites_links_and_refuses_an_existing_target():
     assert plan_fix(blocked, finding) is None
 
 
+def test_normalize_frontmatter_makes_a_crlf_bom_file_acceptable_to_letta_code():
+    snap, result = setup({"system/windows.md": "\ufeff---  \r\ndescription: Windows file\r\n--- \r\nBody\r\n"})
+    plan, _after, again = fixed(snap, only(result, "frontmatter-invalid"))
+    assert plan.changes == {"system/windows.md": "---\ndescription: Windows file\n---\nBody\n"}
+    assert again.findings == []
+
+
 def test_move_into_system():
     snap, result = setup({"reference/preferences.md": "---\ndescription: Editor settings.\n---\nTabs.\n"})
     plan, _after, again = fixed(snap, only(result, "misplaced-outside-system"))
@@ -120,13 +128,13 @@ def test_split_at_headings_into_sibling_files_with_an_index():
     body = "Intro about the build.\n\n" + "".join(
         f"## Part {name}\n\n" + f"Detail {name}. " * 40 + "\n\n" for name in ("Café", "Tests", "Lint")
     )
-    text = "---\ndescription: Build notes.\nlimit: 120\nowner: zoë\n---\n" + body
+    text = "---\ndescription: Build notes.\nlimit: 120\n---\n" + body
     snap, result = setup({"reference/build.md": text})
     plan, after, again = fixed(snap, only(result, "file-oversized"))
     assert set(plan.changes) == {"reference/build.md", "reference/build-part-café.md", "reference/build-part-tests.md",
                                  "reference/build-part-lint.md"}
     assert plan.changes["reference/build.md"] == (
-        "---\ndescription: Build notes.\nlimit: 120\nowner: zoë\n---\nIntro about the build.\n\n"
+        "---\ndescription: Build notes.\nlimit: 120\n---\nIntro about the build.\n\n"
         "- [[reference/build-part-café.md]]: Part Café\n"
         "- [[reference/build-part-tests.md]]: Part Tests\n"
         "- [[reference/build-part-lint.md]]: Part Lint\n"

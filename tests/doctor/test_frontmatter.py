@@ -32,37 +32,35 @@ def test_unclosed_block():
     assert "never closed" in f.message
 
 
-def test_yaml_error_is_reported_at_its_line():
-    (f,) = findings_for("---\ndescription: fine\ntags: [a, b\nother: 1\n---\nBody\n")
-    assert f.code == "frontmatter-invalid"
-    assert f.line in (2, 3)
-    assert "YAML" in f.message
+def test_unknown_keys_are_refused_by_letta_code_at_their_line():
+    found = findings_for("---\ndescription: fine\ntags: [a, b\nother: 1\n---\nBody\n")
+    assert [(f.code, f.severity, f.line) for f in found] == [
+        ("frontmatter-invalid", "error", 2), ("frontmatter-invalid", "error", 3)]
+    assert all(f.message.startswith("Letta Code will refuse to commit this: unknown frontmatter key") for f in found)
+    (f,) = findings_for("---\nname: notes\ndescription: Notes\n---\nBody\n", "system/notes.md")
+    assert "unknown frontmatter key 'name'" in f.message and "only skills" in f.message
 
 
-def test_colon_in_a_plain_description_is_a_yaml_error():
-    (f,) = findings_for("---\ndescription: Notes: the build\n---\nBody\n")
-    assert f.code == "frontmatter-invalid" and "quote" in f.message
+def test_values_letta_code_accepts_are_not_findings():
+    for block in ("description: Notes: the build", "description: `pnpm` workspace", "description: ok\nlimit: legacy",
+                  "description: ok\nlimit: 0", 'description: "quoted" then text', "description: 42",
+                  "description: wraps\n  onto two lines"):
+        found = [f for f in findings_for(f"---\n{block}\n---\nBody\n") if f.code != "description-multiline"]
+        assert found == [], block
 
 
-def test_wrong_types_each_get_a_finding_at_their_key():
-    found = findings_for("---\ndescription: ok\nread_only: sometimes\nlimit: 0\n---\nBody\n")
-    assert [(f.code, f.line) for f in found] == [("frontmatter-invalid", 2), ("frontmatter-invalid", 3)]
-    assert "true or false" in found[0].message and "positive" in found[1].message
-
-
-def test_non_text_description_is_invalid_not_missing():
-    (f,) = findings_for("---\ndescription: 42\n---\nBody\n")
-    assert (f.code, f.line) == ("frontmatter-invalid", 1)
+def test_a_list_description_is_refused():
     (f,) = findings_for("---\ndescription:\n  - a\n  - b\n---\nBody\n")
-    assert f.code == "frontmatter-invalid"
+    assert (f.code, f.severity) == ("description-missing", "error") and "must not be empty" in f.message
 
 
 def test_description_absent_or_empty():
-    (f,) = findings_for("---\nread_only: true\n---\n## Rotation schedule\n")
-    assert (f.code, f.line) == ("description-missing", 0)
+    (f,) = findings_for("---\nlimit: 100\n---\n## Rotation schedule\n")
+    assert (f.code, f.severity, f.line) == ("description-missing", "error", 0)
     assert f.fix is not None and f.fix.data == {"description": "Rotation schedule"}
+    # Letta Code accepts a quoted blank description: the agent still sees none, so a warning
     (f,) = findings_for("---\ndescription: '   '\nlimit: 100\n---\nFirst line of the body.\n")
-    assert (f.code, f.line) == ("description-missing", 1)
+    assert (f.code, f.severity, f.line) == ("description-missing", "warning", 1)
     assert f.fix is not None and f.fix.data == {"description": "First line of the body."}
     (f,) = findings_for("---\ndescription:\n---\n")
     assert f.code == "description-missing" and f.fix is None
@@ -88,8 +86,16 @@ def test_multiline_descriptions():
         assert "\n" not in f.fix.data["description"]
 
 
-def test_crlf_and_bom_files_are_fine():
-    assert findings_for("\ufeff---\r\ndescription: Windows file\r\n---\r\nBody\r\n") == []
+def test_crlf_bom_and_fence_spaces_are_refused_with_a_fix_and_fine_elsewhere():
+    for text, why in (("\ufeff---\r\ndescription: Windows file\r\n---\r\nBody\r\n", "byte order mark"),
+                      ("---\r\ndescription: Windows file\r\n---\r\nBody\r\n", "CRLF"),
+                      ("--- \ndescription: x\n---\nBody\n", "spaces after the opening")):
+        (f,) = findings_for(text)
+        assert (f.code, f.severity) == ("frontmatter-invalid", "error") and why in f.message, text
+        assert f.message.startswith("Letta Code will refuse to commit this") and f.fix.kind == "normalize-frontmatter"
+        assert findings_for(text, "notes/windows.md") == []
+    (f,) = findings_for("---\ndescription: x\n--- \nBody\n")
+    assert "never closed" in f.message and f.fix.kind == "normalize-frontmatter"
 
 
 def test_skill_files_and_skill_assets_are_not_memory_files():
@@ -97,11 +103,11 @@ def test_skill_files_and_skill_assets_are_not_memory_files():
     assert findings_for("plain text\n", "skills/release-notes/templates/note.md") == []
 
 
-def test_unknown_keys_are_fine():
-    assert findings_for("---\ndescription: ok\nowner: zoë\ntags: [a, b]\n---\nBody\n") == []
+def test_unknown_keys_are_fine_where_letta_code_does_not_check():
+    assert findings_for("---\ndescription: ok\nowner: zoë\ntags: [a, b]\n---\nBody\n", "notes/x.md") == []
 
 
 def test_line_numbers_follow_the_editor_with_unusual_line_separators():
-    # U+2028 is a line break for str.splitlines() but not for an editor
-    (f,) = findings_for("---\nowner: a\u2028b\nread_only: nope\ndescription: ok\n---\nBody\n")
-    assert (f.code, f.line) == ("frontmatter-invalid", 2)
+    # U+2028 is a line break for str.splitlines() but not for an editor (nor for Letta Code's hook)
+    (f,) = findings_for("---\nowner: a\u2028b\ndescription: ok\n---\nBody\n")
+    assert (f.code, f.line) == ("frontmatter-invalid", 1)

@@ -27,7 +27,7 @@ def test_report_groups_findings_by_severity():
     files.pop("system/persona.md")
     result = audit(MemorySnapshot.from_mapping(files), MemorySettings(diagnostics={"link-broken": "info"}), ESTIMATE)
     report = render_report(result, title="Doctor: agent-1")
-    assert report.startswith("# Doctor: agent-1\n\n**2 errors, 1 info.**")
+    assert report.startswith("# Doctor: agent-1\n\n**1 error, 1 warning, 1 info.**")  # persona-missing warns
     errors = report.index("## Errors")
     notes = report.index("## Notes")
     assert errors < notes < report.index("## Largest files")
@@ -39,4 +39,4 @@ def test_report_groups_findings_by_severity():
 
 def test_report_of_an_empty_memory():
     report = render_report(audit(MemorySnapshot.from_mapping({}), counter=ESTIMATE))
-    assert "**1 error.**" in report and "0 markdown files" in report and "## Largest files" not in report
+    assert "**1 warning.**" in report and "0 markdown files" in report and "## Largest files" not in report

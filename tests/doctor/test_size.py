@@ -71,3 +71,18 @@ def test_system_over_budget_lands_on_the_largest_files():
 
 def test_within_budget_nothing_is_reported():
     assert run({}, MemorySettings(systemTokenBudget=10_000)) == []
+
+
+def test_a_memfs_v2_memorys_root_files_count_against_the_system_budget():
+    """In MemFS v2 (a root MEMORY.md) the root files are what Letta Code keeps in context."""
+    files = {"MEMORY.md": "# Memory\n", "projects/MEMORY.md": "# Projects\n",
+             "projects/deferred.md": '---\nname: "D"\ndescription: "Deferred"\n---\n' + "z" * 8000 + "\n"}
+    files |= {f"core-{i}.md": f'---\nname: "C{i}"\ndescription: "Core {i}"\n---\n' + "y" * (400 * (i + 1)) + "\n"
+              for i in range(4)}
+    report = audit(MemorySnapshot.from_mapping(files), MemorySettings(systemTokenBudget=1000), ESTIMATE)
+    assert report.tokens.system == sum(tokens for path, tokens in report.tokens.files if "/" not in path)
+    budget = [f.path for f in report.findings if f.code == "system-over-budget"]
+    # ~1,050 tokens in context: core-3 (411) covers the excess; the deferred file, though larger, is not in context
+    assert budget == ["core-3.md"]
+    (message,) = [f.message for f in report.findings if f.code == "system-over-budget"]
+    assert message.startswith("The root files are 1,0")

@@ -49,10 +49,8 @@ def test_flat_non_markdown_file_under_skills():
     assert f.code == "skill-flat-file" and f.fix is None
 
 
-def test_skill_without_name_gets_the_folder_name():
-    (f,) = run({"skills/triage/SKILL.md": "---\ndescription: Triage incoming bugs.\n---\nSteps.\n"})
-    assert (f.code, f.path) == ("skill-invalid", "skills/triage/SKILL.md")
-    assert f.fix is not None and f.fix.kind == "add-skill-name" and f.fix.data == {"name": "triage"}
+def test_skill_without_name_is_fine_letta_code_names_it_after_its_folder():
+    assert run({"skills/triage/SKILL.md": "---\ndescription: Triage incoming bugs.\n---\nSteps.\n"}) == []
 
 
 def test_skill_without_description_derives_one():
@@ -68,14 +66,14 @@ def test_skill_without_frontmatter():
     assert f.fix is not None and f.fix.data == {"name": "triage", "description": "Triage incoming bugs"}
 
 
-def test_skill_with_broken_frontmatter_has_no_fix():
-    (f,) = run({"skills/triage/SKILL.md": "---\nname: [triage\n---\nx\n"})
-    assert f.code == "skill-invalid" and f.fix is None
+def test_skill_with_an_unclosed_block_has_no_fix():
+    (f,) = run({"skills/triage/SKILL.md": "---\nname: triage\nx\n"})
+    assert (f.code, f.severity) == ("skill-invalid", "warning") and f.fix is None
 
 
-def test_skill_with_a_non_text_name():
-    (f,) = run({"skills/triage/SKILL.md": "---\nname: 12\ndescription: Triage.\n---\nx\n"})
-    assert (f.code, f.line) == ("skill-invalid", 1) and f.fix is None
+def test_skill_with_a_list_description():
+    (f,) = run({"skills/triage/SKILL.md": "---\nname: triage\ndescription:\n  - a\n---\nx\n"})
+    assert (f.code, f.line) == ("skill-invalid", 2) and f.fix is None
 
 
 def test_nested_skill_ids_are_skills():

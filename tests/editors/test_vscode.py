@@ -39,7 +39,7 @@ CHAT_REPLY = "Noted: the backend is Go, and it is in memory now."
 # bound (set-up 25 min, the driver 4 min), so a larger pytest timeout never lets a test hang.
 COLD_SETUP_TIMEOUT = pytest.mark.timeout(1800)
 SEED = {
-    # no description: the doctor's description-missing error, shown as a diagnostic in the editor
+    # no description in system/: Letta Code refuses it, the doctor's description-missing error
     "system/notes.md": "---\nlimit: 500\n---\nThe user deploys on Fridays.\n",
     "reference/stack.md": "---\ndescription: The project's stack and tools\n---\nPython 3.11, pygls 2.\n",
     "skills/pdf/SKILL.md": "---\nname: pdf\ndescription: Read and write PDF files\n---\nUse pypdf.\n",

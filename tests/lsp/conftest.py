@@ -23,6 +23,7 @@ from pytest_lsp.client import make_test_lsp_client
 from letta_ls.home import Home
 
 CLIENTS = ["visual-studio-code", "neovim"]
+TCP_TOKEN = "test-token-" + "x" * 32
 TRANSPORTS = ["stdio", "tcp"]
 
 
@@ -89,6 +90,7 @@ async def start_server(client: LanguageClient, transport: str, env: dict[str, st
         await client.start_io(*command, env=env)
         return
     port = free_port()
+    env = {**env, "LETTA_LS_TOKEN": TCP_TOKEN}  # every TCP connection must present it (see tests/lsp/test_tcp.py)
     proc = await asyncio.create_subprocess_exec(*command, "--tcp", f"127.0.0.1:{port}", env=env,
                                                 stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     for _ in range(200):
@@ -141,7 +143,7 @@ async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str
     lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),
         workspace_folders=[types.WorkspaceFolder(uri=lsp_workspace.as_uri(), name="ws")],
-        initialization_options={"home": str(lsp_home)},
+        initialization_options={"home": str(lsp_home), **({"token": TCP_TOKEN} if transport == "tcp" else {})},
     ))
     lsp_client.home = Home(lsp_home)
     lsp_client.agent = lsp_client.home.current_agent()

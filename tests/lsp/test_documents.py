@@ -70,6 +70,27 @@ async def test_tree_lists_tiers_descriptions_tokens(client):
     assert tree.agentId == client.agent.id and len(tree.head) == 40
 
 
+async def test_tree_of_a_memfs_v2_memory_puts_the_root_files_in_the_prompt(client):
+    """A root MEMORY.md switches on MemFS v2 (as Letta Code does): root files are in context, the files of
+    the other folders are external (read on demand), `system/` included."""
+    repo = client.home.memory_repo(client.agent)
+    for path, text in {"MEMORY.md": "# Memory\n", "core.md": '---\nname: "Core"\ndescription: "Core: facts"\n---\nA.\n',
+                       "projects/MEMORY.md": "# Projects\n"}.items():
+        (repo.path / path).parent.mkdir(exist_ok=True)
+        (repo.path / path).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "v2"], cwd=repo.path,
+                   check=True)
+    tree = await request(client, "letta/memoryTree", {})
+    tiers = {e.path: e.tier for e in tree.entries}
+    assert tiers["MEMORY.md"] == tiers["core.md"] == "system"
+    assert tiers["projects/MEMORY.md"] == "external"
+    assert tiers["system/persona.md"] == "external"
+    described = {e.path: e.description for e in tree.entries}
+    assert described["core.md"] == "Core: facts"
+    assert tree.totals.systemTokens == sum(e.tokens for e in tree.entries if e.path in ("MEMORY.md", "core.md"))
+
+
 async def test_history_and_revision_documents(client):
     uri = uri_of(client, "system/human.md")
     first = await request(client, "letta/memoryRead", {"uri": uri})

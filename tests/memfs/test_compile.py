@@ -125,7 +125,7 @@ ${{MEMORY_DIR}}/skills
 
 {global_dir}
 └── linear-cli/
-    └── SKILL.md (Manage Linear issues from the terminal When to use: the user mentions a ticket)
+    └── SKILL.md (Manage Linear issues When to use: the user mentions a ticket)
 </available_skills>"""
 
 
@@ -209,7 +209,7 @@ def test_files_with_broken_frontmatter_appear_whole_without_description():
     files = {
         "system/persona.md": "I forgot the frontmatter.\n",
         "system/unclosed.md": "---\ndescription: never closed\nbody?\n",
-        "system/badyaml.md": "---\ndescription: [oops\n---\nBody of bad yaml.\n",
+        "system/badyaml.md": "---\ndescription: [oops\n---\nBody of bad yaml.\n",  # Letta Code reads `[oops`
         "system/wrongtype.md": "---\ndescription: Fine\nlimit: lots\n---\nTyped body.\n",
         "notes/bad.md": "---\ndescription: [oops\n---\n",
     }
@@ -220,9 +220,9 @@ def test_files_with_broken_frontmatter_appear_whole_without_description():
         "<unclosed>\n  <projection>$MEMORY_DIR/system/unclosed.md</projection>\n"
         "  ---\ndescription: never closed\nbody?\n</unclosed>"
     ) in text
-    assert "  ---\ndescription: [oops\n---\nBody of bad yaml.\n</badyaml>" in text
+    assert "<description>[oops</description>\n  Body of bad yaml.\n</badyaml>" in text  # no frontmatter in the body
     assert "<description>Fine</description>\n  Typed body.\n</wrongtype>" in text
-    assert "└── bad.md\n" in text  # listed, no description
+    assert "└── bad.md ([oops)\n" in text
     assert len(memory.system_paths) == 4
 
 

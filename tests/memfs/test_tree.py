@@ -170,7 +170,7 @@ def test_memory_tree_entries_carry_descriptions_of_markdown_files_only():
         TreeEntry("data.json", None),
         TreeEntry("notes.md", None),
         TreeEntry("reference/api.md", "The API, in two lines"),
-        TreeEntry("reference/broken.md", None),
+        TreeEntry("reference/broken.md", "[unclosed"),  # text to Letta Code, not broken YAML
     ]
     everything = {e.path for e in memory_tree_entries(snap, include_hidden=True)}
     assert {".gitignore", "drafts/.scratch.md", "system/persona.md", "skills/pdf/SKILL.md"} <= everything
@@ -204,3 +204,26 @@ def test_any_render_respects_the_limits_and_accounts_for_every_entry(
         shown, total, omitted = map(int, marker.groups())
         assert shown + omitted == total
         assert shown == sum(1 for line in lines[1:-1] if "… (" not in line)
+
+
+def test_memfs_v2_tiers_and_projection_follow_letta_code():
+    """A root MEMORY.md switches on MemFS v2: root Markdown files are in context (the status bar's and the
+    doctor's system tokens count them), only folders with their own MEMORY.md are projected."""
+    from letta_ls.memfs.tree import memory_tree_entries
+
+    snap = MemorySnapshot.from_mapping({
+        "MEMORY.md": "# Memory\n", "persona.md": '---\nname: "P"\ndescription: "Me"\n---\nMe.\n',
+        "projects/MEMORY.md": "# P\n", "projects/x.md": '---\nname: "X"\ndescription: "X: it"\n---\nX.\n',
+        "loose/l.md": "L\n", "skills/s/SKILL.md": "---\nname: s\ndescription: S\n---\nS.\n",
+        "system/old.md": "---\ndescription: Old\n---\nOld.\n",
+    })
+    assert snap.v2 and snap.persona_path == "persona.md"
+    assert [f.path for f in snap.markdown("system")] == ["MEMORY.md", "persona.md"]
+    assert {p: snap.tier(p) for p in ("projects/x.md", "loose/l.md", "skills/s/SKILL.md", "system/old.md")} == {
+        "projects/x.md": "external", "loose/l.md": "external", "skills/s/SKILL.md": "skill",
+        "system/old.md": "external"}
+    projected = {e.path: e.description for e in memory_tree_entries(snap, projected_only=True)}
+    assert "loose/l.md" not in projected and "system/old.md" not in projected
+    assert projected["projects/x.md"] == "X: it"
+    legacy = MemorySnapshot.from_mapping({"system/old.md": "---\ndescription: Old\n---\nOld.\n", "loose/l.md": "L\n"})
+    assert not legacy.v2 and legacy.tier("system/old.md") == "system" and legacy.projected("loose/l.md")

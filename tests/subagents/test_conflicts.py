@@ -15,12 +15,12 @@ def test_side_file_names_keep_the_extension_and_never_collide():
 
 
 def test_broken_frontmatter_on_main_takes_the_other_sides_frontmatter():
-    ours = "---\ndescription: [broken\n---\nmain body\n"
+    ours = "---\ndescription: never closed\nmain body\n"
     theirs = "---\ndescription: Fine\n---\ndream body\n"
     text = keep_both_markdown(None, ours, theirs, ours_label="main", theirs_label="letta/dream/x")
     parsed = parse_document(text)
     assert parsed.valid and parsed.description == "Fine"
-    assert "description: [broken" in parsed.body and "main body" in parsed.body and "dream body" in parsed.body
+    assert "description: never closed" in parsed.body and "main body" in parsed.body and "dream body" in parsed.body
 
 
 def test_a_resolution_must_be_valid_memory():

@@ -141,7 +141,7 @@ def assert_kept_both(memory, tree, path="notes.md"):
     42,
     "no frontmatter at all\n",
     "---\ntitle: x\n---\nno description\n",
-    "---\ndescription: [unclosed\n---\nbody\n",
+    "---\ndescription: unclosed\nbody\n",
     doc("Project notes", "<<<<<<< main\nstill\n=======\nconflicted\n>>>>>>> x\n"),
     doc("Project notes", f"the key is {SECRET}\n"),
 ])

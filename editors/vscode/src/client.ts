@@ -29,6 +29,7 @@ import {
 } from './protocol';
 import { ServerCommand, describe, resolveServerCommand } from './serverCommand';
 import { RESTART_SETTINGS, lettaSettings } from './settings';
+import { connect, defaultTokenFile, parseTcpAddress, readToken, withToken } from './tcpConnection';
 
 export const CLIENT_ID = 'letta';
 
@@ -93,9 +94,15 @@ function setRunning(running: boolean): void {
 /** Settings edits often come in bursts (typing in settings.json): restart once they settle. */
 const RESTART_DELAY_MS = 500;
 
+/** `letta.server.tcp` and `letta.server.tokenFile`: connect to a running `letta-ls serve --tcp`. */
+function tcpSettings(): { address: string; tokenFile: string } {
+  const config = vscode.workspace.getConfiguration('letta');
+  return { address: config.get<string>('server.tcp') ?? '', tokenFile: config.get<string>('server.tokenFile') ?? '' };
+}
+
 /** What a running server depends on and cannot change without a restart. */
 function launchIdentity(): string {
-  return JSON.stringify([serverCommand(), currentSettings().home ?? null]);
+  return JSON.stringify([serverCommand(), currentSettings().home ?? null, tcpSettings()]);
 }
 
 export class LettaClient implements vscode.Disposable {
@@ -225,14 +232,34 @@ export class LettaClient implements vscode.Disposable {
     const command = serverCommand();
     this.output.info(`starting letta-ls: ${describe(command)} (from ${command.source})`);
     const cwd = vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file')?.uri.fsPath;
-    const serverOptions: ServerOptions = {
+    let serverOptions: ServerOptions = {
       command: command.command,
       args: command.args,
       transport: TransportKind.stdio,
       options: { cwd, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
-    const settings = currentSettings();
-    this.output.info(`settings for letta-ls: ${JSON.stringify(settings)}`);
+    let settings = currentSettings();
+    const tcp = tcpSettings();
+    if (tcp.address) {
+      // a server already running with `letta-ls serve --tcp`: its first message must carry the token
+      const address = parseTcpAddress(tcp.address);
+      if (!address) {
+        throw new LettaError(`letta.server.tcp must be HOST:PORT (for example 127.0.0.1:2087), not ${tcp.address}`);
+      }
+      const tokenFile = tcp.tokenFile || defaultTokenFile(address.port, settings.home as string | undefined,
+        process.env);
+      try {
+        settings = withToken(settings, readToken(tokenFile));
+      } catch (error) {
+        throw new LettaError(errorMessage(error));
+      }
+      this.output.info(`connecting to letta-ls at ${address.host}:${address.port} (token from ${tokenFile})`);
+      serverOptions = async () => {
+        const socket = await connect(address);
+        return { reader: socket, writer: socket };
+      };
+    }
+    this.output.info(`settings for letta-ls: ${JSON.stringify({ ...settings, token: undefined })}`);
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: MEMORY_SCHEME }],
       outputChannel: this.output,

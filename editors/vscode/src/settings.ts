@@ -100,5 +100,7 @@ export function allSettings(explicit: ExplicitSetting): LettaSettings {
 }
 
 /** Settings whose change needs a new server process rather than `workspace/didChangeConfiguration`. */
-export const RESTART_SETTINGS = ['letta.server.command', 'letta.home'] as const;
+export const RESTART_SETTINGS = [
+  'letta.server.command', 'letta.server.tcp', 'letta.server.tokenFile', 'letta.home',
+] as const;
 

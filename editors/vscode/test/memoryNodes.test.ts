@@ -51,3 +51,18 @@ test('token counts read at a glance', () => {
   assert.deepEqual([0, 999, 1000, 1234, 9960, 20000, 123456].map(formatTokens),
     ['0', '999', '1k', '1.2k', '10k', '20k', '123k']);
 });
+
+test('a MemFS v2 memory: root files are the system tier, named without a system/ folder', () => {
+  const v2: MemoryTree = {
+    agentId: 'a', head: 'h',
+    entries: [
+      entry('MEMORY.md', 'system', 10, null),
+      entry('persona.md', 'system', 30, 'Who I am'),
+      entry('projects/x.md', 'external', 5, 'Project X'),
+    ],
+    totals: { systemTokens: 40, systemTokenBudget: 20000 },
+  };
+  const [system, external] = buildMemoryNodes(v2);
+  assert.deepEqual(system.children.map((n) => n.name), ['MEMORY.md', 'persona.md']);
+  assert.deepEqual(external.children.map((n) => n.name), ['projects']);
+});

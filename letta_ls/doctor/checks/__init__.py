@@ -7,7 +7,7 @@ snapshot) and, where a rule is about the tree as a whole, ``check_snapshot(ctx)`
 
 from __future__ import annotations
 
-from letta_ls.doctor.checks import duplicates, frontmatter, links, placement, secrets, size, structure
+from letta_ls.doctor.checks import constraints, duplicates, frontmatter, links, placement, secrets, size, structure
 
 FILE_CHECKS = (
     structure.check_file,
@@ -18,6 +18,6 @@ FILE_CHECKS = (
     secrets.check_file,
     duplicates.check_file,
 )
-SNAPSHOT_CHECKS = (structure.check_snapshot,)
+SNAPSHOT_CHECKS = (structure.check_snapshot, constraints.check_snapshot)
 
 __all__ = ["FILE_CHECKS", "SNAPSHOT_CHECKS"]

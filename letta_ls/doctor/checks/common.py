@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from letta_ls.doctor.findings import CODES, Finding, Fix
 from letta_ls.memfs.frontmatter import MemoryDocument
+from letta_ls.memfs.letta_code_rules import is_v2
 from letta_ls.memfs.snapshot import SKILLS_DIR, SYSTEM_DIR, MemoryFile, MemorySnapshot
 from letta_ls.memfs.tokens import TokenCounter
 from letta_ls.settings import MemorySettings
@@ -256,9 +257,10 @@ TOKENS: BlobCache[int] = BlobCache()
 
 def finding(
     code: str, path: str, line: int, message: str, *, column: int = 0, end_line: int | None = None,
-    end_column: int | None = None, fix: Fix | None = None,
+    end_column: int | None = None, fix: Fix | None = None, severity: str | None = None,
 ) -> Finding:
-    return Finding(path, code, CODES[code], line, message, column, end_line, end_column, fix)
+    """A finding with its code's default severity, or ``severity`` where SPEC section 8 grades by place."""
+    return Finding(path, code, severity or CODES[code], line, message, column, end_line, end_column, fix)
 
 
 class CheckContext:
@@ -284,8 +286,9 @@ class CheckContext:
 
     @cached_property
     def system_sizes(self) -> list[tuple[str, int]]:
-        """Every ``system/**/*.md`` file with its tokens, largest first."""
-        sizes = [(f.path, self.tokens(f)) for f in self.snapshot if is_system(f.path) and is_markdown(f.path)]
+        """Every in-context file (``system/**/*.md``; a MemFS v2 memory's root files) with its tokens, largest first."""
+        sizes = [(f.path, self.tokens(f)) for f in self.snapshot
+                 if self.snapshot.tier(f.path) == "system" and is_markdown(f.path)]
         sizes.sort(key=lambda item: (-item[1], item[0]))
         return sizes
 
@@ -307,6 +310,11 @@ class CheckContext:
             out[path] = tokens
             covered += tokens
         return out
+
+    @cached_property
+    def v2(self) -> bool:
+        """A MemFS v2 memory (root ``MEMORY.md``): Letta Code's hook applies its v2 rules."""
+        return is_v2(self.snapshot.files)
 
     @cached_property
     def folders(self) -> frozenset[str]:

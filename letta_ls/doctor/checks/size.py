@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from letta_ls.doctor.checks.common import CheckContext, Scan, doc_line, finding, is_markdown, is_system, scan_file
+from letta_ls.doctor.checks.common import CheckContext, Scan, doc_line, finding, is_markdown, scan_file
 from letta_ls.doctor.findings import Finding, Fix
 from letta_ls.memfs.snapshot import MemoryFile
 
@@ -71,12 +71,13 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
     out: list[Finding] = []
     if ctx.enabled("file-oversized"):
         out.extend(_oversized(ctx, file))
-    if ctx.enabled("system-over-budget") and is_system(path) and path in ctx.over_budget:
+    if ctx.enabled("system-over-budget") and ctx.snapshot.tier(path) == "system" and path in ctx.over_budget:
         total, budget = ctx.system_total, ctx.settings.systemTokenBudget
         tokens = ctx.over_budget[path]
+        in_context = "The root files are" if ctx.v2 else "`system/` is"  # MemFS v2 keeps its root files in context
         out.append(finding(
             "system-over-budget", path, 0,
-            f"`system/` is {total:,} tokens, over the {budget:,}-token budget by {total - budget:,}, and this file "
+            f"{in_context} {total:,} tokens, over the {budget:,}-token budget by {total - budget:,}, and this file "
             f"is one of its largest ({tokens:,} tokens). Move detail the agent does not need every turn into "
             "external files (linked with [[path]]) or trim it.",
         ))

@@ -1,11 +1,14 @@
 """The shape of the memory tree: ``persona-missing``, ``name-clash``, ``skill-flat-file``, ``skill-invalid``,
 ``not-text``.
 
-These are the hard structural rules Letta Code's ``/init`` and ``/doctor`` state: ``system/persona.md``
-must exist (it is the agent's identity); a file may not share its stem with a folder (``x.md`` beside
-``x/`` would be one prompt label for two things); skills are folders holding a ``SKILL.md`` with
-``name`` and ``description``; and every file is text, except the few binary assets Letta Code itself
-writes (an avatar ``profile.png``).
+Only one of them is a rule Letta Code's pre-commit hook enforces, and so an error (SPEC section 8):
+skills are folders (``skills/x.md``, and ``memory/skills/x.md`` of the old layout, are refused). The
+others are letta-ls opinions Letta Code accepts, so warnings: ``system/persona.md`` should exist (the
+agent's identity; not in MemFS v2, which has no ``system/``); ``x.md`` beside ``x/`` loads both, nested
+in the prompt, which is easy to misread; a skill folder without ``SKILL.md`` or a ``SKILL.md`` without a
+description is hard for the agent to use (Letta Code names a skill after its folder when ``name`` is
+missing); and a file that is not UTF-8 reaches the agent garbled, except the few binary assets Letta
+Code itself writes (an avatar ``profile.png``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from letta_ls.doctor.checks.common import (
     stem,
 )
 from letta_ls.doctor.findings import Finding, Fix
+from letta_ls.memfs.letta_code_rules import flat_skill_refused
 from letta_ls.memfs.snapshot import PERSONA_PATH, SKILLS_DIR, MemoryFile
 
 
@@ -50,10 +54,10 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
     if is_markdown(path) and ctx.enabled("name-clash") and path[:-3] in ctx.folders:
         out.append(finding(
             "name-clash", path, 0,
-            f"`{path}` sits beside a folder `{path[:-3]}/` with the same name, so both map to one memory label. "
-            f"Move this file into the folder (e.g. `{path[:-3]}/overview.md`) or rename one of them.",
+            f"`{path}` sits beside a folder `{path[:-3]}/` with the same name; both load, and the prompt shows "
+            f"the folder's files nested inside this one. If they are not about the same thing, rename one of them.",
         ))
-    if is_flat_skill(path) and ctx.enabled("skill-flat-file"):
+    if (is_flat_skill(path) or flat_skill_refused(path, ctx.v2)) and ctx.enabled("skill-flat-file"):
         out.append(_flat_skill(ctx, file))
     if is_skill_file(path) and file.text is not None and ctx.enabled("skill-invalid"):
         out.extend(_skill_invalid(file))
@@ -63,13 +67,18 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
 def _flat_skill(ctx: CheckContext, file: MemoryFile) -> Finding:
     path = file.path
     fix = None
-    if is_markdown(path):
+    if path.startswith("memory/"):
+        message = (
+            f"Letta Code will refuse to commit this: `{path}` is a flat skill file of the old `memory/` layout. "
+            f"Move it to `skills/{stem(path)}/SKILL.md` (skills are folders)."
+        )
+    elif is_markdown(path):
         target = flat_skill_target(path)
         if not ctx.exists(target) and file.text is not None:
             fix = Fix("skill-to-folder", f"Move to `{target}`", {"target": target, "name": stem(path)})
         message = (
-            f"`{path}` is a file directly under `skills/`, but skills are folders: "
-            f"move it to `{target}` (with `name` and `description` in its frontmatter)."
+            f"Letta Code will refuse to commit this: `{path}` is a file directly under `skills/`, but skills "
+            f"are folders. Move it to `{target}` (with `name` and `description` in its frontmatter)."
         )
     else:
         message = (
@@ -98,7 +107,10 @@ def _skill_invalid(file: MemoryFile) -> list[Finding]:
             "skill-invalid", path, doc_line(text, doc.key_line(key) or 0),
             f"`{key}` in this SKILL.md must be one line of text, not a {type(doc.fields[key]).__name__}.",
         )]
+    # Letta Code names a skill after its folder, so only a missing description is worth a warning
     missing = [k for k in ("name", "description") if not _text_value(doc.fields.get(k))]
+    if "description" not in missing:
+        return []
     if not missing:
         return []
     name = skill_folder_name(path)
@@ -132,7 +144,7 @@ def _text_value(value: object) -> bool:
 def check_snapshot(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     snapshot = ctx.snapshot
-    if ctx.enabled("persona-missing") and PERSONA_PATH not in snapshot.files:
+    if ctx.enabled("persona-missing") and PERSONA_PATH not in snapshot.files and not ctx.v2:
         out.append(finding(
             "persona-missing", PERSONA_PATH, 0,
             "There is no `system/persona.md`, so the agent has no identity in its system prompt. "

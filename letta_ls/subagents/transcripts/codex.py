@@ -5,7 +5,7 @@ readers: letta-ai/trajectory's codex adapter, session-format notes verified agai
 
 - ``$CODEX_HOME`` (default ``~/.codex``) ``/sessions/YYYY/MM/DD/rollout-<local time>-<uuid>.jsonl``;
   ``codex archive`` moves files to a flat ``archived_sessions/``; a ``.jsonl.zst`` is a compressed
-  rollout (not read here: no zstd decoder is installed, and it is said in a note).
+  rollout, read through the ``zstandard`` package as it is decompressed (a plain copy wins over it).
 - Since September 2025 every line is ``{"timestamp", "type", "payload"}`` with ``type`` one of
   ``session_meta`` (line 1: ``id``, ``timestamp``, ``cwd``, ``originator``, ``cli_version``, ``source``
   (a subagent's is ``{"subagent": {"thread_spawn": {"parent_thread_id", ...}}}``), ``git`` with
@@ -65,8 +65,10 @@ _INJECTED = ("<environment_context>", "<user_instructions>", "<permissions instr
 _REQUEST_MARKER = "## My request for Codex:"
 _ENV_CWD = re.compile(r"<cwd>\s*(.*?)\s*</cwd>", re.S)
 _EXIT_CODE = re.compile(r"^(?:Exit code:|Process exited with code)\s*(-?\d+)", re.M)
+# ``apply_patch <<'EOF'``, the old ``applypatch`` spelling, and either after a ``cd dir &&``: a patch, not a command
+_PATCH_COMMAND = re.compile(r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:apply_patch|applypatch)\b")
 _SHELL_NAMES = frozenset({"shell", "shell_command", "exec_command", "container.exec", "local_shell", "bash"})
-_ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl$")
+_ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl(?:\.zst)?$")
 
 
 def codex_root(home: Path, env: Mapping[str, str]) -> Path:
@@ -77,7 +79,7 @@ def codex_root(home: Path, env: Mapping[str, str]) -> Path:
 @dataclass
 class RolloutFiles:
     paths: list[Path]
-    compressed: int = 0  # ``.jsonl.zst`` files, which are not read
+    compressed: int = 0  # ``.jsonl.zst`` files among ``paths``
 
 
 def list_rollouts(root: Path, errors: list[str]) -> RolloutFiles:
@@ -97,7 +99,8 @@ def list_rollouts(root: Path, errors: list[str]) -> RolloutFiles:
                     continue
                 if name.endswith(".jsonl"):
                     found.paths.append(Path(dirpath) / name)
-                elif name.endswith(".jsonl.zst"):
+                elif name.endswith(".jsonl.zst") and name[:-4] not in files:  # a plain copy is read instead
+                    found.paths.append(Path(dirpath) / name)
                     found.compressed += 1
     found.paths.sort(key=lambda p: p.name, reverse=True)
     return found
@@ -289,8 +292,8 @@ def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
     call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
     if kind == "local_shell_call":
         action = payload.get("action") if isinstance(payload.get("action"), dict) else {}
-        command = shell_command(action.get("command"))
-        return builder.call("local_shell", action, call_id, command=command)
+        command, paths = _command_or_patch(action.get("command"))
+        return builder.call("local_shell", action, call_id, command=command, paths=paths, edits=bool(paths))
     if kind == "web_search_call":
         action = payload.get("action")
         return builder.call("web_search", action if action is not None else {}, call_id)
@@ -305,17 +308,21 @@ def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
     command = None
     paths: tuple[str, ...] = ()
     if name in _SHELL_NAMES:
-        command = shell_command(args.get("command") if "command" in args else args.get("cmd"))
-        if command and command.startswith("apply_patch"):
-            paths = patch_paths(command)
-            command = None
-        elif isinstance(args.get("command"), list) and args["command"][:1] == ["apply_patch"]:
-            paths = patch_paths(as_json(args["command"][-1]))
-            command = None
+        command, paths = _command_or_patch(args.get("command") if "command" in args else args.get("cmd"))
     elif name == "apply_patch":
         paths = patch_paths(str(args.get("input", raw)))
     return builder.call(name, raw if raw is not None else {}, call_id, command=command, paths=paths,
                         edits=bool(paths))
+
+
+def _command_or_patch(value: Any) -> tuple[str | None, tuple[str, ...]]:
+    """(the shell command a call ran, None) or, for a patch run through the shell, (None, the files it edits)."""
+    if isinstance(value, list) and value[:1] in (["apply_patch"], ["applypatch"]):
+        return None, patch_paths(as_json(value[-1]))
+    command = shell_command(value)
+    if command and _PATCH_COMMAND.match(command):
+        return None, patch_paths(command)
+    return command, ()
 
 
 def _output(output: Any) -> tuple[str, bool]:

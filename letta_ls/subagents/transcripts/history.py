@@ -4,7 +4,8 @@
 12 Claude Code sessions: read them?"); ``read_history`` reads the matching ones, most recent first, up
 to ``ReadLimits.max_sessions`` per source. A session belongs to the project when the working directory
 its records carry is one of the project's folders or inside one (after resolving symlinks on both
-sides), when it is one of the project's ``previous_paths`` (a project that moved), or, for Codex, which
+sides) or any later working directory it recorded is (a session started in ``~`` that then worked
+here), when it is one of the project's ``previous_paths`` (a project that moved), or, for Codex, which
 records the repository URL, when that URL is one of the project's remotes.
 
 Nothing here raises on what it finds on disk: a missing ``~/.claude``, a folder it may not list, a file
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from letta_ls.subagents.errors import DATA_ERRORS
 from letta_ls.subagents.transcripts import claude_code, codex
+from letta_ls.subagents.transcripts.jsonl import recorded_folders
 from letta_ls.subagents.transcripts.model import (
     DetectedHistory,
     ReadLimits,
@@ -209,6 +211,15 @@ def _modified(path: Path) -> float | None:
         return None
 
 
+def _worked_in(matcher: ProjectMatcher, path: Path, limits: ReadLimits) -> bool:
+    """Whether a transcript recorded one of the project's folders as a later working directory."""
+    try:
+        folders = recorded_folders(path, max_bytes=limits.folder_scan_bytes)
+    except OSError:
+        return False
+    return any(matcher.path_matches(folder) for folder in folders)
+
+
 def _find_claude(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: datetime | None,
                  found: _Found) -> None:
     source: Source = "claude-code"
@@ -257,8 +268,10 @@ def _find_claude(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since:
                 else:
                     unreadable += 1
                 continue
-            # the folder name is lossy (``my-app`` and ``my_app`` share one): the recorded cwd decides
-            belongs = matcher.path_matches(head.cwd) if head.cwd else named
+            # the folder name is lossy (``my-app`` and ``my_app`` share one): the recorded cwd decides, and
+            # a session that started elsewhere (``~``) and then worked here belongs here too
+            belongs = (matcher.path_matches(head.cwd) or _worked_in(matcher, file.path, limits)) if head.cwd \
+                else named
             if belongs:
                 found.candidates.append(_Candidate(source, file.path, modified, file.parent_id, file.subagent,
                                                    head.started_at, head.readable))
@@ -277,9 +290,6 @@ def _find_codex(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: 
     errors: list[str] = []
     rollouts = codex.list_rollouts(root, errors)
     found.notes.extend(ReadNote(source, error) for error in errors)
-    if rollouts.compressed:
-        found.notes.append(ReadNote(source, f"{rollouts.compressed} compressed rollouts (.jsonl.zst) were not read; "
-                                            "decompress them with `zstd -d` to include them"))
     unreadable = 0
     for scanned, path in enumerate(rollouts.paths, start=1):
         if scanned > limits.max_files_scanned:
@@ -290,12 +300,16 @@ def _find_codex(matcher: ProjectMatcher, root: Path, limits: ReadLimits, since: 
             continue
         try:
             head = codex.peek_rollout(path, limits)
-        except OSError:
-            unreadable += 1
+        except OSError as error:
+            if path.name.endswith(".zst") and not isinstance(error, PermissionError):
+                found.notes.append(ReadNote(source, f"could not read this compressed rollout: {error}", str(path)))
+            else:
+                unreadable += 1
             continue
         except DATA_ERRORS:
             continue
-        if matcher.path_matches(head.cwd) or matcher.remote_matches(head.repository_url):
+        if (matcher.path_matches(head.cwd) or matcher.remote_matches(head.repository_url)
+                or (head.cwd and _worked_in(matcher, path, limits))):
             found.candidates.append(_Candidate(source, path, modified, subagent=head.subagent,
                                                started_at=head.started_at))
     if unreadable:

@@ -27,14 +27,16 @@ from letta_ls.subagents.transcripts.model import Session, ToolCall
 SaidKind = Literal["request", "correction", "preference"]
 
 _CORRECTION_START = re.compile(
-    r"""^\W*(?:no\b|nope\b|not\s+(?:like\s+)?th(?:at|is)\b|wrong\b|stop\b|don'?t\b|do\s+not\b|never\b|actually\b
-      |wait\b|undo\b|revert\b|that'?s\s+(?:not|wrong)|that\s+is\s+(?:not|wrong)|why\s+did\s+you\b
+    r"""^\W*(?:no\b|nope\b|not\s+(?:like\s+)?th(?:at|is)\b|wrong\b|don'?t\b|do\s+not\b|never\b|actually\b
+      |(?:stop|wait|undo|revert)\b(?=\W*$|\s*[,.!;:]|\s+(?:that|this|it|what|doing|running|your|you|please)\b)
+      |that'?s\s+(?:not|wrong)|that\s+is\s+(?:not|wrong)|why\s+did\s+you\b
       |you\s+(?:broke|forgot|missed|shouldn'?t|should\s+not)\b|please\s+(?:don'?t|do\s+not|stop|never)\b
       |i\s+(?:said|told\s+you|asked)\b)""",
     re.I | re.X,
 )
 _CORRECTION_ANYWHERE = re.compile(
-    r"\b(?:instead of|rather than|not what i|you broke|that's wrong|that is wrong)\b", re.I
+    r"\b(?:not what i|you broke|that's wrong|that is wrong)\b|\byou\b[^.?!]*\b(?:instead of|rather than)\b"
+    r"|^\W*(?:use|do|write|call|put)\s+[^.?!]*\b(?:instead of|rather than)\b", re.I
 )
 _PREFERENCE = re.compile(
     r"""\b(?:i\s+(?:prefer|like|want|hate|dislike|usually)\b|from\s+now\s+on\b
@@ -59,7 +61,9 @@ _SUBCOMMANDS = frozenset({
     "tox", "nox", "hatch", "pdm", "rye", "mix", "swift", "terraform", "helm", "gh", "task", "bazel", "npx", "pnpx",
 })
 _WRAPPERS = frozenset({"sudo", "time", "nohup", "exec", "command", "env"})
-_SEGMENT = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+# a separator between commands, or a quoted string (matched first, so a ``|`` or ``;`` inside quotes never splits)
+_SEGMENT = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|(&&|\|\||;|\|)""")
+_CODE = re.compile(r"[()'\"|;&\s]")  # a token that is code or text (``print('a')``), not a subcommand
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _FILE_LIKE = re.compile(r"^[\w.-]*\.[A-Za-z0-9]{1,6}$|^\.+$")
 _STATUS_LINE = re.compile(r"^(?:Exit code:?\s*-?\d+|Wall time:.*|Output:|Process exited with code -?\d+)\s*$", re.I)
@@ -128,10 +132,21 @@ def command_families(command: str) -> list[str]:
     ``["pnpm test"]``; exploration (``ls``, ``cat``, ``rg``...) is left out."""
     line = command.strip().splitlines()[0] if command.strip() else ""
     out = []
-    for segment in _SEGMENT.split(line):
+    for segment in _segments(line):
         family = _family(segment)
         if family and family not in out:
             out.append(family)
+    return out
+
+
+def _segments(line: str) -> list[str]:
+    """``line`` cut at ``&&``, ``||``, ``;`` and ``|`` outside quotes."""
+    out, start = [], 0
+    for match in _SEGMENT.finditer(line):
+        if match.group(1):
+            out.append(line[start:match.start()].strip())
+            start = match.end()
+    out.append(line[start:].strip())
     return out
 
 
@@ -151,7 +166,7 @@ def _family(segment: str) -> str | None:
     limit = 2 if head == "git" else 4 if head in _SUBCOMMANDS else 3
     seen_subcommand = False
     for token in tokens[1:]:
-        if len(out) >= limit or token == "--" or "/" in token or token[:1] in "'\"$(<>`{":
+        if len(out) >= limit or token == "--" or "/" in token or token[:1] in "'\"$(<>`{" or _CODE.search(token):
             break
         if token.startswith("-"):
             if seen_subcommand and head in _SUBCOMMANDS:

@@ -10,11 +10,14 @@ bad content. ``OSError`` (a file that vanished or cannot be opened) is the calle
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _SKIP_CHUNK = 1024 * 1024
 
@@ -50,7 +53,7 @@ def read_jsonl(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for every line of ``path`` that is a JSON object (1-based lines)."""
     stats = stats if stats is not None else JsonlStats()
-    with open(path, "rb") as handle:
+    with open_transcript(path) as handle:
         number = 0
         while True:
             if stats.bytes_read >= max_bytes:
@@ -74,6 +77,94 @@ def read_jsonl(
                 continue
             stats.records += 1
             yield number, record
+
+
+@contextlib.contextmanager
+def open_transcript(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for reading bytes; a ``.zst`` file (Codex compresses old rollouts) decompressed as it
+    is read, so a compressed rollout costs no more memory than a plain one and is never unpacked to disk.
+    A damaged frame stops the reading like the end of the file (``zstandard`` raises ``ZstdError``, which
+    is turned into ``OSError`` so callers handle it as a file they could not read)."""
+    with open(path, "rb") as raw:
+        if not path.name.endswith(".zst"):
+            yield raw
+            return
+        import zstandard  # only when a compressed rollout is met
+
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        try:
+            yield _ZstdLines(io.BufferedReader(reader, 1024 * 1024))  # type: ignore[arg-type]
+        except zstandard.ZstdError as error:
+            raise OSError(f"damaged compressed file: {error}") from error
+
+
+class _ZstdLines:
+    """``readline``/``read`` over a decompressing reader, with a damaged frame reported as ``OSError``."""
+
+    def __init__(self, reader: io.BufferedReader) -> None:
+        self._reader = reader
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._call(self._reader.readline, limit)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._call(self._reader.read, size)
+
+    @staticmethod
+    def _call(method: Any, size: int) -> bytes:
+        import zstandard
+
+        try:
+            return method(size)
+        except zstandard.ZstdError as error:
+            raise OSError(f"damaged compressed file: {error}") from error
+
+
+# a ``"cwd": "..."`` key and Codex's ``<cwd>...</cwd>``; each pattern starts with a literal so the search is fast
+_CWD_KEY = re.compile(rb'"cwd"\s*:\s*"((?:[^"\\\n]|\\.){1,4096})"')
+_CWD_TAG = re.compile(rb"<cwd>([^<\n]{1,4096})</cwd>")
+_OVERLAP = 8192
+
+
+def recorded_folders(path: Path, *, max_bytes: int) -> list[str]:
+    """Every working directory the first ``max_bytes`` of a transcript record, in order, each once.
+
+    A session may start in ``~`` and then work in a project (Claude Code writes each record's ``cwd``,
+    Codex a ``turn_context`` per turn): it belongs to every folder it worked in, not only the first. The
+    raw bytes are searched, chunk by chunk, without parsing every line: this runs over every transcript
+    on the machine when /init looks for a project's sessions.
+    """
+    found: list[str] = []
+    tail = b""
+    read = 0
+    with open_transcript(path) as handle:
+        while read < max_bytes:
+            chunk = handle.read(min(_SKIP_CHUNK, max_bytes - read))
+            if not chunk:
+                break
+            read += len(chunk)
+            data = tail + chunk
+            for match in _CWD_KEY.finditer(data):
+                if match.start() and data[match.start() - 1:match.start()] == b"\\":
+                    continue  # ``\"cwd\"`` inside a JSON string (a file the agent read), not a record's key
+                _add(found, _folder_text(match.group(1), None))
+            for match in _CWD_TAG.finditer(data):
+                _add(found, _folder_text(None, match.group(1)))
+            tail = data[-_OVERLAP:]
+    return found
+
+
+def _add(found: list[str], folder: str | None) -> None:
+    if folder and folder not in found:
+        found.append(folder)
+
+
+def _folder_text(quoted: bytes | None, tagged: bytes | None) -> str | None:
+    try:
+        text = json.loads(b'"' + quoted + b'"') if quoted is not None else (tagged or b"").decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text.strip() if isinstance(text, str) and text.strip() else None
 
 
 def _skip_rest_of_line(handle: Any) -> int:

@@ -35,6 +35,7 @@ class ReadLimits:
     max_file_bytes: int = 64 * 1024 * 1024  # read at most this much of one transcript (its beginning)
     max_line_bytes: int = 8 * 1024 * 1024  # a longer line is skipped without being loaded
     peek_bytes: int = 512 * 1024  # how far into a file to look for its working directory
+    folder_scan_bytes: int = 8 * 1024 * 1024  # how far to look for the other folders a session worked in
     max_sessions: int = 100  # per source, most recent first
     # past this much kept text, a session's later tool output and replies are kept short (their first line):
     # what the user says is always kept whole, and memory stays bounded however long the sessions were

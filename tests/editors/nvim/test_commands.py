@@ -11,23 +11,23 @@ SUBCOMMANDS = ["agents", "chat", "defrag", "doctor", "dream", "history", "init",
 
 
 def test_doctor_shows_its_report_findings_and_progress(editor: Editor, memory: MemoryRepo):
-    outside_commit(memory, {"notes/loose.md": "no frontmatter here\n"}, "a file without frontmatter")
+    outside_commit(memory, {"reference/loose.md": "no frontmatter here\n"}, "a file without frontmatter")
     editor.start_plugin()
     editor.cmd("Letta doctor")
     editor.wait("letta_test.lines('[Letta doctor]') ~= nil and #letta_test.lines('[Letta doctor]') > 1",
                 "the doctor's report")
     report = "\n".join(editor.lines("[Letta doctor]"))
-    assert "frontmatter-missing" in report and "notes/loose.md" in report
+    assert "frontmatter-missing" in report and "reference/loose.md" in report
     items = editor.lua("return vim.tbl_map(function(i) return { vim.fn.bufname(i.bufnr), i.lnum, i.type } end, "
                        "vim.fn.getqflist())")
-    assert [editor.memory_uri("notes/loose.md"), 1, "E"] in items
+    assert [editor.memory_uri("reference/loose.md"), 1, "E"] in items
     assert editor.noted("doctor: 1 error(s)")
     assert editor.lua("return vim.iter(require('letta.progress').shown):any(function(s) "
                       "return s:find('Memory doctor', 1, true) ~= nil end)")
 
     # the quickfix entry opens the memory file through the plugin
     editor.cmd("cfirst")
-    assert editor.lua("return vim.api.nvim_buf_get_name(0)") == editor.memory_uri("notes/loose.md")
+    assert editor.lua("return vim.api.nvim_buf_get_name(0)") == editor.memory_uri("reference/loose.md")
     assert editor.lines() == ["no frontmatter here"]
     editor.wait("vim.tbl_contains(letta_test.diagnostic_codes(0), 'frontmatter-missing')",
                 "the diagnostic on the opened file")

@@ -8,6 +8,8 @@ local M = {}
 ---@field root_markers string[]? files or folders that mark the workspace root (default: the cwd)
 ---@field cmd_env table<string,string>? extra environment for the server process
 ---@field timeout_ms integer? how long a read or save may take before the user is told (default 10000)
+---@field tcp string? connect to a running `letta-ls serve --tcp HOST:PORT` instead of starting one
+---@field token_file string? with tcp: the server's token file (default: <home>/run/tcp-PORT.token)
 
 ---@type letta.Options
 M.defaults = {
@@ -16,6 +18,8 @@ M.defaults = {
   root_markers = { '.git', '.agents', '.skills' },
   cmd_env = nil,
   timeout_ms = 10000,
+  tcp = nil,
+  token_file = nil,
 }
 
 ---@type letta.Options
@@ -54,6 +58,33 @@ function M.resolve_cmd()
     end
   end
   return { 'letta-ls' }, 'not found (install letta-ls, or run `make install` in its checkout)'
+end
+
+--- `HOST:PORT`, `[V6]:PORT` or `PORT` (host 127.0.0.1, the server's default).
+---@param value string
+---@return string? host, integer? port
+function M.parse_tcp(value)
+  local host, port = tostring(value):match('^%[?([^%[%]]*)%]?:(%d+)$')
+  if not port then
+    host, port = '', tostring(value):match('^(%d+)$')
+  end
+  port = tonumber(port)
+  if not port or port < 1 or port > 65535 then
+    return nil, nil
+  end
+  return (host ~= '' and host or '127.0.0.1'), port
+end
+
+--- The file `letta-ls serve --tcp` writes its per-launch token to: settings.home, else $LETTA_LS_HOME,
+--- else ~/.letta-ls; then run/tcp-PORT.token. opts.token_file overrides it.
+---@param port integer
+---@return string
+function M.token_file(port)
+  if M.options.token_file then
+    return vim.fn.expand(M.options.token_file)
+  end
+  local home = (M.options.settings or {}).home or vim.env.LETTA_LS_HOME or '~/.letta-ls'
+  return vim.fs.joinpath(vim.fn.expand(home), 'run', string.format('tcp-%d.token', port))
 end
 
 --- Lua's empty table would be sent as a JSON array; settings are objects all the way down.

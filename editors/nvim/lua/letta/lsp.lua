@@ -52,12 +52,27 @@ local handlers = {
   end,
 }
 
---- Start the client (or return the running one). Returns nil and tells the user when it cannot start.
----@return vim.lsp.Client?
-function M.start()
-  local running = M.client()
-  if running and not running:is_stopped() then
-    return running
+--- How to reach the server, and the initializationOptions to send: a process started over stdio, or
+--- with opts.tcp a running `letta-ls serve --tcp`, whose first message must carry its per-launch token
+--- as initializationOptions.token (the server closes the connection otherwise). Nil when neither works.
+---@param settings table
+---@return (string[]|fun(dispatchers: table): table)?, table?
+function M.server_cmd(settings)
+  if config.options.tcp then
+    local host, port = config.parse_tcp(config.options.tcp)
+    if not host then
+      util.error(string.format('opts.tcp must be HOST:PORT (for example 127.0.0.1:2087), not %q', config.options.tcp))
+      return nil
+    end
+    local file = config.token_file(port)
+    local ok, lines = pcall(vim.fn.readfile, file)
+    local token = ok and vim.trim(table.concat(lines, '\n')) or ''
+    if token == '' then
+      util.error(string.format('cannot read the letta-ls token file %s: start the server with `letta-ls serve --tcp '
+        .. '%s:%d` (it prints where it wrote the token) or set opts.token_file', file, host, port))
+      return nil
+    end
+    return vim.lsp.rpc.connect(host, port), vim.tbl_extend('force', settings, { token = token })
   end
   local cmd, why = config.resolve_cmd()
   if vim.fn.executable(cmd[1]) ~= 1 then
@@ -65,13 +80,27 @@ function M.start()
       .. 'Set opts.cmd in require("letta").setup{} or run `make install` in the letta-ls checkout.', cmd[1], why))
     return nil
   end
+  return cmd, settings
+end
+
+--- Start the client (or return the running one). Returns nil and tells the user when it cannot start.
+---@return vim.lsp.Client?
+function M.start()
+  local running = M.client()
+  if running and not running:is_stopped() then
+    return running
+  end
   local settings = config.wire_settings()
+  local cmd, init_options = M.server_cmd(settings)
+  if not cmd then
+    return nil
+  end
   local id = vim.lsp.start({
     name = M.NAME,
     cmd = cmd,
     cmd_env = config.options.cmd_env,
     root_dir = config.root_dir(),
-    init_options = settings,
+    init_options = init_options,
     settings = { letta = settings },
     handlers = handlers,
     on_init = function(client)
