@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +102,23 @@ def changed_paths(repo: MemoryRepo, old: str, new: str) -> list[PathChange]:
     return sorted(changes, key=lambda c: c.path)
 
 
+def _file_on_the_way(root: Path, path: str) -> bool:
+    """Whether a plain file stands where a folder of ``path`` must be (before any link): then nothing is at
+    ``path`` itself, and the file in the way is the parent's business (``_clear_parents``), not this path's."""
+    current = root
+    for name in path.split("/")[:-1]:
+        current = current / name
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(info.st_mode):
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            return True
+    return False
+
+
 def disk_blob(repo: MemoryRepo, path: str) -> str | None:
     """The blob id of the file on disk at ``path``; None when nothing is there; "" for a folder or link
     (a link on the way there included: nothing is ever read or written through a link)."""
@@ -108,7 +126,7 @@ def disk_blob(repo: MemoryRepo, path: str) -> str | None:
         refuse_links(repo.path, path)
         return git_blob_id(read_nofollow(repo.path, path))
     except UnsafePathError:
-        return ""
+        return None if _file_on_the_way(repo.path, path) else ""
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError:
