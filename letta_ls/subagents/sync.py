@@ -58,6 +58,7 @@ from letta_ls.subagents.remote import (
     SyncError,
     parse_remote,
 )
+from letta_ls.subagents.worktrees import drop_broken_worktrees
 
 if TYPE_CHECKING:
     from letta_ls.session import Session
@@ -157,6 +158,7 @@ class _Sync:
 
     async def run(self) -> SyncResult:
         await asyncio.to_thread(self._check_repository)
+        await asyncio.to_thread(drop_broken_worktrees, self.repo)  # else every fetch fails on "bad object"
         async with _sync_lock(self.repo):
             done = False
             for attempt in range(self.attempts):

@@ -177,7 +177,9 @@ class Worktrees:
             self.main.run_git("branch", "-D", "-q", tree.branch)
 
     def prune(self) -> None:
-        """Drop git's admin entries of worktrees whose folders are gone."""
+        """Drop git's admin entries of worktrees whose folders are gone, or whose ``HEAD`` points at nothing
+        (with their folders under ``root``)."""
+        drop_broken_worktrees(self.main, self.root)
         self.main.run_git("worktree", "prune")
 
     # ------------------------------------------------------------------ recovery
@@ -224,3 +226,42 @@ class Worktrees:
             return RecoveredWorktree(tree.run_id, tree.branch, "failed", len(commits), outcome, str(exc))
         return RecoveredWorktree(tree.run_id, tree.branch, "salvaged" if commits else "removed", len(commits),
                                  outcome)
+
+
+NULL_ID = re.compile(r"0{40}(0{24})?")
+OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def drop_broken_worktrees(main: MemoryRepo, root: Path | None = None) -> list[str]:
+    """Forget worktrees whose ``HEAD`` points at nothing; the names of those dropped.
+
+    ``git worktree add`` writes the new worktree's ``HEAD`` as the null id before it checks anything out, so a
+    process killed in between leaves an admin entry that makes ``git fetch`` ("bad object
+    worktrees/<name>/HEAD") and ``git fsck`` fail until it is gone: a sync after such a crash would fail for
+    ever. Such a worktree never held a commit of its own, so dropping it loses nothing. Its folder is deleted
+    only when it lies under ``root`` (a run's folder); an entry whose ``HEAD`` names a branch is left to git.
+    """
+    admin_root = main.common_dir / "worktrees"
+    if not admin_root.is_dir():
+        return []
+    dropped = []
+    for admin in sorted(admin_root.iterdir()):
+        try:
+            head = (admin / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            head = ""
+        if head.startswith("ref: "):
+            continue
+        if (OBJECT_ID.fullmatch(head) and not NULL_ID.fullmatch(head)
+                and main.run_git_status("cat-file", "-e", f"{head}^{{commit}}")[0] == 0):
+            continue
+        folder = None
+        with contextlib.suppress(OSError):
+            folder = Path((admin / "gitdir").read_text(encoding="utf-8").strip()).parent
+        log.warning("dropping worktree %s: its HEAD (%r) points at nothing (a run killed while it was created)",
+                    admin.name, head[:64])
+        shutil.rmtree(admin, ignore_errors=True)
+        if folder is not None and root is not None and folder.resolve().parent == Path(root).resolve():
+            shutil.rmtree(folder, ignore_errors=True)
+        dropped.append(admin.name)
+    return dropped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 
 import pytest
@@ -124,3 +125,38 @@ def test_recover_leaves_a_letta_branch_checked_out_in_the_users_own_worktree_alo
     assert trees.recover(AGENT) == []
     assert own.exists() and "letta/mine/experiment" in trees.branches()
     assert not (memory.path / "mine.md").exists()
+
+
+def break_like_a_killed_worktree_add(memory, trees):
+    """`git worktree add` writes the new worktree's HEAD as the null id before it checks anything out: a kill
+    in between leaves an admin entry whose HEAD points at nothing, which makes `git fetch` and `git fsck` fail."""
+    tree = trees.create("dream")
+    admin = memory.common_dir / "worktrees" / tree.run_id
+    (admin / "HEAD").write_text("0" * 40 + "\n")
+    return tree, admin
+
+
+def test_recover_drops_a_worktree_whose_head_points_at_nothing(memory, trees):
+    tree, admin = break_like_a_killed_worktree_add(memory, trees)
+    trees.recover(AGENT)
+    assert not admin.exists() and not tree.path.exists()
+    fsck(memory)
+
+
+def test_a_sync_after_a_killed_worktree_add_succeeds(memory, trees, tmp_path):
+    from letta_ls.subagents.sync import sync_memory
+    from tests.subagents.remotes import bare_repository
+
+    bare = bare_repository(tmp_path / "remote.git")
+    sync_memory(memory, str(bare), author=AGENT, backups_dir=tmp_path / "backups")
+    other = tmp_path / "other"  # another machine pushes, so this sync has something to fetch
+    subprocess.run(["git", "clone", "-q", str(bare), str(other)], check=True)
+    (other / "notes.md").write_text("---\ndescription: Notes\n---\nfrom the other machine\n")
+    subprocess.run(["git", "-C", str(other), "add", "notes.md"], check=True)
+    subprocess.run(["git", "-C", str(other), "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-qm", "n"],
+                   check=True)
+    subprocess.run(["git", "-C", str(other), "push", "-q", "origin", "HEAD:main"], check=True)
+    break_like_a_killed_worktree_add(memory, trees)
+    result = sync_memory(memory, str(bare), author=AGENT, backups_dir=tmp_path / "backups")
+    assert result.head == memory.head()
+    fsck(memory)
