@@ -33,8 +33,6 @@ def prompt_tokens_read(provider: LocalProvider) -> int:
     return llama_cpp.llama_perf_context(engine_of(provider).llama._ctx.ctx).n_p_eval
 
 
-
-
 async def test_a_second_turn_does_not_read_the_system_prompt_again(provider: LocalProvider) -> None:
     runtime = AgentRuntime(Session(), provider, step_limit=1)
     await provider.load()
