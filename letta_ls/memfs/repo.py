@@ -325,12 +325,13 @@ class MemoryRepo:
                 self._apply_to_worktree(effective)
                 self._index_before_add = self._stat_index()
                 self._git("add", "-A", "--", *paths)
+                text = message.encode("utf-8", "surrogateescape")  # on stdin: a reason may outgrow argv (E2BIG)
                 if self._index_untouched_since_our_commit():
                     # nothing else is staged: a plain commit, as cheap as `git add` + `git commit` by hand
-                    self._git("commit", "-q", "--no-verify", "-m", message, env=author.env())
+                    self._git("commit", "-q", "--no-verify", "-F", "-", env=author.env(), input=text)
                 else:
                     # someone else touched the index: commit only our paths, leave theirs staged
-                    self._git("commit", "-q", "--no-verify", "-m", message, "--", *paths, env=author.env())
+                    self._git("commit", "-q", "--no-verify", "-F", "-", "--", *paths, env=author.env(), input=text)
                 self._index_stamp = self._stat_index()
             except BaseException:
                 with contextlib.suppress(Exception):  # if this fails too, the journal stays for the next writer

@@ -142,3 +142,16 @@ def test_changes_the_user_staged_by_hand_stay_out_of_memory_commits(repo):
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["b.md"]
     assert git(repo, "diff", "--cached", "--name-only").split() == ["system/human.md"]
     assert repo.snapshot().get("system/human.md").text.endswith("short answers.\n")
+
+
+@pytest.mark.parametrize("dirty_index", [False, True])
+def test_a_reason_longer_than_a_command_line_allows_is_committed_whole(repo, dirty_index):
+    """The reason is the commit message: past 128 KiB `git commit -m` fails with E2BIG, so it goes on stdin."""
+    if dirty_index:  # someone else staged a file: the commit names its paths
+        (repo.path / "theirs.md").write_text("staged by hand\n")
+        subprocess.run(["git", "-C", str(repo.path), "add", "theirs.md"], check=True)
+    reason = "why this note matters. " * 12_000  # 264 KB, as a CLI or the agent's tool may send
+    result = repo.commit({"notes/long.md": b"---\ndescription: long\n---\nbody\n"}, reason, AGENT)
+    message = subprocess.run(["git", "-C", str(repo.path), "log", "-1", "--format=%B", result.commit],
+                             capture_output=True, text=True, check=True).stdout
+    assert message.strip() == reason.strip()
