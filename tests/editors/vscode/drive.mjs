@@ -181,7 +181,7 @@ async function mainScenario() {
     await page.locator('.editor-instance .squiggly-error').first().waitFor();
     await runCommand('View: Focus Problems');
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'description-missing' }).first().waitFor();
-    await page.locator('.markers-panel .monaco-list-row', { hasText: 'add one line saying what this file is for' }).first().waitFor();
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'one line saying what this file is for' }).first().waitFor();
   });
 
   await step('edit-saved-as-commit', async () => {
