@@ -8,8 +8,8 @@ file becomes an ``insert`` of its text at the end of the body, and paths are nor
 under the memory folder (an absolute path outside memory loses its leading slash rather than being
 refused; ``..`` is still refused by the memory tool), and a ``str_replace`` whose ``old_string`` differs
 from the file only in case or spacing uses the file's own text when that occurs once. Applied only to the
-embedded local model (``Toolbox.repair_calls``): a capable model's mistakes go back to it unchanged, as
-SPEC section 10 says.
+embedded local model (``Toolbox.repair_examples``, set by a provider that declares them): a capable model's
+mistakes go back to it unchanged, as SPEC section 10 says.
 
 Core: no LSP; it reads only the names of the files in memory.
 """

@@ -123,7 +123,7 @@ class AgentRuntime:
     def toolbox(self) -> Toolbox:
         return Toolbox(self.session.operations("agent"), self.store, self.workspace,
                        self.session.home.root / "skills",
-                       repair_calls=getattr(self.provider, "name", None) == "local")
+                       repair_examples=getattr(self.provider, "repair_examples", None))
 
     def system_prompt(self, conversation_id: str, message_count: int) -> str:
         return self._prompt(conversation_id, message_count).text

@@ -19,7 +19,6 @@ from typing import Any
 from letta_ls.agent.call_repair import CopiedExampleError, refuse_copied_example, repair_memory_call
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.base import ToolSpec
-from letta_ls.agent.providers.local_prompt import EXAMPLE_TEXTS
 from letta_ls.memfs.operations import EditResult, MemoryOperations, MemoryToolError
 from letta_ls.memfs.skills import SkillUnavailableError, discover_skills, find_skill, read_skill
 
@@ -116,7 +115,9 @@ class Toolbox:
     conversations: ConversationStore
     workspace: list[Path] = field(default_factory=list)
     global_skills: Path | None = None
-    repair_calls: bool = False  # the embedded model's memory calls are repaired first (``call_repair.py``)
+    # set by a provider whose memory calls are repaired first (``call_repair.py``): the worked examples its
+    # prompt shows, which a call must not store word for word; None: calls run as the model made them
+    repair_examples: frozenset[str] | None = None
     handlers: dict[str, Callable[[dict[str, Any]], ToolOutcome]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -144,9 +145,9 @@ class Toolbox:
     # ------------------------------------------------------------------ memory
     def _memory(self, args: dict[str, Any]) -> ToolOutcome:
         note = ""
-        if self.repair_calls:
+        if self.repair_examples is not None:
             try:
-                refuse_copied_example(args, EXAMPLE_TEXTS)
+                refuse_copied_example(args, self.repair_examples)
             except CopiedExampleError as exc:
                 return ToolOutcome(f"Error: {exc}; nothing was changed", is_error=True)
             snapshot = self.memory.repo.snapshot()

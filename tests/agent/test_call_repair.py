@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from letta_ls.agent.call_repair import normalise_path
 from letta_ls.agent.conversations import ConversationStore
+from letta_ls.agent.providers.local_prompt import EXAMPLE_TEXTS
 from letta_ls.agent.tools import Toolbox
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryRepo
@@ -17,7 +18,8 @@ from tests.conftest import AGENT
 
 
 def toolbox(repo: MemoryRepo, tmp_path: Path, *, repair: bool) -> Toolbox:
-    return Toolbox(MemoryOperations(repo, AGENT), ConversationStore(tmp_path / "conversations"), repair_calls=repair)
+    return Toolbox(MemoryOperations(repo, AGENT), ConversationStore(tmp_path / "conversations"),
+                   repair_examples=EXAMPLE_TEXTS if repair else None)
 
 
 def body(repo: MemoryRepo, path: str) -> str:

@@ -61,6 +61,7 @@ from letta_ls.agent.providers.local_grammar import (
 from letta_ls.agent.providers.local_models import shipped_file
 from letta_ls.agent.providers.local_prompt import (
     CUT_MARK,
+    EXAMPLE_TEXTS,
     MESSAGE_OVERHEAD,
     PROMPT_MARGIN,
     TOOL_DESCRIPTION_CHARS,
@@ -177,6 +178,8 @@ class LocalProvider:
     """
 
     name = "local"
+    # a small model: its memory calls are repaired, and storing a worked example word for word is refused
+    repair_examples = EXAMPLE_TEXTS
 
     def __init__(self, *, model: str | None = None, context_window: int = LOCAL_CONTEXT_LIMIT,
                  n_threads: int | None = None, seed: int = 0) -> None:
