@@ -162,6 +162,10 @@ def test_whatever_a_quoted_argument_holds_the_commands_around_it_are_the_same(in
     "Stop the dev server, run the migrations, then start it again",
     "Add a retry helper that waits with exponential backoff instead of a fixed sleep",
     "Wait for the CI run to finish and then merge the PR",
+    # the first prompt of the real codex-session-view rollout: a task that names what to switch to
+    "finish up the users work by rigging up the chatbot-ui to use lmstudio instead of their initial implementatiion "
+    "of ollama. the user just replace endpoints and names in files that mentioned ollama",
+    "Make the app use Postgres instead of SQLite for the tests",
 ])
 def test_a_plain_request_is_not_a_correction(text):
     assert classify(text) == "request"

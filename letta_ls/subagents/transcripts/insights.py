@@ -38,12 +38,14 @@ _CORRECTION_ANYWHERE = re.compile(
     r"\b(?:not what i|you broke|that's wrong|that is wrong)\b|\byou\b[^.?!]*\b(?:instead of|rather than)\b"
     r"|^\W*(?:use|do|write|call|put)\s+[^.?!]*\b(?:instead of|rather than)\b", re.I
 )
+# "use X instead" is a standing wish only as an imperative (a sentence's first words, or after "please", "we",
+# "always"...): "rig the app up to use lmstudio instead of ollama" is a task, not a preference
 _PREFERENCE = re.compile(
     r"""\b(?:i\s+(?:prefer|like|want|hate|dislike|usually)\b|from\s+now\s+on\b
       |in\s+(?:this|our)\s+(?:repo|project|codebase)\b|we\s+(?:use|prefer|always|never|don'?t)\b
       |please\s+(?:use|keep|always|make)\b|make\s+sure\b|remember\s+(?:to|that)\b
       |keep\s+(?:answers|replies|responses|it)\s+(?:short|brief|concise|terse)
-      |use\s+\S+(?:\s+\S+)?\s+(?:instead|not|over|rather)\b)
+      |(?:^|[.!?;:]\s*|\b(?:please|always|just|we|you|should|i)\s+)use\s+\S+(?:\s+\S+)?\s+(?:instead|not|over|rather)\b)
       |(?:^|[.!?]\s+|\b(?:please|we|i|you|should)\s+)(?:always|never)\b
       |,\s*not\s+\w+""",
     re.I | re.X,
