@@ -67,6 +67,19 @@ COUNTED = [
     HandCount("claude-reliability/de3b8b19-5bc0-4a2a-934a-1b6806567e25.jsonl", "claude-code", "/tmp/tmp74wiyiny",
               ('Write a shell script called hello.sh that prints "Hello world" and run it.',),
               {"Write": 1, "Bash": 1}, frozenset({"hello.sh"})),
+    # Claude Code 2.0.76 (fasthooks 0.1.4 on PyPI, specs/data/sample_main_transcript.jsonl): prompts at lines 2,
+    # 10, 19, 27, 35 (typed with trailing spaces, which the reader trims); thinking blocks before every reply;
+    # Bash at 4, 29, 45, 46, 52; Write at 12, 37, 38; Read at 21, 44; stop_hook_summary system records at 8,
+    # 17, 25, 33, 56; then /compact: compact_boundary (59), the summary (60, isCompactSummary), the caveat (61,
+    # isMeta), <command-name>/compact (62) and its <local-command-stdout> (63).
+    HandCount("fasthooks/c45af7b1-cb7c-4e51-93db-8cbb250a877a.jsonl", "claude-code", "/workspace",
+              ("can you run a command ls -la",
+               "ok can you create a hello_world.py file and add a minimal code in it?",
+               "can you read it back with Read tool?",
+               "can you run `cat nonexistent.txt`",
+               "do something requiring multiple tools in one turn,"),
+              {"Bash": 5, "Write": 3, "Read": 2},
+              frozenset({"hello_world.py", "number_generator.py", "data.txt"})),
     # Claude Code 1.0.89 (alicoding/claude-parser, lines 1-5): prompt at 1 (typed with a trailing space, which
     # the reader trims), Bash `pwd` at 3, its result at 4, a "Running PostToolUse:Bash" system record at 5.
     HandCount("claude-parser/3a7770b4-aba3-46dd-b677-8fc2d71d4e06.jsonl", "claude-code",
@@ -110,7 +123,8 @@ def read(count: HandCount):
 def test_every_real_session_file_is_counted_here():
     kept = {str(p.relative_to(REAL)) for p in REAL.rglob("*.jsonl*") if "subagents" not in p.relative_to(REAL).parts}
     summary_only = {"claude-parser/4762e53b-7ca8-4464-9eac-d1816c343c50.jsonl"}
-    assert kept == {c.path for c in COUNTED} | summary_only
+    warmup = {"fasthooks/agent-af1ff21.jsonl"}
+    assert kept == {c.path for c in COUNTED} | summary_only | warmup
 
 
 @pytest.mark.parametrize("count", COUNTED, ids=[c.path.split("/")[-1][:40] for c in COUNTED])
@@ -138,6 +152,25 @@ def test_a_summary_whose_leaf_is_in_another_session_titles_nothing(tmp_path: Pat
     assert [(s.id, s.title) for s in history.sessions] == [("3a7770b4-aba3-46dd-b677-8fc2d71d4e06", None)]
 
 
+def test_a_compacted_session_keeps_its_slash_command_and_the_summary_apart_from_the_prompts():
+    session = read_claude_session(REAL / "fasthooks" / "c45af7b1-cb7c-4e51-93db-8cbb250a877a.jsonl", LIMITS)
+    assert session.compactions == 1
+    assert session_insights(session, ["/workspace"]).user_commands == ["/compact"]
+    assert [m.kind for m in session.messages if m.role == "user" and not m.from_user] == [
+        "compaction-summary", "command"]
+
+
+def test_the_warmup_run_claude_code_2_0_starts_is_no_subagent_task(tmp_path: Path):
+    """Claude Code 2.0 warms its Explore agent up at the start of a session: an ``agent-*.jsonl`` next to the
+    session whose only prompt is "Warmup" (written by the harness) and whose reply introduces the agent. It is
+    not work the agent delegated, so /init reads no task in it."""
+    home = tmp_path / "home"
+    shutil.copytree(REAL / "fasthooks", home / ".claude" / "projects" / encode_project_dir("/workspace"))
+    history = read_history(ProjectMatcher.for_folders(["/workspace"]), HistorySources.from_home(home, env={}))
+    assert [s.id for s in history.sessions] == ["c45af7b1-cb7c-4e51-93db-8cbb250a877a"]
+    assert not any(s.first_prompt == "Warmup" for s in history.sessions)
+
+
 @pytest.fixture
 def every_real_session(tmp_path: Path) -> Path:
     """A home holding every real session where Claude Code and Codex put them (the project folder Claude
@@ -159,6 +192,7 @@ def every_real_session(tmp_path: Path) -> Path:
     (["/Volumes/AliDev/ai-projects/claude-parser"], [("claude-code", "3a7770b4-aba3-46dd-b677-8fc2d71d4e06")]),
     (["/home/marco/projects/spotter"], [("claude-code", "tool_heavy")]),
     (["/home/USER/projects/spotter-worktrees"], [("claude-code", "258c7280-ae70-4798-800f-63464d01a85d")]),
+    (["/workspace"], [("claude-code", "c45af7b1-cb7c-4e51-93db-8cbb250a877a")]),
     (["/home/user/projects/temp/chatbot-ui"], [("codex", "019a93b9-f380-7600-98ff-940e6b99603c")]),
     # the plain and the compressed copy of one rollout: one session, read once
     (["/Users/macmini/Code/homelab-migration"], [("codex", "019b64e5-57fa-7463-b644-fba7e456f905")]),

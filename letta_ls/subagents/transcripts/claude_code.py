@@ -16,7 +16,8 @@ What the format is (learned from public readers and reports, since Anthropic doc
   ``subagents/workflows/<run>/``), earlier in ``<dir>/agent-<id>.jsonl``; ``agent-acompact-<id>.jsonl`` there
   is not a subagent but the compaction's own run (the harness's summarising prompt and the summary, which
   the session's file holds too), left out; older versions wrote them inline
-  in the session file. Their records carry ``isSidechain: true`` and ``agentId``
+  in the session file; 2.0.x also wrote a warm-up run per built-in agent (prompt "Warmup"), left out too.
+  Their records carry ``isSidechain: true`` and ``agentId``
   (daaain/claude-code-log#80, anthropics/claude-agent-sdk-typescript#242, letta-ai/trajectory#26).
 - One JSON object per line, ``type`` ``user`` / ``assistant`` / ``system`` / ``summary`` /
   ``file-history-snapshot`` / ``queue-operation`` / ``progress``..., with ``uuid``, ``parentUuid``,
@@ -188,9 +189,21 @@ def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None
     if subagent:
         session.id = agent_id or path.stem.removeprefix("agent-")
         session.parent_id = parent_id or (next(iter(parent_ids)) if len(parent_ids) == 1 else "unknown")
+        if _is_warmup(session):
+            session.messages.clear()  # no conversation: the history leaves the file out
     if unknown:
         session.notes.append("skipped records of unknown type: " + ", ".join(sorted(unknown)[:5]))
     return session
+
+
+_WARMUP_PROMPT = "Warmup"
+
+
+def _is_warmup(session: Session) -> bool:
+    """Claude Code 2.0 starts its Explore / Plan agents with the prompt "Warmup" (a subagent file whose only
+    prompt is that word, and whose reply introduces the agent): the harness priming a cache, not a task."""
+    prompts = [m.text.strip() for m in session.messages if m.role == "user" and m.kind == "text"]
+    return prompts == [_WARMUP_PROMPT] and not session.tool_calls()
 
 
 class _Queued:
