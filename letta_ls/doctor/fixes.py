@@ -20,7 +20,6 @@ from typing import Any
 
 from letta_ls.doctor.audit import AuditResult
 from letta_ls.doctor.checks.common import derive_description, line_starts, newline_of, plain_line, scan_file
-from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.doctor.checks.secrets import REDACTED, find_secrets
 from letta_ls.doctor.checks.size import part_path, split_sections
 from letta_ls.doctor.findings import Finding
@@ -33,7 +32,8 @@ from letta_ls.memfs.frontmatter import (
     replace_body,
     set_field,
 )
-from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
+from letta_ls.memfs.links import retarget_after_move
+from letta_ls.memfs.snapshot import MemorySnapshot
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _move(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) 
     if target in snapshot.files or target == path:
         return None
     changes: dict[str, str | None] = {path: None, target: text}
-    changes.update(_retarget_links(snapshot, path, target))
+    changes.update(retarget_after_move(snapshot, path, target))
     return FixPlan(f"doctor: move {path} to {target}", changes)
 
 
@@ -211,7 +211,8 @@ def _skill_to_folder(snapshot: MemorySnapshot, path: str, text: str, data: dict[
     elif doc.error.kind == "missing":
         new = _with_block(text, wanted)
     changes: dict[str, str | None] = {path: None, target: new}
-    changes.update(_retarget_links(snapshot, path, target))
+    # the skill's own text carries the new frontmatter; only the files linking to it are rewritten
+    changes.update({p: t for p, t in retarget_after_move(snapshot, path, target).items() if p != target})
     return FixPlan(f"doctor: move the skill {path} into its folder {target}", changes)
 
 
@@ -295,27 +296,6 @@ def _split(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any])
     if any(p in snapshot.files for p in changes if p != path):
         return None
     return FixPlan(f"doctor: split {path} into {len(sections)} linked files", changes)
-
-
-def _retarget_links(snapshot: MemorySnapshot, old: str, new: str) -> dict[str, str]:
-    """Rewrite every ``[[link]]`` that resolves to ``old`` so it names ``new``."""
-    out: dict[str, str] = {}
-    folders = snapshot.folders
-    for file in snapshot:
-        if file.path == old or not is_memory_markdown(file.path) or file.text is None:
-            continue
-        links = [link for link in links_in(file) if resolve_link(snapshot, link.target, file.path, folders) == old]
-        if not links:
-            continue
-        text = file.text
-        starts = line_starts(text)
-        for link in sorted(links, key=lambda k: (k.line, k.target_column), reverse=True):
-            replacement = new if link.target.endswith(".md") else new.removesuffix(".md")
-            start = starts[link.line] + link.target_column
-            end = starts[link.line] + link.target_end_column
-            text = text[:start] + replacement + text[end:]
-        out[file.path] = text
-    return out
 
 
 _HANDLERS = {
