@@ -111,3 +111,76 @@ def test_links_in_read_only_files_are_left_for_the_user(repo):
     agent.rename("reference/style.md", "reference/writing.md", reason="rename")
     assert "[[reference/style]]" in repo.read("notes/persona.md").text
     assert repo.read("reference/writing.md") is not None
+
+
+# --- the invariant, over generated memories ---------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from letta_ls.memfs.links import link_spans, resolve_markdown, resolve_wiki, retarget_after_move  # noqa: E402
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot  # noqa: E402
+
+_NAMES = st.sampled_from(["system", "reference", "notes", "skills/deploy", "reference/http", "archive"])
+_FILES = st.builds(lambda folder, stem: f"{folder}/{stem}.md", _NAMES, st.sampled_from(["a", "b", "api", "db"]))
+
+
+def _snapshot(texts: dict[str, str]) -> MemorySnapshot:
+    files = {p: MemoryFile(p, f"blob-{i}-{hash(t)}", t.encode()) for i, (p, t) in enumerate(sorted(texts.items()))}
+    return MemorySnapshot(None, files)
+
+
+def _targets(snapshot: MemorySnapshot) -> dict[tuple[str, int], str | None]:
+    """Each link (file, ordinal) → what it resolves to."""
+    out = {}
+    for file in snapshot:
+        for n, link in enumerate(link_spans(file.text)):
+            resolve = resolve_wiki if link.kind == "wiki" else resolve_markdown
+            out[(file.path, n)] = resolve(frozenset(snapshot.files), snapshot.folders, link.target, file.path)
+    return out
+
+
+@st.composite
+def memories(draw):
+    paths = draw(st.lists(_FILES, min_size=2, max_size=7, unique=True))
+    texts = {}
+    for path in paths:
+        lines = []
+        for other in draw(st.lists(st.sampled_from(paths), max_size=4)):
+            style = draw(st.sampled_from(["wiki", "wiki-bare", "md-rel", "md-root"]))
+            if style == "wiki":
+                lines.append(f"see [[{other}]]")
+            elif style == "wiki-bare":
+                lines.append(f"see [[{other.removesuffix('.md')}|label]]")
+            elif style == "md-root":
+                lines.append(f"see [x](/{other})")
+            else:
+                import posixpath
+                lines.append(f"see [x]({posixpath.relpath(other, posixpath.dirname(path))})")
+        texts[path] = "---\ndescription: d\n---\n" + "\n".join(lines) + "\n"
+    source = draw(st.one_of(st.sampled_from(paths), st.sampled_from(sorted({p.rsplit("/", 1)[0] for p in paths}))))
+    dest = draw(st.sampled_from(["moved", "archive/old", "reference/http/deeper", "x/y/z"]))
+    if source.endswith(".md"):
+        dest += ".md"
+    return texts, source, dest
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(memories())
+def test_after_any_move_every_link_reaches_the_same_file_it_reached_before(case):
+    texts, src, dst = case
+    before = _snapshot(texts)
+    if any(p == dst or p.startswith(dst + "/") for p in before.files):
+        return  # the operation refuses a move onto an existing name
+
+    def moved(path):
+        return dst + path[len(src):] if path == src or path.startswith(src + "/") else path
+
+    after_texts = {moved(p): t for p, t in texts.items()}
+    after_texts.update(retarget_after_move(before, src, dst))
+    after = _snapshot(after_texts)
+    old_targets = _targets(before)
+    new_targets = _targets(after)
+    for (path, n), target in old_targets.items():
+        if target is not None:
+            assert new_targets[(moved(path), n)] == moved(target), (path, n, texts[path], after_texts[moved(path)])
