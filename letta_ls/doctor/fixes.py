@@ -251,6 +251,22 @@ def _retarget_link(snapshot: MemorySnapshot, path: str, text: str, data: dict[st
     return FixPlan(f"doctor: point a link in {path} at {target}", {path: text[:start] + target + text[end:]})
 
 
+def _replace_path(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
+    plan = _retarget_link(snapshot, path, text, data)
+    return FixPlan(f"doctor: {data['old']} is now {data['target']} (in {path})", plan.changes) if plan else None
+
+
+def _remove_line(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
+    starts = line_starts(text)
+    line = int(data["line"])
+    if line >= len(starts) or line < (parse_document(text).body_start_line or 0):
+        return None
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    removed = text[starts[line]:end].strip()
+    return FixPlan(f"doctor: remove a stale line from {path}: {removed[:80]}",
+                   {path: text[:starts[line]] + text[end:]})
+
+
 def _split(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
     file = snapshot.get(path)
     doc = parse_document(text)
@@ -307,6 +323,8 @@ _HANDLERS = {
     "skill-to-folder": _skill_to_folder,
     "redact-secret": _redact_secret,
     "retarget-link": _retarget_link,
+    "replace-path": _replace_path,
+    "remove-line": _remove_line,
     "split": _split,
 }
 
