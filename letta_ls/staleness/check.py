@@ -102,23 +102,32 @@ def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cl
     return None
 
 
-_CACHE: dict[tuple[str, int], list[Finding]] = {}
+_CACHE: dict[tuple[str, str, str | None, int], list[Finding]] = {}
+_CLAIMS: dict[str, list[Claim]] = {}
+
+
+def _claims(file: MemoryFile) -> list[Claim]:
+    """A note's claims depend on its text only: read once per blob, whatever the workspace does."""
+    found = _CLAIMS.get(file.blob)
+    if found is None:
+        if len(_CLAIMS) > 50_000:
+            _CLAIMS.clear()
+        found = _CLAIMS[file.blob] = claims_in(file.text) if file.text is not None else []
+    return found
 
 
 def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, generation: int = 0) -> list[Finding]:
     """The stale claims of one note."""
-    key = (file.blob + file.path, generation)
+    key = (file.blob, file.path, snapshot.head, generation)
     if generation and key in _CACHE:
         return _CACHE[key]
-    text = file.text
     out: list[Finding] = []
-    if text is not None:
-        seen = set()
-        for claim in claims_in(text):
-            found = _claim_finding(snapshot, ws, file, claim)
-            if found is not None and (found.line, found.column) not in seen:
-                seen.add((found.line, found.column))
-                out.append(found)
+    seen = set()
+    for claim in _claims(file):
+        found = _claim_finding(snapshot, ws, file, claim)
+        if found is not None and (found.line, found.column) not in seen:
+            seen.add((found.line, found.column))
+            out.append(found)
     if generation:
         if len(_CACHE) > 50_000:
             _CACHE.clear()

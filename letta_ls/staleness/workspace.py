@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,3 +228,47 @@ def load_workspace(root: str | Path) -> Workspace:
         lock_tools=frozenset(tool for name, tool in LOCKFILES.items() if name in files),
         remote=remote, is_git=is_git,
     )
+
+
+_MANIFESTS = {"GNUmakefile", "makefile", "Makefile", "package.json", "justfile", "Justfile", ".justfile",
+              "Taskfile.yml", "Taskfile.yaml", "taskfile.yml", "Cargo.toml", *LOCKFILES}
+
+
+def updated(ws: Workspace, created: Sequence[str] = (), deleted: Sequence[str] = (),
+            renamed: Sequence[tuple[str, str]] = ()) -> Workspace:
+    """``ws`` after files were created, deleted or renamed (relative paths), without asking git again.
+
+    An editor's rename is recorded as history too (commit ``(not committed)``), so a note naming the old
+    path gets the new one as its quick fix before the rename is even committed. Only a manifest that was
+    touched (a Makefile, package.json, a lockfile…) is read again.
+    """
+    files = set(ws.files)
+    history = dict(ws.history)
+    for path in deleted:
+        prefix = path.rstrip("/") + "/"
+        files.difference_update([p for p in files if p == path or p.startswith(prefix)])
+    for old, new in renamed:
+        prefix = old.rstrip("/") + "/"
+        moving = [p for p in files if p == old or p.startswith(prefix)]
+        for p in moving:
+            files.discard(p)
+            files.add(new + p[len(old):])
+            history[p] = HistoryEvent("(not committed)", new + p[len(old):])
+        if not moving:  # a file watcher saw the deletion first: the rename still says where it went
+            history[old] = HistoryEvent("(not committed)", new)
+            if (ws.root / new).is_file():
+                files.add(new)
+    files.update(p for p in created if (ws.root / p).is_file())
+    touched = {p.rsplit("/", 1)[-1] for p in [*created, *deleted, *(n for pair in renamed for n in pair)]}
+    frozen = frozenset(files)
+    fresh = Workspace(root=ws.root, files=frozen, folders=_folders_of(frozen), history=history,
+                      make_targets=ws.make_targets, scripts=ws.scripts, just_recipes=ws.just_recipes, tasks=ws.tasks,
+                      cargo_packages=ws.cargo_packages, remote=ws.remote, is_git=ws.is_git,
+                      lock_tools=frozenset(tool for name, tool in LOCKFILES.items() if name in frozen))
+    if touched & _MANIFESTS:
+        fresh.make_targets = _make_targets(ws.root)
+        fresh.scripts = _scripts(ws.root, frozen)
+        fresh.just_recipes = _recipes(ws.root, ("justfile", "Justfile", ".justfile"), _JUST_RECIPE)
+        fresh.tasks = _recipes(ws.root, ("Taskfile.yml", "Taskfile.yaml", "taskfile.yml"), _TASK_NAME)
+        fresh.cargo_packages = _cargo_packages(ws.root, frozen)
+    return fresh
