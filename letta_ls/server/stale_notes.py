@@ -20,7 +20,7 @@ from letta_ls.doctor.findings import Finding, regrade
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.server.app import LettaServer
 from letta_ls.server.lifecycle import workspace_folders
-from letta_ls.staleness.check import stale_findings
+from letta_ls.staleness.check import StaleChecker
 from letta_ls.staleness.workspace import Workspace, load_workspace, updated
 
 log = logging.getLogger("letta_ls.server")
@@ -33,23 +33,25 @@ class StaleNotes:
 
     def __init__(self, ls: LettaServer) -> None:
         self.ls = ls
-        self.workspaces: dict[Path, Workspace] = {}
-        self.generation = 0
+        self.checkers: dict[Path, StaleChecker] = {}
         self.pending: asyncio.Task | None = None
         self.events: list[tuple[str, str, str | None]] = []  # (kind, path, new path) as reported
+
+    @property
+    def workspaces(self) -> dict[Path, Workspace]:
+        return {root: checker.ws for root, checker in self.checkers.items()}
 
     async def load(self) -> None:
         folders = workspace_folders(self.ls)
         loaded = await self.ls.run_blocking(lambda: {f.resolve(): load_workspace(f) for f in folders if f.is_dir()})
-        self.workspaces = loaded
-        self.generation += 1
+        self.checkers = {root: StaleChecker(ws) for root, ws in loaded.items()}
 
     def findings(self, snapshot: MemorySnapshot, paths: list[str] | None = None) -> list[Finding]:
         """Runs in a worker thread, beside the doctor."""
         out: list[Finding] = []
         overrides = self.ls.current.settings.memory.diagnostics
-        for ws in list(self.workspaces.values()):
-            out.extend(stale_findings(snapshot, ws, self.generation, paths))
+        for checker in list(self.checkers.values()):
+            out.extend(checker.findings(snapshot, paths))
         return regrade(out, overrides)
 
     # --- what the editor reports -----------------------------------------------------------------
@@ -94,17 +96,17 @@ class StaleNotes:
         if not per_root and not reload_history:
             return
 
-        def apply() -> dict[Path, Workspace]:
-            fresh = dict(self.workspaces)
+        def apply() -> None:
             for root, (created, deleted, renamed) in per_root.items():
-                if root in fresh:
-                    fresh[root] = updated(fresh[root], created, deleted, renamed)
-            if reload_history:
-                fresh = {root: load_workspace(root) for root in fresh}
-            return fresh
+                checker = self.checkers.get(root)
+                if checker is not None:
+                    changed = [*created, *deleted, *(p for pair in renamed for p in pair)]
+                    checker.update(updated(checker.ws, created, deleted, renamed), changed)
+            if reload_history:  # a commit in the workspace: its renames are history now
+                for root, checker in self.checkers.items():
+                    checker.update(load_workspace(root), everything=True)
 
-        self.workspaces = await self.ls.run_blocking(apply)
-        self.generation += 1
+        await self.ls.run_blocking(apply)
         self.ls.fire("workspace_changed")
 
 

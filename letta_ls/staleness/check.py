@@ -19,7 +19,7 @@ from letta_ls.doctor.findings import Finding, Fix, regrade, sort_findings
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.staleness.claims import Claim, claims_in
 from letta_ls.staleness.scope import notes_about
-from letta_ls.staleness.workspace import LOCKFILES, Workspace, load_workspace
+from letta_ls.staleness.workspace import LOCKFILES, MANIFESTS, Workspace, load_workspace
 
 CODE = "memory-stale"
 _JS = {"npm", "pnpm", "yarn", "bun"}
@@ -102,7 +102,6 @@ def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cl
     return None
 
 
-_CACHE: dict[tuple[str, str, str | None, int], list[Finding]] = {}
 _CLAIMS: dict[str, list[Claim]] = {}
 
 
@@ -116,11 +115,8 @@ def _claims(file: MemoryFile) -> list[Claim]:
     return found
 
 
-def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, generation: int = 0) -> list[Finding]:
+def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile) -> list[Finding]:
     """The stale claims of one note."""
-    key = (file.blob, file.path, snapshot.head, generation)
-    if generation and key in _CACHE:
-        return _CACHE[key]
     out: list[Finding] = []
     seen = set()
     for claim in _claims(file):
@@ -128,22 +124,89 @@ def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, genera
         if found is not None and (found.line, found.column) not in seen:
             seen.add((found.line, found.column))
             out.append(found)
-    if generation:
-        if len(_CACHE) > 50_000:
-            _CACHE.clear()
-        _CACHE[key] = out
     return out
 
 
-def stale_findings(snapshot: MemorySnapshot, ws: Workspace, generation: int = 0,
-                   paths: Iterable[str] | None = None) -> list[Finding]:
-    """``memory-stale`` findings for the notes about ``ws`` (or just ``paths`` of them)."""
-    wanted = notes_about(snapshot, ws.root, ws.remote)
-    chosen = wanted if paths is None else wanted & set(paths)
-    out: list[Finding] = []
-    for path in sorted(chosen):
-        out.extend(check_note(snapshot, ws, snapshot.files[path], generation))
+def _touches(claim: Claim, root: str, changed: set[str]) -> bool:
+    """Whether a workspace change under ``changed`` can alter what ``claim`` is judged to be."""
+    if claim.kind not in ("path", "pytest", "go"):
+        return False
+    value = claim.value.removeprefix(root).removeprefix("./").rstrip("/")
+    return any(value == c or value.startswith(c + "/") or c.startswith(value + "/") for c in changed)
+
+
+def _renamed_into(ws: Workspace, changed: set[str]) -> set[str]:
+    """Old paths whose rename chain passes through ``changed``: a note naming one is judged by where the
+    chain ends now (``guide.md`` → ``handbook.md`` → ``manual.md``)."""
+    into: dict[str, list[str]] = {}
+    for old, event in ws.history.items():
+        if event.new is not None:
+            into.setdefault(event.new, []).append(old)
+    out: set[str] = set()
+    todo = [n for n in into if any(n == c or n.startswith(c + "/") for c in changed)]
+    while todo:
+        for old in into.get(todo.pop(), ()):
+            if old not in out:
+                out.add(old)
+                todo.append(old)
     return out
+
+
+class StaleChecker:
+    """``memory-stale`` for one workspace, kept current: after a change only the notes whose claims the
+    change touches are checked again (a manifest or a new top-level entry re-checks every note)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._done: dict[tuple[str, str, str | None], list[Finding]] = {}
+        self._scopes: dict[tuple, frozenset[str]] = {}
+
+    def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> None:
+        changed = {c.rstrip("/") for c in changed}
+        old = self.ws
+        self.ws = ws
+        tops = {c.split("/", 1)[0] for c in changed}
+        if everything or any(old.known_root(t) != ws.known_root(t) for t in tops) or \
+                {c.rsplit("/", 1)[-1] for c in changed} & MANIFESTS:
+            self._done.clear()
+            return
+        changed |= _renamed_into(ws, changed) | _renamed_into(old, changed)
+        root = str(ws.root) + "/"
+        stale_keys = [key for key in self._done
+                      if key[0] not in _CLAIMS or any(_touches(claim, root, changed) for claim in _CLAIMS[key[0]])]
+        for key in stale_keys:
+            del self._done[key]
+
+    def _scope(self, snapshot: MemorySnapshot, paths: list[str] | None) -> frozenset[str]:
+        key = (snapshot.head, tuple((p, snapshot.files[p].blob) for p in paths or () if p in snapshot.files))
+        found = self._scopes.get(key)
+        if found is None:
+            if len(self._scopes) > 64:
+                self._scopes.clear()
+            found = self._scopes[key] = notes_about(snapshot, self.ws.root, self.ws.remote)
+        return found
+
+    def findings(self, snapshot: MemorySnapshot, paths: Iterable[str] | None = None) -> list[Finding]:
+        """``memory-stale`` findings for the notes about this workspace (or just ``paths`` of them)."""
+        chosen_paths = None if paths is None else list(paths)
+        wanted = self._scope(snapshot, chosen_paths)
+        chosen = wanted if chosen_paths is None else wanted & set(chosen_paths)
+        out: list[Finding] = []
+        if len(self._done) > 50_000:
+            self._done.clear()
+        for path in sorted(chosen):
+            file = snapshot.files[path]
+            key = (file.blob, path, snapshot.head)
+            found = self._done.get(key)
+            if found is None:
+                found = self._done[key] = check_note(snapshot, self.ws, file)
+            out.extend(found)
+        return out
+
+
+def stale_findings(snapshot: MemorySnapshot, ws: Workspace, paths: Iterable[str] | None = None) -> list[Finding]:
+    """``memory-stale`` findings for the notes about ``ws`` (or just ``paths`` of them), from scratch."""
+    return StaleChecker(ws).findings(snapshot, paths)
 
 
 def audit_with_workspace(result: AuditResult, snapshot: MemorySnapshot, workspace: str | Path,

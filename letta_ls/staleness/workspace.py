@@ -45,8 +45,8 @@ class Workspace:
     """The facts about one workspace folder that notes are checked against."""
 
     root: Path
-    files: frozenset[str]
-    folders: frozenset[str]
+    files: frozenset[str] | set[str]
+    folders: dict[str, int]  # every folder holding a file, with how many files are below it
     history: dict[str, HistoryEvent] = field(default_factory=dict)
     make_targets: frozenset[str] | None = None
     scripts: frozenset[str] | None = None
@@ -124,13 +124,17 @@ def _walk(root: Path) -> list[str]:
     return out
 
 
-def _folders_of(files: frozenset[str]) -> frozenset[str]:
-    out: set[str] = set()
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _folders_of(files: frozenset[str] | set[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
     for path in files:
-        parts = path.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]))
-    return frozenset(out)
+        for folder in _parents(path):
+            out[folder] = out.get(folder, 0) + 1
+    return out
 
 
 def read_history(root: Path) -> dict[str, HistoryEvent]:
@@ -171,7 +175,7 @@ def _make_targets(root: Path) -> frozenset[str] | None:
     return frozenset(found) if found is not None else None
 
 
-def _scripts(root: Path, files: frozenset[str]) -> frozenset[str] | None:
+def _scripts(root: Path, files: frozenset[str] | set[str]) -> frozenset[str] | None:
     manifests = [p for p in files if p == "package.json" or (p.endswith("/package.json") and p.count("/") <= 2)]
     if not manifests:
         return None
@@ -199,7 +203,7 @@ def _recipes(root: Path, names: tuple[str, ...], pattern: re.Pattern[str]) -> fr
     return None
 
 
-def _cargo_packages(root: Path, files: frozenset[str]) -> frozenset[str]:
+def _cargo_packages(root: Path, files: frozenset[str] | set[str]) -> frozenset[str]:
     out: set[str] = set()
     for rel in files:
         if rel == "Cargo.toml" or rel.endswith("/Cargo.toml"):
@@ -230,7 +234,7 @@ def load_workspace(root: str | Path) -> Workspace:
     )
 
 
-_MANIFESTS = {"GNUmakefile", "makefile", "Makefile", "package.json", "justfile", "Justfile", ".justfile",
+MANIFESTS = {"GNUmakefile", "makefile", "Makefile", "package.json", "justfile", "Justfile", ".justfile",
               "Taskfile.yml", "Taskfile.yaml", "taskfile.yml", "Cargo.toml", *LOCKFILES}
 
 
@@ -238,37 +242,63 @@ def updated(ws: Workspace, created: Sequence[str] = (), deleted: Sequence[str] =
             renamed: Sequence[tuple[str, str]] = ()) -> Workspace:
     """``ws`` after files were created, deleted or renamed (relative paths), without asking git again.
 
-    An editor's rename is recorded as history too (commit ``(not committed)``), so a note naming the old
-    path gets the new one as its quick fix before the rename is even committed. Only a manifest that was
-    touched (a Makefile, package.json, a lockfile…) is read again.
+    The cost grows with the change, not the workspace: the file set and the per-folder counts are
+    copied and adjusted (a folder is gone when its count drops to zero). An editor's rename is recorded
+    as history too (commit ``(not committed)``), so a note naming the old path gets the new one as its
+    quick fix before the rename is even committed. Only a manifest that was touched is read again.
     """
     files = set(ws.files)
+    folders = dict(ws.folders)
     history = dict(ws.history)
+
+    def below(path: str) -> list[str]:
+        path = path.rstrip("/")
+        if path in folders:
+            prefix = path + "/"
+            return [p for p in files if p.startswith(prefix)]
+        return [path] if path in files else []
+
+    def drop(path: str) -> None:
+        files.discard(path)
+        for folder in _parents(path):
+            left = folders.get(folder, 0) - 1
+            if left > 0:
+                folders[folder] = left
+            else:
+                folders.pop(folder, None)
+
+    def add(path: str) -> None:
+        if path not in files:
+            files.add(path)
+            for folder in _parents(path):
+                folders[folder] = folders.get(folder, 0) + 1
+
     for path in deleted:
-        prefix = path.rstrip("/") + "/"
-        files.difference_update([p for p in files if p == path or p.startswith(prefix)])
+        for p in below(path):
+            drop(p)
     for old, new in renamed:
-        prefix = old.rstrip("/") + "/"
-        moving = [p for p in files if p == old or p.startswith(prefix)]
+        old, new = old.rstrip("/"), new.rstrip("/")
+        moving = below(old)
         for p in moving:
-            files.discard(p)
-            files.add(new + p[len(old):])
+            drop(p)
+            add(new + p[len(old):])
             history[p] = HistoryEvent("(not committed)", new + p[len(old):])
         if not moving:  # a file watcher saw the deletion first: the rename still says where it went
             history[old] = HistoryEvent("(not committed)", new)
             if (ws.root / new).is_file():
-                files.add(new)
-    files.update(p for p in created if (ws.root / p).is_file())
+                add(new)
+    for path in created:
+        if (ws.root / path).is_file():
+            add(path)
     touched = {p.rsplit("/", 1)[-1] for p in [*created, *deleted, *(n for pair in renamed for n in pair)]}
-    frozen = frozenset(files)
-    fresh = Workspace(root=ws.root, files=frozen, folders=_folders_of(frozen), history=history,
+    fresh = Workspace(root=ws.root, files=files, folders=folders, history=history,
                       make_targets=ws.make_targets, scripts=ws.scripts, just_recipes=ws.just_recipes, tasks=ws.tasks,
                       cargo_packages=ws.cargo_packages, remote=ws.remote, is_git=ws.is_git,
-                      lock_tools=frozenset(tool for name, tool in LOCKFILES.items() if name in frozen))
-    if touched & _MANIFESTS:
+                      lock_tools=frozenset(tool for name, tool in LOCKFILES.items() if name in files))
+    if touched & MANIFESTS:
         fresh.make_targets = _make_targets(ws.root)
-        fresh.scripts = _scripts(ws.root, frozen)
+        fresh.scripts = _scripts(ws.root, files)
         fresh.just_recipes = _recipes(ws.root, ("justfile", "Justfile", ".justfile"), _JUST_RECIPE)
         fresh.tasks = _recipes(ws.root, ("Taskfile.yml", "Taskfile.yaml", "taskfile.yml"), _TASK_NAME)
-        fresh.cargo_packages = _cargo_packages(ws.root, frozen)
+        fresh.cargo_packages = _cargo_packages(ws.root, files)
     return fresh

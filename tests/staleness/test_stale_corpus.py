@@ -123,3 +123,45 @@ def test_the_quick_fixes_replace_the_renamed_path_or_remove_the_line(repo, works
     removed = plan_fix(snap, deleted).changes["notes/config.md"]
     assert "old_helper" not in removed and "Config lives in `src/config/settings.py`." in removed
     assert removed.endswith("Keep this line.\n") and removed.startswith("---\ndescription: Where config is\n---\n")
+
+
+def test_after_workspace_changes_the_incremental_checker_agrees_with_a_fresh_check(repo, workspace):
+    import random
+
+    from letta_ls.staleness.check import StaleChecker
+    from letta_ls.staleness.workspace import updated
+
+    root, _ = workspace
+    stale_lines = [line.replace("ROOT", str(root)) for line, _ in STALE]
+    _write_notes(repo, stale_lines + [line.replace("ROOT", str(root)) for line in LOOKALIKES], "mixed")
+    snap = repo.snapshot()
+    checker = StaleChecker(load_workspace(root))
+    checker.findings(snap)
+    rng = random.Random(5)
+    for step in range(25):
+        ws = checker.ws
+        existing = sorted(p for p in ws.files if not p.startswith(".git"))
+        action = rng.choice(["rename", "delete", "create", "rename-folder"])
+        if action == "rename":
+            old = rng.choice(existing)
+            new = old.rsplit("/", 1)[0] + f"/moved{step}.py" if "/" in old else f"moved{step}.py"
+            (root / new).parent.mkdir(parents=True, exist_ok=True)
+            (root / old).rename(root / new)
+            checker.update(updated(ws, renamed=[(old, new)]), [old, new])
+        elif action == "rename-folder":
+            folder = rng.choice(sorted(f for f in ws.folders if "/" in f or f in ("docs", "internal")))
+            new = folder + f"-v{step}"
+            (root / folder).rename(root / new)
+            checker.update(updated(ws, renamed=[(folder, new)]), [folder, new])
+        elif action == "delete":
+            old = rng.choice(existing)
+            (root / old).unlink()
+            checker.update(updated(ws, deleted=[old]), [old])
+        else:
+            new = rng.choice(["docs/setup.md", "src/app/router.py", "tests/fixtures/data.json", "Makefile"])
+            (root / new).parent.mkdir(parents=True, exist_ok=True)
+            (root / new).write_text("deploy:\n\ttrue\n" if new == "Makefile" else "")
+            checker.update(updated(ws, created=[new]), [new])
+        fresh = StaleChecker(checker.ws).findings(snap)
+        assert checker.findings(snap) == fresh, (step, action)
+        assert set(checker.ws.files) == set(load_workspace(root).files)  # the update saw what git sees
