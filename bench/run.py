@@ -7,7 +7,8 @@ files < 1 s. The language server's figures come from ``bench/server.py`` and the
 ``bench/agent.py``, a subagent's worktree-and-merge round trip from ``bench/subagents.py``, /init's readers'
 from ``bench/history.py`` and /init itself from ``bench/init.py``, a memory sync from ``bench/sync.py``, the
 dream scheduler's cost per chat turn from ``bench/dreams.py``, in the same JSON;
-``--only memfs|server|agent|subagents|init|sync|dreams`` runs one group.
+``--only memfs|server|agent|subagents|init|sync|dreams|stale`` runs one group; ``bench/stale.py`` times
+``memory-stale`` after a workspace rename.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench import dreams as dreams_bench
 from bench import history as history_bench
 from bench import init as init_bench
 from bench import server as server_bench
+from bench import stale as stale_bench
 from bench import subagents as subagents_bench
 from bench import sync as sync_bench
 from bench.corpus import memory_corpus
@@ -44,7 +46,7 @@ from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.settings import MemorySettings
 
 AUTHOR = Author("Bench", "bench@letta-ls.local")
-GROUPS = ("memfs", "server", "agent", "subagents", "init", "sync", "dreams")
+GROUPS = ("memfs", "server", "agent", "subagents", "init", "sync", "dreams", "stale")
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@letta-ls.local",
        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@letta-ls.local"}
 
@@ -179,6 +181,8 @@ def main() -> None:
             results += [{"group": "init", **entry} for entry in init_bench.run(tmp, quick=args.quick)]
         if "sync" in groups:
             results += [{"group": "sync", **entry} for entry in sync_bench.run(tmp, files, quick=args.quick)]
+        if "stale" in groups:
+            results += [{"group": "stale", **entry} for entry in stale_bench.run(tmp, files, quick=args.quick)]
         if "dreams" in groups:
             results += [{"group": "dreams", **entry} for entry in dreams_bench.run(tmp, files, quick=args.quick)]
     finally:

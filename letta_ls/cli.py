@@ -25,6 +25,7 @@ from letta_ls.memfs.tree import TreeEntry as RenderEntry
 from letta_ls.memfs.tree import render_tree
 from letta_ls.session import Session, apply_safe_fixes, audit_directory
 from letta_ls.settings import Settings, SettingsError, home_from_environment, structure_settings
+from letta_ls.staleness.check import audit_with_workspace
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -63,7 +64,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise CliError(f"{directory} is not a directory: give a memory directory (the one holding system/)")
         settings = _settings_without_creating_home(args)
-        _snap, result = audit_directory(directory, settings)
+        snapshot, result = audit_directory(directory, settings)
         if args.fix:
             if not (directory / ".git").exists():
                 raise CliError(f"{directory} is not a git repository: fixes are applied as commits, so --fix needs git")
@@ -72,7 +73,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 raise CliError(f"{directory} has no commit yet; commit it once before using --fix")
             applied = apply_safe_fixes(repo, settings, user_author(directory))
             _report_fixes(applied, args.format)
-            _snap, result = audit_directory(directory, settings)
+            snapshot, result = audit_directory(directory, settings)
         where = str(directory)
     else:
         session = _session(args)
@@ -82,6 +83,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             _report_fixes(applied, args.format)
             result = session.audit()
         where = f"{session.agent.name} ({session.agent.id})"
+        settings = session.settings
+        snapshot = session.repo.snapshot() if args.workspace else None
+    if args.workspace and snapshot is not None:
+        try:
+            result = audit_with_workspace(result, snapshot, args.workspace, settings.memory.diagnostics)
+        except NotADirectoryError as exc:
+            raise CliError(str(exc)) from exc
     if args.format == "json":
         _json(result.to_json())
     elif args.format == "markdown":
@@ -403,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     doctor.add_argument("--fix", action="store_true", help="apply the safe fixes, each as a commit")
     doctor.add_argument("--agent", help="audit this agent instead of the current one")
+    doctor.add_argument("--workspace", metavar="PATH",
+                        help="also check the notes about this workspace against it (memory-stale)")
     doctor.set_defaults(func=cmd_doctor)
 
     agents = sub.add_parser("agents", help="list, create, switch and pin agents")

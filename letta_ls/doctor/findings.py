@@ -27,6 +27,7 @@ CODES: dict[str, str] = {
     "secret": "error",
     "not-text": "warning",
     "memfs-constraint": "error",
+    "memory-stale": "warning",
 }
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2, "hint": 3}

@@ -20,7 +20,6 @@ from typing import Any
 
 from letta_ls.doctor.audit import AuditResult
 from letta_ls.doctor.checks.common import derive_description, line_starts, newline_of, plain_line, scan_file
-from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.doctor.checks.secrets import REDACTED, find_secrets
 from letta_ls.doctor.checks.size import part_path, split_sections
 from letta_ls.doctor.findings import Finding
@@ -33,7 +32,8 @@ from letta_ls.memfs.frontmatter import (
     replace_body,
     set_field,
 )
-from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
+from letta_ls.memfs.links import retarget_after_move
+from letta_ls.memfs.snapshot import MemorySnapshot
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _move(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) 
     if target in snapshot.files or target == path:
         return None
     changes: dict[str, str | None] = {path: None, target: text}
-    changes.update(_retarget_links(snapshot, path, target))
+    changes.update(retarget_after_move(snapshot, path, target))
     return FixPlan(f"doctor: move {path} to {target}", changes)
 
 
@@ -211,7 +211,8 @@ def _skill_to_folder(snapshot: MemorySnapshot, path: str, text: str, data: dict[
     elif doc.error.kind == "missing":
         new = _with_block(text, wanted)
     changes: dict[str, str | None] = {path: None, target: new}
-    changes.update(_retarget_links(snapshot, path, target))
+    # the skill's own text carries the new frontmatter; only the files linking to it are rewritten
+    changes.update({p: t for p, t in retarget_after_move(snapshot, path, target).items() if p != target})
     return FixPlan(f"doctor: move the skill {path} into its folder {target}", changes)
 
 
@@ -248,6 +249,22 @@ def _retarget_link(snapshot: MemorySnapshot, path: str, text: str, data: dict[st
         return None
     target = str(data["target"])
     return FixPlan(f"doctor: point a link in {path} at {target}", {path: text[:start] + target + text[end:]})
+
+
+def _replace_path(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
+    plan = _retarget_link(snapshot, path, text, data)
+    return FixPlan(f"doctor: {data['old']} is now {data['target']} (in {path})", plan.changes) if plan else None
+
+
+def _remove_line(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
+    starts = line_starts(text)
+    line = int(data["line"])
+    if line >= len(starts) or line < (parse_document(text).body_start_line or 0):
+        return None
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    removed = text[starts[line]:end].strip()
+    return FixPlan(f"doctor: remove a stale line from {path}: {removed[:80]}",
+                   {path: text[:starts[line]] + text[end:]})
 
 
 def _split(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any]) -> FixPlan | None:
@@ -297,27 +314,6 @@ def _split(snapshot: MemorySnapshot, path: str, text: str, data: dict[str, Any])
     return FixPlan(f"doctor: split {path} into {len(sections)} linked files", changes)
 
 
-def _retarget_links(snapshot: MemorySnapshot, old: str, new: str) -> dict[str, str]:
-    """Rewrite every ``[[link]]`` that resolves to ``old`` so it names ``new``."""
-    out: dict[str, str] = {}
-    folders = snapshot.folders
-    for file in snapshot:
-        if file.path == old or not is_memory_markdown(file.path) or file.text is None:
-            continue
-        links = [link for link in links_in(file) if resolve_link(snapshot, link.target, file.path, folders) == old]
-        if not links:
-            continue
-        text = file.text
-        starts = line_starts(text)
-        for link in sorted(links, key=lambda k: (k.line, k.target_column), reverse=True):
-            replacement = new if link.target.endswith(".md") else new.removesuffix(".md")
-            start = starts[link.line] + link.target_column
-            end = starts[link.line] + link.target_end_column
-            text = text[:start] + replacement + text[end:]
-        out[file.path] = text
-    return out
-
-
 _HANDLERS = {
     "add-description": _add_description,
     "normalize-frontmatter": _normalize_frontmatter,
@@ -327,6 +323,8 @@ _HANDLERS = {
     "skill-to-folder": _skill_to_folder,
     "redact-secret": _redact_secret,
     "retarget-link": _retarget_link,
+    "replace-path": _replace_path,
+    "remove-line": _remove_line,
     "split": _split,
 }
 

@@ -26,6 +26,7 @@ from letta_ls.memfs.frontmatter import (
     set_field,
 )
 from letta_ls.memfs.frontmatter import one_line as one_line_description
+from letta_ls.memfs.links import retarget_after_move
 from letta_ls.memfs.paths import UnsafePathError, check_memory_path, normalize_memory_path
 from letta_ls.memfs.repo import (
     Author,
@@ -121,6 +122,19 @@ class MemoryOperations:
         if doc is not None and doc.read_only:
             raise MemoryToolError(f"{path} is read_only: only the user can change it. "
                                   "Leave it as it is, or ask the user.")
+
+    def _may_edit(self, snap: MemorySnapshot) -> Callable[[str], bool]:
+        """Whether a file may be changed along with another (a link rewritten): read-only ones, by the
+        agent, may not; they keep the old link, and the doctor shows it broken to the user."""
+
+        def may(path: str) -> bool:
+            try:
+                self._check_writable(snap, path)
+            except MemoryToolError:
+                return False
+            return True
+
+        return may
 
     def _check_read_only_key(self, before: str | None, after: str, path: str) -> None:
         if self.actor != "agent":
@@ -302,6 +316,7 @@ class MemoryOperations:
             changes[target] = found.text if found.text is not None else None
             if found.text is None:
                 raise MemoryToolError(f"{p} is not text; move it with git instead")
+        changes.update(retarget_after_move(snap, src, dst, may_edit=self._may_edit(snap)))
         return self._commit(snap, changes, reason, verb="rename")
 
     @_serialised

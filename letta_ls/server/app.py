@@ -192,14 +192,15 @@ def build_server() -> LettaServer:
         init,
         lifecycle,
         runs,
+        stale_notes,
         status,
         sync,
         watcher,
     )
 
     server = LettaServer()
-    modules = (health, lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams,
-               init)
+    modules = (health, lifecycle, runs, documents, diagnostics, stale_notes, editing, commands, chat, status, watcher,
+               sync, dreams, init)
     for module in modules:
         module.register(server)
     return server

@@ -116,9 +116,12 @@ class DiagnosticsPublisher:
         text, version = doc.source, doc.version
         session = self.ls.current
 
+        stale = getattr(self.ls, "stale_notes", None)
+
         def check() -> list[Finding]:
             snap = session.repo.snapshot().with_text(parsed.path, text)
-            return check_document(snap, parsed.path, session.settings.memory, session.counter)
+            found = check_document(snap, parsed.path, session.settings.memory, session.counter)
+            return found + stale.findings(snap, [parsed.path]) if stale is not None else found
 
         findings = await self.ls.run_blocking(check)
         current = self.open_document(uri)
@@ -139,8 +142,10 @@ class DiagnosticsPublisher:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
         result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
+        stale = getattr(self.ls, "stale_notes", None)
+        extra = await self.ls.run_blocking(stale.findings, snap) if stale is not None else []
         by_path: dict[str, list[Finding]] = defaultdict(list)
-        for finding in result.findings:
+        for finding in [*result.findings, *extra]:
             by_path[finding.path].append(finding)
         encoding = self.ls.workspace.position_encoding
         agent_id = session.agent.id
@@ -200,5 +205,6 @@ def register(server: LettaServer) -> None:
     server.on("initialized", first_refresh)
     server.on("after_commit", lambda paths: publisher.refresh_committed())
     server.on("settings_changed", publisher.refresh_committed)
+    server.on("workspace_changed", publisher.refresh_committed)  # memory-stale follows the workspace
     # the Problems list follows the current agent: the old agent's findings go, the new one's come
     server.on("agent_switched", publisher.refresh_committed)

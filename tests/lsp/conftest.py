@@ -139,6 +139,12 @@ async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str
             return None
         return types.MessageActionItem(title=lsp_client.answers.pop(0))
 
+    lsp_client.registrations = []  # what the server asked to register (file watchers), as an editor accepts it
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        lsp_client.registrations.extend(params.registrations)
+
     await start_server(lsp_client, transport, lsp_env)
     lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),

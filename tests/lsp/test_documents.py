@@ -168,3 +168,20 @@ async def test_the_editor_deletes_and_renames_memory_files_as_commits_it_can_und
     with pytest.raises(JsonRpcException, match="does not exist"):
         await request(client, "letta/memoryDelete", {"uri": uri_of(client, "reference/toolbox/shell.md")})
     assert repo.head() == deleted.commit  # refused requests commit nothing
+
+
+async def test_renaming_in_the_editor_rewrites_the_links_to_the_file_in_the_same_commit(client):
+    repo = client.home.memory_repo(client.agent)
+    await request(client, "letta/memoryWrite", {"uri": uri_of(client, "reference/deploy.md"),
+                                                "text": "---\ndescription: How we deploy\n---\nmake ship\n"})
+    await request(client, "letta/memoryWrite", {"uri": uri_of(client, "system/index.md"),
+                                                "text": "---\ndescription: Index\n---\nDeploying: [[reference/deploy]]"
+                                                        " and [how](../reference/deploy.md)\n"})
+    before = repo.head()
+    renamed = await request(client, "letta/memoryRename", {"uri": uri_of(client, "reference/deploy.md"),
+                                                           "newUri": uri_of(client, "reference/ops/deploy.md")})
+    assert renamed.commit == repo.head() and repo.history(limit=2)[1].commit == before  # one commit
+    index = await read(client, uri_of(client, "system/index.md"))
+    assert "[[reference/ops/deploy]]" in index and "[how](../reference/ops/deploy.md)" in index
+    changed = await client.recorder.wait_for("letta/memoryChanged", lambda p: p.head == renamed.commit)
+    assert uri_of(client, "system/index.md") in changed.uris  # an open index reloads with the new link

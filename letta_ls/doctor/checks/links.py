@@ -5,24 +5,19 @@
 resolves to a file with or without ``.md``, or to a folder, relative to the memory root (a leading
 ``memory/`` or ``/`` is accepted, as the agent's tools accept it); as a fallback, relative to the
 linking file's own folder (skills link to their ``references/`` that way). Links inside fenced code
-and inline code spans are examples, not links, and are ignored. ``links_in`` is shared with the fixer,
-which rewrites links when a file moves.
+and inline code spans are examples, not links, and are ignored. The link syntax and its resolution live
+in ``memfs.links`` (a rename rewrites links there); this module caches the links of each blob.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from letta_ls.doctor.checks.common import BlobCache, CheckContext, basename, finding, is_markdown, scan_file, stem
 from letta_ls.doctor.findings import Finding, Fix
+from letta_ls.memfs.links import WIKI_LINK, mask_inline_code, normalize_target, resolve_wiki
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
-
-_LINK = re.compile(r"\[\[([^\[\]\n]+?)\]\]")
-_TICKS = re.compile(r"`+")
-_ROOT_PREFIXES = ("${MEMORY_DIR}/", "$MEMORY_DIR/", "memory/", "./", "/")
 
 
 @dataclass(frozen=True)
@@ -40,35 +35,6 @@ class Link:
 _LINKS: BlobCache[list[Link]] = BlobCache()
 
 
-def _mask_inline_code(line: str) -> str:
-    """Blank out inline code spans (a run of backticks up to the next run of the same length)."""
-    if "`" not in line:
-        return line
-    runs = [(m.start(), m.end()) for m in _TICKS.finditer(line)]
-    by_length: dict[int, list[int]] = {}
-    for index, (start, end) in enumerate(runs):
-        by_length.setdefault(end - start, []).append(index)
-    spans = []
-    index = 0
-    while index < len(runs):
-        start, end = runs[index]
-        later = by_length[end - start]
-        position = bisect_right(later, index)
-        if position == len(later):
-            index += 1
-            continue
-        closing = later[position]
-        spans.append((start, runs[closing][1]))
-        index = closing + 1
-    pieces = []
-    previous = 0
-    for start, end in spans:
-        pieces += [line[previous:start], " " * (end - start)]
-        previous = end
-    pieces.append(line[previous:])
-    return "".join(pieces)
-
-
 def links_in(file: MemoryFile) -> list[Link]:
     """Every wiki link in a markdown file's body, outside code."""
     scan = scan_file(file)
@@ -81,7 +47,7 @@ def links_in(file: MemoryFile) -> list[Link]:
             line = scan.lines[i]
             if "[[" not in line or scan.code[i]:
                 continue
-            for match in _LINK.finditer(_mask_inline_code(line)):
+            for match in WIKI_LINK.finditer(mask_inline_code(line)):
                 inner = match.group(1)
                 target = re.split(r"[|#]", inner, maxsplit=1)[0]
                 lead = len(target) - len(target.lstrip())
@@ -95,39 +61,11 @@ def links_in(file: MemoryFile) -> list[Link]:
     return _LINKS.get(file.blob, compute)
 
 
-def normalize_target(target: str) -> str:
-    t = target.strip()
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _ROOT_PREFIXES:
-            if t.startswith(prefix):
-                t = t[len(prefix):]
-                changed = True
-    return t.rstrip("/")
-
-
 def resolve_link(
     snapshot: MemorySnapshot, target: str, from_path: str, folders: frozenset[str] | None = None
 ) -> str | None:
     """The file (or folder) a link target names, or None when it names nothing in memory."""
-    folders = snapshot.folders if folders is None else folders
-    files = snapshot.files
-    root = normalize_target(target)
-    candidates = [root]
-    relative = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), target.strip()))
-    if not relative.startswith("../") and relative not in (".", ".."):
-        candidates.append(relative)
-    for candidate in candidates:
-        if not candidate:
-            continue
-        if candidate in files:
-            return candidate
-        if candidate + ".md" in files:
-            return candidate + ".md"
-        if candidate in folders:
-            return candidate
-    return None
+    return resolve_wiki(snapshot.files.keys(), snapshot.folders if folders is None else folders, target, from_path)
 
 
 def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:

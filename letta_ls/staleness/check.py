@@ -1,0 +1,219 @@
+"""``memory-stale``: a note that says something the workspace no longer bears out.
+
+Each finding quotes its evidence: the path that is gone and, when git shows it, the commit that renamed
+or deleted it and the new path (offered as a quick fix, one commit like every fix); the target, script
+or recipe that the task runner does not define; the lockfile that contradicts the tool a note prescribes.
+The checks read the workspace's facts (``workspace.Workspace``) and each note's claims
+(``claims.claims_in``); results are cached per blob and workspace state, so after a change only the
+notes that changed, or the claims a workspace change touched, cost anything.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+
+from letta_ls.doctor.audit import AuditResult
+from letta_ls.doctor.findings import Finding, Fix, regrade, sort_findings
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
+from letta_ls.staleness.claims import Claim, claims_in
+from letta_ls.staleness.scope import notes_about
+from letta_ls.staleness.workspace import LOCKFILES, MANIFESTS, Workspace, load_workspace
+
+CODE = "memory-stale"
+_JS = {"npm", "pnpm", "yarn", "bun"}
+_PY = {"poetry", "uv", "pipenv", "pdm"}
+_SHOWN = 8
+
+
+def _listing(names: Iterable[str]) -> str:
+    names = sorted(names)
+    shown = ", ".join(f"`{n}`" for n in names[:_SHOWN])
+    return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "") if names else "none"
+
+
+def _finding(file: MemoryFile, claim: Claim, message: str, fix: Fix | None = None) -> Finding:
+    return Finding(file.path, CODE, "warning", claim.line, message, column=claim.column, end_line=claim.line,
+                   end_column=claim.end_column, fix=fix or Fix("remove-line", "Remove this line from the note",
+                                                                {"line": claim.line}))
+
+
+def _in_memory(snapshot: MemorySnapshot, note: str, value: str) -> bool:
+    """A path that names a memory file (from the root or the note's folder) is a memory link, not a claim."""
+    candidates = {value, posixpath.normpath(posixpath.join(posixpath.dirname(note), value))}
+    return any(c in snapshot.files or c + ".md" in snapshot.files or c in snapshot.folders for c in candidates)
+
+
+def _path_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, claim: Claim) -> Finding | None:
+    value = claim.value
+    root = str(ws.root) + "/"
+    if value.startswith("/"):
+        if not value.startswith(root):
+            return None  # a path outside this workspace: another repository's, or the system's
+        value = value[len(root):]
+    value = posixpath.normpath(value.removeprefix("./")) if value not in (".", "./") else ""
+    if value.startswith("../") or ws.exists(value) or _in_memory(snapshot, file.path, claim.value):
+        return None
+    if not ws.known_root(value):
+        return None
+    event = ws.gone(value)
+    shown = f"`{claim.value}`"
+    if event is not None and event.new is not None and ws.exists(event.new):
+        new = event.new if not claim.value.startswith("/") else root + event.new
+        new = ("./" + new) if claim.value.startswith("./") else new
+        return _finding(file, claim, f"{shown} no longer exists in the workspace: git shows it was renamed to "
+                                     f"`{event.new}` in {event.commit}.",
+                        Fix("replace-path", f"Replace with `{new}`", {
+                            "line": claim.line, "column": claim.column, "end_column": claim.end_column,
+                            "old": claim.value, "target": new}))
+    if event is not None:
+        return _finding(file, claim, f"{shown} no longer exists in the workspace: git shows it was deleted in "
+                                     f"{event.commit}.")
+    return _finding(file, claim, f"{shown} does not exist in the workspace ({ws.root.name}).")
+
+
+def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, claim: Claim) -> Finding | None:
+    kind = claim.kind
+    if kind in ("path", "pytest", "go"):
+        return _path_finding(snapshot, ws, file, claim)
+    if kind == "make" and ws.make_targets is not None and claim.value not in ws.make_targets:
+        return _finding(file, claim, f"`make {claim.value}`: the workspace's Makefile has no target "
+                                     f"`{claim.value}` (targets: {_listing(ws.make_targets)}).")
+    if kind == "script" and ws.scripts is not None and claim.value not in ws.scripts:
+        return _finding(file, claim, f"`{claim.tool} run {claim.value}`: package.json has no script "
+                                     f"`{claim.value}` (scripts: {_listing(ws.scripts)}).")
+    if kind == "just" and ws.just_recipes is not None and claim.value not in ws.just_recipes:
+        return _finding(file, claim, f"`just {claim.value}`: the justfile has no recipe `{claim.value}` "
+                                     f"(recipes: {_listing(ws.just_recipes)}).")
+    if kind == "task" and ws.tasks is not None and claim.value not in ws.tasks:
+        return _finding(file, claim, f"`task {claim.value}`: the Taskfile has no task `{claim.value}` "
+                                     f"(tasks: {_listing(ws.tasks)}).")
+    if kind == "cargo" and ws.cargo_packages and claim.value not in ws.cargo_packages:
+        return _finding(file, claim, f"`cargo -p {claim.value}`: no crate of that name in the workspace "
+                                     f"(crates: {_listing(ws.cargo_packages)}).")
+    if kind == "tool":
+        family = _JS if claim.value in _JS else _PY
+        present = ws.lock_tools & family
+        if present and claim.value not in present:
+            locks = sorted(name for name, tool in LOCKFILES.items() if tool in present and name in ws.files)
+            return _finding(file, claim, f"The note says {claim.value}, but the workspace's lockfile is "
+                                         f"{', '.join(f'`{n}`' for n in locks)} ({', '.join(sorted(present))}).")
+    return None
+
+
+_CLAIMS: dict[str, list[Claim]] = {}
+
+
+def _claims(file: MemoryFile) -> list[Claim]:
+    """A note's claims depend on its text only: read once per blob, whatever the workspace does."""
+    found = _CLAIMS.get(file.blob)
+    if found is None:
+        if len(_CLAIMS) > 50_000:
+            _CLAIMS.clear()
+        found = _CLAIMS[file.blob] = claims_in(file.text) if file.text is not None else []
+    return found
+
+
+def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile) -> list[Finding]:
+    """The stale claims of one note."""
+    out: list[Finding] = []
+    seen = set()
+    for claim in _claims(file):
+        found = _claim_finding(snapshot, ws, file, claim)
+        if found is not None and (found.line, found.column) not in seen:
+            seen.add((found.line, found.column))
+            out.append(found)
+    return out
+
+
+def _touches(claim: Claim, root: str, changed: set[str]) -> bool:
+    """Whether a workspace change under ``changed`` can alter what ``claim`` is judged to be."""
+    if claim.kind not in ("path", "pytest", "go"):
+        return False
+    value = claim.value.removeprefix(root).removeprefix("./").rstrip("/")
+    return any(value == c or value.startswith(c + "/") or c.startswith(value + "/") for c in changed)
+
+
+def _renamed_into(ws: Workspace, changed: set[str]) -> set[str]:
+    """Old paths whose rename chain passes through ``changed``: a note naming one is judged by where the
+    chain ends now (``guide.md`` → ``handbook.md`` → ``manual.md``)."""
+    into: dict[str, list[str]] = {}
+    for old, event in ws.history.items():
+        if event.new is not None:
+            into.setdefault(event.new, []).append(old)
+    out: set[str] = set()
+    todo = [n for n in into if any(n == c or n.startswith(c + "/") for c in changed)]
+    while todo:
+        for old in into.get(todo.pop(), ()):
+            if old not in out:
+                out.add(old)
+                todo.append(old)
+    return out
+
+
+class StaleChecker:
+    """``memory-stale`` for one workspace, kept current: after a change only the notes whose claims the
+    change touches are checked again (a manifest or a new top-level entry re-checks every note)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._done: dict[tuple[str, str, str | None], list[Finding]] = {}
+        self._scopes: dict[tuple, frozenset[str]] = {}
+
+    def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> None:
+        changed = {c.rstrip("/") for c in changed}
+        old = self.ws
+        self.ws = ws
+        tops = {c.split("/", 1)[0] for c in changed}
+        if everything or any(old.known_root(t) != ws.known_root(t) for t in tops) or \
+                {c.rsplit("/", 1)[-1] for c in changed} & MANIFESTS:
+            self._done.clear()
+            return
+        changed |= _renamed_into(ws, changed) | _renamed_into(old, changed)
+        root = str(ws.root) + "/"
+        stale_keys = [key for key in self._done
+                      if key[0] not in _CLAIMS or any(_touches(claim, root, changed) for claim in _CLAIMS[key[0]])]
+        for key in stale_keys:
+            del self._done[key]
+
+    def _scope(self, snapshot: MemorySnapshot, paths: list[str] | None) -> frozenset[str]:
+        key = (snapshot.head, tuple((p, snapshot.files[p].blob) for p in paths or () if p in snapshot.files))
+        found = self._scopes.get(key)
+        if found is None:
+            if len(self._scopes) > 64:
+                self._scopes.clear()
+            found = self._scopes[key] = notes_about(snapshot, self.ws.root, self.ws.remote)
+        return found
+
+    def findings(self, snapshot: MemorySnapshot, paths: Iterable[str] | None = None) -> list[Finding]:
+        """``memory-stale`` findings for the notes about this workspace (or just ``paths`` of them)."""
+        chosen_paths = None if paths is None else list(paths)
+        wanted = self._scope(snapshot, chosen_paths)
+        chosen = wanted if chosen_paths is None else wanted & set(chosen_paths)
+        out: list[Finding] = []
+        if len(self._done) > 50_000:
+            self._done.clear()
+        for path in sorted(chosen):
+            file = snapshot.files[path]
+            key = (file.blob, path, snapshot.head)
+            found = self._done.get(key)
+            if found is None:
+                found = self._done[key] = check_note(snapshot, self.ws, file)
+            out.extend(found)
+        return out
+
+
+def stale_findings(snapshot: MemorySnapshot, ws: Workspace, paths: Iterable[str] | None = None) -> list[Finding]:
+    """``memory-stale`` findings for the notes about ``ws`` (or just ``paths`` of them), from scratch."""
+    return StaleChecker(ws).findings(snapshot, paths)
+
+
+def audit_with_workspace(result: AuditResult, snapshot: MemorySnapshot, workspace: str | Path,
+                         diagnostics: dict[str, str] | None = None) -> AuditResult:
+    """``result`` plus the ``memory-stale`` findings against ``workspace`` (graded by ``memory.diagnostics``)."""
+    root = Path(workspace)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a directory: give the workspace folder the memory describes")
+    found = regrade(stale_findings(snapshot, load_workspace(root)), diagnostics or {})
+    return AuditResult(sort_findings([*result.findings, *found]), result.tokens)
