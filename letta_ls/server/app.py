@@ -189,7 +189,7 @@ def build_server() -> LettaServer:
         dreams,
         editing,
         health,
-        init,
+        init_command,
         lifecycle,
         runs,
         status,
@@ -199,7 +199,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams,
-               init)
+               init_command)
     for module in modules:
         module.register(server)
     return server
