@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from letta_ls.init.history import claude_code, codex
+import letta_ls.init.history.claude_code as claude_code
+import letta_ls.init.history.codex as codex
 from letta_ls.init.history.jsonl import recorded_folders
 from letta_ls.init.history.model import (
     DetectedHistory,
