@@ -12,8 +12,8 @@ API::
 ``progress(message, percentage)`` is called on the caller's event loop. Errors are ``remote.SyncError``
 subclasses with messages that say what to do and never hold a credential.
 
-One sync, under an ``flock`` on ``.git/letta-sync.lock`` so two windows never sync one agent at once (the
-writer lock is not held meanwhile: the agent and the user keep writing):
+One sync, under a lock (``letta_ls.file_locks``) on ``.git/letta-sync.lock`` so two windows never sync one agent
+at once (the writer lock is not held meanwhile: the agent and the user keep writing):
 
 1. **Pull.** The remote's main is fetched into the private ref ``refs/letta-sync/<remote>/main`` (never
    into a branch, no FETCH_HEAD; a remote without main is an empty one), then merged into local main by
@@ -35,18 +35,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import functools
 import hashlib
 import inspect
 import logging
-import os
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from letta_ls.file_locks import locked_file_async
 from letta_ls.memfs.presets import list_presets
 from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.subagents.context import Progress
@@ -322,20 +321,8 @@ def _preset_texts() -> dict[str, frozenset[str]]:
 @contextlib.asynccontextmanager
 async def _sync_lock(repo: MemoryRepo) -> AsyncIterator[None]:
     """One sync per repository at a time, across processes; waits for a running one to finish."""
-    fd = await asyncio.to_thread(os.open, repo.common_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(LOCK_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    async with locked_file_async(repo.common_dir / LOCK_NAME, poll_seconds=LOCK_POLL_SECONDS):
+        yield
 
 
 # ---------------------------------------------------------------------------------------------- drivers

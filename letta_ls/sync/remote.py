@@ -35,6 +35,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,7 +356,10 @@ def _remote_moved(summary: str, stderr: str) -> bool:
 def _kill_group(proc: subprocess.Popen) -> None:
     """Stop git and the helpers it started (ssh, git-remote-https), then reap it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        if sys.platform == "win32":  # no process groups (nor SIGKILL): git's helpers end with their pipes
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(Exception):
         proc.communicate(timeout=5)
 
