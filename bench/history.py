@@ -18,9 +18,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from letta_ls.subagents.transcripts import HistorySources, ProjectMatcher, read_history
-from letta_ls.subagents.workspace import inspect_workspace
-from letta_ls.subagents.workspace.inspector import SKIP_DIRS
+from letta_ls.init.history import HistorySources, ProjectMatcher, read_history
+from letta_ls.init.workspace import inspect_workspace
+from letta_ls.init.workspace.inspector import SKIP_DIRS
 
 PROJECT = "/home/bench/code/shop"
 WORDS = ("order", "refund", "payment", "stripe", "redis", "cache", "route", "handler", "test", "fixture", "migration",

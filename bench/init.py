@@ -28,13 +28,13 @@ from bench import agent as agent_bench
 from bench import history as history_bench
 from letta_ls.agent.providers.openai_provider import OpenAIProvider
 from letta_ls.home import Home
+from letta_ls.init.draft import draft_memory
+from letta_ls.init.history import HistorySources, ProjectMatcher, encode_project_dir, read_history
+from letta_ls.init.run import InitRequest, MemoryInitializer
+from letta_ls.init.workspace import inspect_workspace
+from letta_ls.init.writes import memory_texts
 from letta_ls.session import Session
-from letta_ls.subagents.init_draft import draft_memory
-from letta_ls.subagents.init_run import InitRequest, MemoryInitializer
-from letta_ls.subagents.init_writes import memory_texts
 from letta_ls.subagents.runner import SubagentRunner
-from letta_ls.subagents.transcripts import HistorySources, ProjectMatcher, encode_project_dir, read_history
-from letta_ls.subagents.workspace import inspect_workspace
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

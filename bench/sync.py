@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from letta_ls.memfs.repo import Author, MemoryRepo
-from letta_ls.subagents.sync import sync_memory
+from letta_ls.sync.memory_sync import sync_memory
 
 AUTHOR = Author("Bench", "bench@letta-ls.local")
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@letta-ls.local",

@@ -6,17 +6,14 @@ The bytes go to a temporary file beside the target (or in ``tmp_dir``, which mus
 system), are fsynced, and the temporary file is renamed over the target; on any failure the temporary
 file is removed and the target is untouched. One implementation for every file letta-ls rewrites:
 settings and agent records, conversation state and index, memory files in a work tree, the checkout
-journal. ``flocked``: a file held under ``flock`` for as long as a ``with`` block runs (settings, the
-conversation directory and its transcripts, the sleep-time state). Plain file-system work, no git.
+journal. Locks across processes are ``letta_ls.file_locks``. Plain file-system work, no git.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -45,16 +42,3 @@ def _short(name: str) -> str:
     NAME_MAX (255 bytes) and the save would fail on its temporary file."""
     return os.fsencode(name)[:40].decode("utf-8", "ignore")
 
-
-@contextlib.contextmanager
-def flocked(path: Path, operation: int = fcntl.LOCK_EX, flags: int = os.O_RDWR | os.O_CREAT) -> Iterator[int]:
-    """``path`` opened with ``flags`` and held under ``flock(operation)``; the descriptor is yielded. ``flock`` is
-    per open file, so a second ``flocked`` of the same path in one process waits like another process would."""
-    fd = os.open(path, flags, 0o644)
-    try:
-        fcntl.flock(fd, operation)
-        yield fd
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

@@ -25,7 +25,7 @@ from typing import Any
 
 from git.exc import GitError
 
-from letta_ls.atomic_files import flocked, write_atomic
+from letta_ls.atomic_files import write_atomic
 from letta_ls.config_problems import (
     AGENT_INVALID,
     HOME_UNUSABLE,
@@ -34,6 +34,7 @@ from letta_ls.config_problems import (
     SETTINGS_INVALID,
     ConfigurationProblem,
 )
+from letta_ls.file_locks import locked_file
 from letta_ls.memfs.presets import get_preset
 from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.memfs.repo_errors import MemoryRepoError, WriterLockTimeout
@@ -156,7 +157,7 @@ class Home:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with flocked(self.root / ".lock"):
+        with locked_file(self.root / ".lock"):
             yield
 
     # ------------------------------------------------------------------ settings.json

@@ -34,7 +34,6 @@ itself always keeps everything: ``render_markdown()`` renders it (for ``letta-co
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -61,8 +60,9 @@ from letta_ls.agent.conversation_render import clip, render_conversation
 from letta_ls.agent.conversation_search import SearchHit, search_messages, searchable_text
 from letta_ls.agent.history_repair import NO_RESULT, repair_history
 from letta_ls.agent.messages import Message, new_id, now_iso
-from letta_ls.agent.transcript_writer import TurnStatus, append_records, flocked, message_record, turn_record
+from letta_ls.agent.transcript_writer import TurnStatus, append_records, message_record, turn_record
 from letta_ls.agent.transcripts import TRANSCRIPTS, CompactionRecord, Transcript
+from letta_ls.file_locks import locked_file
 
 __all__ = ["DEFAULT_ID", "DEFAULT_TITLE", "NO_RESULT", "CompactionRecord", "ConversationInfo", "ConversationStore",
            "SearchHit", "TurnStatus", "UnknownConversationError", "clip", "repair_history", "searchable_text",
@@ -103,7 +103,7 @@ class ConversationStore:
         if key in held:
             raise RuntimeError(f"the lock of {key} is already held by this thread")
         self.directory.mkdir(parents=True, exist_ok=True)
-        with flocked(self.directory / ".lock", fcntl.LOCK_EX):
+        with locked_file(self.directory / ".lock"):
             held.add(key)
             try:
                 yield read_index(self.directory)

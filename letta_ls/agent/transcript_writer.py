@@ -12,7 +12,6 @@ safety rests on, and they hold whatever the store does with the index.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from typing import Any, Literal
 
 from letta_ls.agent.messages import Message, now_iso
 from letta_ls.agent.transcripts import TRANSCRIPTS
-from letta_ls.atomic_files import flocked  # re-exported: the store's directory lock uses it too
+from letta_ls.file_locks import locked_file
 
 logger = logging.getLogger("letta_ls.agent.conversations")
 
@@ -50,7 +49,7 @@ def append_records(path: Path, records: list[dict[str, Any]], *, sync: bool = Tr
     flock, then one fsync for them all (unless ``sync`` is false: the caller syncs later); returns the
     transcript's size after them."""
     data = b"".join(_line(record) for record in records)
-    with flocked(path, fcntl.LOCK_EX, os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
+    with locked_file(path, flags=os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             logger.warning("%s ends with a torn line (an interrupted write); starting a fresh line", path)

@@ -23,7 +23,6 @@ a given offset. Nothing here writes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from letta_ls import file_locks
 from letta_ls.agent.messages import Message
 
 logger = logging.getLogger("letta_ls.agent.conversations")
@@ -132,7 +132,7 @@ class TranscriptReader:
             self.forget(key)
             return Transcript([])
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            file_locks.lock(fd, shared=True)
             stat = os.fstat(fd)
             known = self._usable(key, fd, stat)
             start = known.offset if known is not None else 0
@@ -232,7 +232,7 @@ def summarise_tail(path: Path, start: int) -> TailSummary | None:
     except FileNotFoundError:
         return None if start else TailSummary(0, 0, None, None)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        file_locks.lock(fd, shared=True)
         size = os.fstat(fd).st_size
         if size < start:
             return None

@@ -1,13 +1,14 @@
 """The writer lock of a memory work tree: one writer at a time across threads and processes.
 
 A repository's writers take an in-process ``RLock`` shared by every ``MemoryRepo`` of the same
-directory, then an exclusive ``flock`` on a lock file in the work tree's git directory, so threads and
-processes never interleave (no lost update, no ``index.lock`` race). The lock is re-entrant within a
-thread: the nesting depth lives on the shared ``WriterLock``, so two ``MemoryRepo`` objects for one
-directory used in one thread re-enter it instead of blocking on their own ``flock``. Whoever takes it
-first gets to clear what a crashed writer left (``clear_stale_git_locks`` and the repository's own
-checks, run by ``hold_writer_lock`` on acquiring). It exists apart from ``repo.py`` because the lock's
-rules (sharing, re-entry, staleness) are a concern of their own; it knows nothing of commits.
+directory, then an exclusive lock (``letta_ls.file_locks``: ``flock`` on Linux and macOS) on a lock file in
+the work tree's git directory, so threads and processes never interleave (no lost update, no ``index.lock``
+race). The lock is re-entrant within a thread: the nesting depth lives on the shared ``WriterLock``, so two
+``MemoryRepo`` objects for one directory used in one thread re-enter it instead of blocking on their own
+file lock. Whoever takes it first gets to clear what a crashed writer left (``clear_stale_git_locks`` and
+the repository's own checks, run by ``hold_writer_lock`` on acquiring). It exists apart from ``repo.py``
+because the lock's rules (sharing, re-entry, staleness) are a concern of their own; it knows nothing of
+commits.
 
 Waiting is bounded (``LETTA_LS_LOCK_TIMEOUT`` seconds, 60 by default): a writer that cannot get the lock
 raises ``WriterLockTimeout`` naming who holds it (pid and command, found in ``/proc/locks`` or in the
@@ -18,7 +19,6 @@ Readers never take this lock: they read commits, which git writes atomically.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sys
 import threading
@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from letta_ls.file_locks import lock_until, unlock
 from letta_ls.memfs.repo_errors import WriterLockTimeout
 
 STALE_LOCK_SECONDS = 10.0
@@ -98,7 +99,7 @@ def hold_writer_lock(state: WriterLock, lock_file: Path, on_acquire: Callable[[]
                 state.depth = 0
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                unlock(fd)
         finally:
             os.close(fd)
     finally:
@@ -106,16 +107,10 @@ def hold_writer_lock(state: WriterLock, lock_file: Path, on_acquire: Callable[[]
 
 
 def _flock_until(fd: int, lock_file: Path, deadline: float, wait: float) -> None:
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise WriterLockTimeout(
-                    f"memory is locked for writing by {describe_holder(lock_file)}; gave up after {wait:g} s. "
-                    f"Wait for it to finish (or stop it) and try again; the lock is {lock_file}") from None
-            time.sleep(_POLL_SECONDS)
+    if not lock_until(fd, deadline, poll_seconds=_POLL_SECONDS):
+        raise WriterLockTimeout(
+            f"memory is locked for writing by {describe_holder(lock_file)}; gave up after {wait:g} s. "
+            f"Wait for it to finish (or stop it) and try again; the lock is {lock_file}")
 
 
 def _write_holder(fd: int) -> None:
@@ -123,7 +118,8 @@ def _write_holder(fd: int) -> None:
     command = " ".join(sys.argv)[:200] or "python"
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {command}\n".encode("utf-8", "replace"), 0)
+        os.lseek(fd, 0, os.SEEK_SET)  # not os.pwrite: Windows has none
+        os.write(fd, f"{os.getpid()} {command}\n".encode("utf-8", "replace"))
 
 
 def describe_holder(lock_file: Path) -> str:

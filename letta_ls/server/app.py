@@ -189,7 +189,7 @@ def build_server() -> LettaServer:
         dreams,
         editing,
         health,
-        init,
+        init_command,
         lifecycle,
         runs,
         stale_notes,
@@ -200,7 +200,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, stale_notes, editing, commands, chat, status, watcher,
-               sync, dreams, init)
+               sync, dreams, init_command)
     for module in modules:
         module.register(server)
     return server

@@ -1,4 +1,4 @@
-"""``letta.sync`` over LSP (SPEC sections 7 and 9): a thin adapter over ``letta_ls.subagents.sync``.
+"""``letta.sync`` over LSP (SPEC sections 7 and 9): a thin adapter over ``letta_ls.sync.memory_sync``.
 
 ``letta.sync {}`` → ``{pushed, pulled, conflicts, head, changed, backup, unpushed, remote, report}``. It re-reads
 settings.json first (a remote set there while the editor runs is used), merges with the agent's model as
@@ -22,9 +22,9 @@ from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import rpc_errors
 from letta_ls.settings import unstructure_settings
-from letta_ls.subagents.remote import BadRemoteError, SyncError, parse_remote
 from letta_ls.subagents.resolve import resolver_for
-from letta_ls.subagents.sync import SyncResult, sync_memory_async
+from letta_ls.sync.memory_sync import SyncResult, sync_memory_async
+from letta_ls.sync.remote import BadRemoteError, SyncError, parse_remote
 
 log = logging.getLogger("letta_ls.server")
 STATUS_EVENT = "sync_changed"

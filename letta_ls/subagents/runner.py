@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Awaitable, Callable, Generator, Iterable
@@ -56,6 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from letta_ls import file_locks
 from letta_ls.memfs.repo_errors import MemoryRepoError
 from letta_ls.session import Session
 from letta_ls.subagents.context import RunContext, run_title
@@ -215,14 +215,12 @@ class SubagentRunner:
         """Salvage what crashed runs left, unless another process is running a run right now."""
         fd = await asyncio.to_thread(self._open_lock)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not file_locks.try_lock(fd):
                 return []  # that process owns the worktrees; it recovers before its own runs
             try:
                 return await self._recover()
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                file_locks.unlock(fd)
         finally:
             os.close(fd)
 
@@ -306,7 +304,7 @@ class SubagentRunner:
                         self._running = None
                         self._notify_state()
                 finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    file_locks.unlock(fd)
             finally:
                 os.close(fd)
 
@@ -316,13 +314,8 @@ class SubagentRunner:
 
     async def _take_lock(self, fd: int) -> bool:
         """Wait for the agent's run lock (another process may hold it); False if nothing waits any more."""
-        while self._queued is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                await asyncio.sleep(LOCK_POLL_SECONDS)
-        return False
+        return await file_locks.lock_async(fd, poll_seconds=LOCK_POLL_SECONDS,
+                                          still_wanted=lambda: self._queued is not None)
 
     async def _recover(self) -> list[RecoveredWorktree]:
         done = await asyncio.to_thread(self.worktrees.recover, self.agent.author)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls.agent.messages import now_iso
-from letta_ls.atomic_files import flocked
+from letta_ls.file_locks import locked_file
 from letta_ls.home import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SleeptimeStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with flocked(self.directory / LOCK_NAME):
+        with locked_file(self.directory / LOCK_NAME):
             yield
 
     def read(self) -> SleeptimeState:

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from letta_ls.cli_init import pick
+from letta_ls.cli.init_command import pick
 from letta_ls.home import Home
-from letta_ls.subagents.init_questions import DEPTH
-from tests.subagents.init_helpers import history_home
-from tests.subagents.workspaces import make_node_workspace
+from letta_ls.init.questions import DEPTH
+from tests.init.helpers import history_home
+from tests.init.workspaces import make_node_workspace
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
 """``letta-ls init`` without a model, as a user runs it, over the real Claude Code and Codex sessions kept in
-tests/subagents/samples/real: the history note it commits to memory holds the prompts the person typed and none
+tests/init/samples/real: the history note it commits to memory holds the prompts the person typed and none
 of what the harness wrote (stop-hook feedback, AGENTS.md instructions, environment context, a summary of
 another session).
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from letta_ls.home import Home
-from letta_ls.subagents.transcripts import encode_project_dir
+from letta_ls.init.history import encode_project_dir
 
-REAL = Path(__file__).parents[1] / "subagents" / "samples" / "real"
+REAL = Path(__file__).parents[1] / "init" / "samples" / "real"
 CLAUDE_PROJECT = "/tmp/tmpw6sk2trg"  # recorded by claude-reliability's coverage-test-fix session
 CLAUDE_SESSION = "c64cc478-3430-40fe-8e9c-4ee9986e9754.jsonl"
 CLAUDE_PROMPT = ("Add a function called multiply_numbers(a: int, b: int) -> int that multiplies two numbers "

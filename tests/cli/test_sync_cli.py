@@ -4,7 +4,7 @@ import json
 import os
 
 from tests.cli.test_cli import run
-from tests.subagents.remotes import Machine, bare_repository, free_port, git_daemon, remote_main
+from tests.sync.remotes import Machine, bare_repository, free_port, git_daemon, remote_main
 
 
 def test_memory_sync_pushes_pulls_and_reports(tmp_path, isolated_environment):

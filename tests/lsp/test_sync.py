@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.lsp.test_diagnostics import wait_diagnostics
-from tests.subagents.remotes import Machine, bare_repository, git_daemon, remote_main
+from tests.sync.remotes import Machine, bare_repository, git_daemon, remote_main
 
 
 async def run(client, command: str, *arguments):

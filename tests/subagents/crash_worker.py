@@ -17,8 +17,8 @@ from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.session import apply_safe_fixes
 from letta_ls.settings import structure_settings
 from letta_ls.subagents.merge import merge_into
-from letta_ls.subagents.sync import sync_memory
 from letta_ls.subagents.worktrees import Worktrees
+from letta_ls.sync.memory_sync import sync_memory
 
 USER = Author("Dana", "dana@example.com")
 AGENT = Author("Agent", "agent@letta-ls.local")

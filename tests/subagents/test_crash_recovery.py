@@ -27,7 +27,7 @@ from letta_ls.session import Session
 from letta_ls.subagents.merge import SAVE_MESSAGE, merge_into
 from letta_ls.subagents.worktrees import Worktrees
 from tests.subagents.helpers import AGENT, USER, branch_with, doc, git
-from tests.subagents.remotes import bare_repository, remote_main
+from tests.sync.remotes import bare_repository, remote_main
 
 WORKER = str(Path(__file__).with_name("crash_worker.py"))
 BULK = 30  # files in the moved folder: its move spends a while with some files moved and some not

@@ -144,8 +144,8 @@ def test_recover_drops_a_worktree_whose_head_points_at_nothing(memory, trees):
 
 
 def test_a_sync_after_a_killed_worktree_add_succeeds(memory, trees, tmp_path):
-    from letta_ls.subagents.sync import sync_memory
-    from tests.subagents.remotes import bare_repository
+    from letta_ls.sync.memory_sync import sync_memory
+    from tests.sync.remotes import bare_repository
 
     bare = bare_repository(tmp_path / "remote.git")
     sync_memory(memory, str(bare), author=AGENT, backups_dir=tmp_path / "backups")

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letta_ls.agent.providers.base import ProviderError
-from letta_ls.atomic_files import flocked, write_atomic
+from letta_ls.atomic_files import write_atomic
+from letta_ls.file_locks import locked_file
 
 CHUNK = 8 * 1024 * 1024
 
@@ -176,7 +177,7 @@ def ensure_model_file(model: EmbeddedModel, cache: Path | None = None) -> Path:
     if _verified(model, target):
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    with flocked(folder / f".{model.file_name}.lock"):  # one process assembles; the others wait and reuse it
+    with locked_file(folder / f".{model.file_name}.lock"):  # one process assembles; the others wait and reuse it
         if _verified(model, target):
             return target
         if target.exists():  # there but not stamped (an older letta-ls, a stamp lost): hash it once

@@ -1,0 +1,108 @@
+"""``letta.init`` over LSP: /init with its questions shown through ``window/showMessageRequest``, its
+phases through ``$/progress``, and the merged memory announced with ``letta/memoryChanged``.
+
+A thin adapter over ``letta_ls.init.run``. Each agent gets one ``SubagentRunner`` in this server
+(created on its first /init, after the runner's crash recovery) and one ``MemoryInitializer``, both pinned to
+that agent, so switching agents mid-run never moves the run. The workspace is the editor's folders; the
+questions (data in the core) are asked here, one message with buttons at a time, and a client that cannot
+answer, or a dismissed message, gives the default. Errors (no workspace folder, a second /init while one runs,
+a bad argument) come back as JSON-RPC errors whose message says what to do; nothing is lost by them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from typing import Any
+
+from letta_ls.init.questions import InitQuestion
+from letta_ls.init.run import InitError, InitRequest, MemoryInitializer, init_provider
+from letta_ls.server.app import LettaServer
+from letta_ls.server.commands import ask, single_argument
+from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
+from letta_ls.server.lifecycle import workspace_folders
+from letta_ls.subagents.outcome import MergeOutcome
+from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, SubagentRunner
+
+log = logging.getLogger("letta_ls.server")
+TITLE = "Initializing memory (/init)"
+
+
+class _Announcer(RunnerObserver):
+    """What a run of this agent merges into main is announced, while the agent is the editor's current one."""
+
+    def __init__(self, ls: LettaServer, agent_id: str) -> None:
+        self.ls = ls
+        self.agent_id = agent_id
+
+    def merged(self, run: RunInfo, outcome: MergeOutcome) -> None:
+        session = self.ls.session
+        if session is not None and session.agent.id == self.agent_id:
+            self.ls.notify_memory_changed(outcome.head, outcome.changed)
+
+
+class InitService:
+    """The /init of each agent in this server."""
+
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self._agents: dict[str, MemoryInitializer] = {}
+
+    async def initializer(self) -> MemoryInitializer:
+        session = self.ls.current
+        found = self._agents.get(session.agent.id)
+        if found is None:
+            pinned = copy.copy(session)  # the agent's session as it is now: a later switch does not move it
+            seat = self.ls.runs.observer(session.agent.id)  # type: ignore[attr-defined]
+            runner = SubagentRunner(pinned, observers=[_Announcer(self.ls, session.agent.id), seat])
+            await runner.start()
+            found = self._agents.setdefault(session.agent.id, MemoryInitializer(pinned, runner))
+        found.session.settings = session.settings  # the settings in force now (the model may have changed)
+        return found
+
+
+def _arguments(args: tuple[Any, ...]) -> tuple[str | None, bool | None]:
+    arg = single_argument("letta.init", args)
+    depth, history = arg.get("depth"), arg.get("history")
+    if depth is not None and depth not in ("standard", "deep"):
+        raise InvalidParams(f'letta.init: depth is "standard" or "deep", not {depth!r}')
+    if history is not None and not isinstance(history, bool):
+        raise InvalidParams(f"letta.init: history is true or false, not {history!r}")
+    return depth, history
+
+
+def register(server: LettaServer) -> None:
+    service = InitService(server)
+    server.init_service = service  # type: ignore[attr-defined]
+
+    @server.command("letta.init")
+    async def init(ls: LettaServer, *args: Any) -> dict:
+        with rpc_errors():
+            depth, history = _arguments(args)
+            initializer = await service.initializer()
+            if initializer.running:
+                raise RequestFailed("/init is already running for this agent; wait for it to finish (its progress "
+                                    "shows in the editor) before starting another")
+            request = InitRequest(tuple(workspace_folders(ls)), depth, history)  # type: ignore[arg-type]
+            provider, note = init_provider(initializer.session.settings.model)
+
+            async def ask_user(question: InitQuestion) -> str | None:
+                return await ask(ls, question.message, question.titles)
+
+            token = await ls.begin_progress(TITLE, "starting")
+            ending = "failed"
+            try:
+                result = await initializer.run(request, ask=ask_user, provider=provider, provider_note=note,
+                                               progress=lambda message, pct: ls.report_progress(token, message, pct))
+                ending = {"merged": "done", "no_changes": "done: nothing to change"}.get(
+                    result.status, f"{result.status}: see the report")
+            except (InitError, RunnerBusyError) as exc:
+                raise RequestFailed(str(exc)) from exc
+            finally:
+                ls.end_progress(token, ending)
+                close = getattr(provider, "aclose", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        await close()
+            return result.to_json()

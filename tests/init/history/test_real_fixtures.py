@@ -1,0 +1,205 @@
+"""Every real session kept under samples/real/, read as /init reads it, against what was counted by hand.
+
+The expectations below were counted from the raw JSONL lines (the line numbers are given), never from what a
+reader returns: the prompts the person typed (exact text), the tool calls by name, the files the agent
+edited, and the project folder each session belongs to. SOURCES.md says where each file comes from, which
+Claude Code / Codex version wrote it and under what licence it is kept; docs/sessions.md has the table."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from letta_ls.init.history import (
+    HistorySources,
+    ProjectMatcher,
+    ReadLimits,
+    encode_project_dir,
+    read_claude_session,
+    read_codex_rollout,
+    read_history,
+    session_insights,
+)
+
+REAL = Path(__file__).parent.parent / "samples" / "real"
+LIMITS = ReadLimits()
+
+# text only the harness writes; none of it is ever a typed prompt
+HARNESS_TEXT = ("Stop hook feedback", "CLAUDE_PLUGIN_ROOT", "PostToolUse", "<environment_context>",
+                "AGENTS.md instructions", "<INSTRUCTIONS>", "task-notification", "local-command",
+                "This session is being continued", "Git File Recovery After Accidental Deletion")
+
+CHATBOT_PROMPT = ("finish up the users work by rigging up the chatbot-ui to use lmstudio instead of their initial "
+                  "implementatiion of ollama. the user just replace endpoints and names in files that mentioned "
+                  "ollama, so look for functions etc... that still need work to get this working. \"LM Studio "
+                  "configuration.md\" read this to help you")
+HOMELAB_PROMPT = ("can you analyse the MD files in this directory and determine if the info we have is clear "
+                  "enough to start planning the migration?")
+HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f905.jsonl"
+
+
+@dataclass(frozen=True)
+class HandCount:
+    """What one real file holds, counted by hand from its lines."""
+
+    path: str  # under samples/real/
+    source: str
+    project: str  # the folder the session recorded as its working directory
+    prompts: tuple[str, ...]
+    calls: dict[str, int] = field(default_factory=dict)
+    edited: frozenset[str] = frozenset()  # relative to ``project``
+
+
+COUNTED = [
+    # Claude Code 2.1.14 (DRMacIver/claude-reliability): line 1 a queue-operation dequeue, line 2 the prompt;
+    # Glob at 4, 28; Read at 6, 7, 30; Edit at 11, 12, 32; Bash at 18, 20, 23, 34, 36; lines 16 and 26 are
+    # "Stop hook feedback" records (isMeta) the harness wrote after the agent stopped.
+    HandCount("claude-reliability/c64cc478-3430-40fe-8e9c-4ee9986e9754.jsonl", "claude-code", "/tmp/tmpw6sk2trg",
+              ("Add a function called multiply_numbers(a: int, b: int) -> int that multiplies two numbers together. "
+               "Add a test for it.",),
+              {"Glob": 2, "Read": 3, "Edit": 3, "Bash": 5},
+              frozenset({"src/math_utils.py", "tests/test_math_utils.py", ".gitignore"})),
+    # Claude Code 2.1.14: prompt at line 2, Write at 3, Bash at 5, a Stop hook record at 8.
+    HandCount("claude-reliability/de3b8b19-5bc0-4a2a-934a-1b6806567e25.jsonl", "claude-code", "/tmp/tmp74wiyiny",
+              ('Write a shell script called hello.sh that prints "Hello world" and run it.',),
+              {"Write": 1, "Bash": 1}, frozenset({"hello.sh"})),
+    # Claude Code 2.0.76 (fasthooks 0.1.4 on PyPI, specs/data/sample_main_transcript.jsonl): prompts at lines 2,
+    # 10, 19, 27, 35 (typed with trailing spaces, which the reader trims); thinking blocks before every reply;
+    # Bash at 4, 29, 45, 46, 52; Write at 12, 37, 38; Read at 21, 44; stop_hook_summary system records at 8,
+    # 17, 25, 33, 56; then /compact: compact_boundary (59), the summary (60, isCompactSummary), the caveat (61,
+    # isMeta), <command-name>/compact (62) and its <local-command-stdout> (63).
+    HandCount("fasthooks/c45af7b1-cb7c-4e51-93db-8cbb250a877a.jsonl", "claude-code", "/workspace",
+              ("can you run a command ls -la",
+               "ok can you create a hello_world.py file and add a minimal code in it?",
+               "can you read it back with Read tool?",
+               "can you run `cat nonexistent.txt`",
+               "do something requiring multiple tools in one turn,"),
+              {"Bash": 5, "Write": 3, "Read": 2},
+              frozenset({"hello_world.py", "number_generator.py", "data.txt"})),
+    # Claude Code 1.0.89 (alicoding/claude-parser, lines 1-5): prompt at 1 (typed with a trailing space, which
+    # the reader trims), Bash `pwd` at 3, its result at 4, a "Running PostToolUse:Bash" system record at 5.
+    HandCount("claude-parser/3a7770b4-aba3-46dd-b677-8fc2d71d4e06.jsonl", "claude-code",
+              "/Volumes/AliDev/ai-projects/claude-parser",
+              ("look at ~/.claude/projects\n\nI need you to do pwd and then move the claude-parser to be in this "
+               "location instead we now need to move to the proper place",),
+              {"Bash": 1}),
+    # Claude Code 2.1.38 (marot/spotter), counted last round: see test_real_sessions.py for the line-by-line.
+    HandCount("spotter/tool_heavy.jsonl", "claude-code", "/home/marco/projects/spotter",
+              ("start phoenix in background",
+               "scrolling back in xterm.js still does not work (maybe because outer web catches it)? websearch "
+               "xterm.js tmux interactions"),
+              {"Bash": 2, "WebSearch": 1, "Glob": 1, "Read": 1, "WebFetch": 1}),
+    HandCount("spotter/258c7280-ae70-4798-800f-63464d01a85d.jsonl", "claude-code",
+              "/home/USER/projects/spotter-worktrees/spotter-gqc",
+              ("Implement spotter-gqc", "check again", "new beads for the epic were added. tackle them",
+               "did you push?"),
+              {"Bash": 5, "TaskOutput": 2, "Read": 1}),
+    # Codex 0.58 (AcidicSoil/codex-session-view): the prompt as a response item (line 4) and an event (5);
+    # four shell calls, two of them `bash -lc "apply_patch <<'PATCH'"` edits of one file.
+    HandCount("codex-session-view/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl", "codex",
+              "/home/user/projects/temp/chatbot-ui", (CHATBOT_PROMPT,), {"shell": 4},
+              frozenset({"components/chat/chat-helpers/index.ts"})),
+    # Codex 0.77 (simonw/claude-code-transcripts): AGENTS.md instructions at line 2 and <environment_context> at
+    # 3 are harness text; the prompt at 4 and again as an event at 5; six turn_context records; no tool call.
+    HandCount(f"claude-code-transcripts/{HOMELAB_ROLLOUT}", "codex", "/Users/macmini/Code/homelab-migration",
+              (HOMELAB_PROMPT,)),
+    # the same rollout, compressed here with zstandard (no compressed rollout is published under a licence)
+    HandCount(f"claude-code-transcripts/{HOMELAB_ROLLOUT}.zst", "codex", "/Users/macmini/Code/homelab-migration",
+              (HOMELAB_PROMPT,)),
+]
+
+
+def read(count: HandCount):
+    path = REAL / count.path
+    if count.source == "codex":
+        return read_codex_rollout(path, LIMITS)
+    return read_claude_session(path, LIMITS)
+
+
+def test_every_real_session_file_is_counted_here():
+    kept = {str(p.relative_to(REAL)) for p in REAL.rglob("*.jsonl*") if "subagents" not in p.relative_to(REAL).parts}
+    summary_only = {"claude-parser/4762e53b-7ca8-4464-9eac-d1816c343c50.jsonl"}
+    warmup = {"fasthooks/agent-af1ff21.jsonl"}
+    assert kept == {c.path for c in COUNTED} | summary_only | warmup
+
+
+@pytest.mark.parametrize("count", COUNTED, ids=[c.path.split("/")[-1][:40] for c in COUNTED])
+def test_a_real_session_gives_the_prompts_calls_and_files_counted_by_hand(count: HandCount):
+    session = read(count)
+    assert [m.text for m in session.user_messages()] == list(count.prompts)
+    assert Counter(c.name for c in session.tool_calls()) == Counter(count.calls)
+    insights = session_insights(session, [count.project])
+    assert set(insights.files_edited) == set(count.edited)
+    assert session.cwd == count.project and session.notes == [] and session.title is None
+    said = "\n".join(m.text for m in session.messages if m.role == "user" and m.kind != "compaction-summary")
+    for harness in HARNESS_TEXT:
+        assert harness not in said, harness
+
+
+def test_a_summary_whose_leaf_is_in_another_session_titles_nothing(tmp_path: Path):
+    """Claude Code 1.x wrote a session's summary into another session's file; alicoding/claude-parser kept one
+    such file (one ``summary`` line whose ``leafUuid`` is in no line of it). It is no session and gives no
+    session its title, though it sits in the same project folder as a real session."""
+    home = tmp_path / "home"
+    folder = home / ".claude" / "projects" / encode_project_dir("/Volumes/AliDev/ai-projects/claude-parser")
+    shutil.copytree(REAL / "claude-parser", folder, ignore=shutil.ignore_patterns("LICENSE"))
+    matcher = ProjectMatcher.for_folders(["/Volumes/AliDev/ai-projects/claude-parser"])
+    history = read_history(matcher, HistorySources.from_home(home, env={}))
+    assert [(s.id, s.title) for s in history.sessions] == [("3a7770b4-aba3-46dd-b677-8fc2d71d4e06", None)]
+
+
+def test_a_compacted_session_keeps_its_slash_command_and_the_summary_apart_from_the_prompts():
+    session = read_claude_session(REAL / "fasthooks" / "c45af7b1-cb7c-4e51-93db-8cbb250a877a.jsonl", LIMITS)
+    assert session.compactions == 1
+    assert session_insights(session, ["/workspace"]).user_commands == ["/compact"]
+    assert [m.kind for m in session.messages if m.role == "user" and not m.from_user] == [
+        "compaction-summary", "command"]
+
+
+def test_the_warmup_run_claude_code_2_0_starts_is_no_subagent_task(tmp_path: Path):
+    """Claude Code 2.0 warms its Explore agent up at the start of a session: an ``agent-*.jsonl`` next to the
+    session whose only prompt is "Warmup" (written by the harness) and whose reply introduces the agent. It is
+    not work the agent delegated, so /init reads no task in it."""
+    home = tmp_path / "home"
+    shutil.copytree(REAL / "fasthooks", home / ".claude" / "projects" / encode_project_dir("/workspace"))
+    history = read_history(ProjectMatcher.for_folders(["/workspace"]), HistorySources.from_home(home, env={}))
+    assert [s.id for s in history.sessions] == ["c45af7b1-cb7c-4e51-93db-8cbb250a877a"]
+    assert not any(s.first_prompt == "Warmup" for s in history.sessions)
+
+
+@pytest.fixture
+def every_real_session(tmp_path: Path) -> Path:
+    """A home holding every real session where Claude Code and Codex put them (the project folder Claude
+    Code names after the working directory; Codex's dated folders)."""
+    home = tmp_path / "home"
+    for count in COUNTED:
+        if count.source == "claude-code":
+            folder = home / ".claude" / "projects" / encode_project_dir(count.project)
+        else:
+            folder = home / ".codex" / "sessions" / "2025" / "12"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REAL / count.path, folder / Path(count.path).name)
+    return home
+
+
+@pytest.mark.parametrize(("folders", "expected"), [
+    (["/tmp/tmpw6sk2trg"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754")]),
+    (["/tmp/tmp74wiyiny"], [("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
+    (["/Volumes/AliDev/ai-projects/claude-parser"], [("claude-code", "3a7770b4-aba3-46dd-b677-8fc2d71d4e06")]),
+    (["/home/marco/projects/spotter"], [("claude-code", "tool_heavy")]),
+    (["/home/USER/projects/spotter-worktrees"], [("claude-code", "258c7280-ae70-4798-800f-63464d01a85d")]),
+    (["/workspace"], [("claude-code", "c45af7b1-cb7c-4e51-93db-8cbb250a877a")]),
+    (["/home/user/projects/temp/chatbot-ui"], [("codex", "019a93b9-f380-7600-98ff-940e6b99603c")]),
+    # the plain and the compressed copy of one rollout: one session, read once
+    (["/Users/macmini/Code/homelab-migration"], [("codex", "019b64e5-57fa-7463-b644-fba7e456f905")]),
+    (["/tmp"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754"),
+                ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
+    (["/home/user/projects/temp/other"], []),
+])
+def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
+    history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))
+    assert sorted((s.source, s.id) for s in history.main_sessions()) == sorted(expected)
