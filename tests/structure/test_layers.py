@@ -11,6 +11,7 @@ LAYERS: list[set[str]] = [
     {"settings", "secret_scan", "config_problems", "__init__"},  # foundations: import nothing of letta_ls
     {"atomic_files", "file_locks", "memfs"},  # storage
     {"doctor"},  # checks
+    {"staleness"},  # checks against the workspace (the doctor's findings and fixes)
     {"home", "session", "agent_import"},  # the session
     {"agent"},  # features: the agent's turn, tools, conversations
     {"subagents"},  # features: runs beside the agent, merged back
