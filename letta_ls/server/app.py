@@ -191,6 +191,7 @@ def build_server() -> LettaServer:
         health,
         init,
         lifecycle,
+        review,
         runs,
         status,
         sync,
@@ -199,7 +200,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams,
-               init)
+               init, review)
     for module in modules:
         module.register(server)
     return server
