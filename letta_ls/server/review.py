@@ -37,13 +37,7 @@ def reviews_of(ls: LettaServer) -> DreamReviews:
 
 def pending_reviews(ls: LettaServer) -> list[dict[str, Any]]:
     """``letta/status``'s ``reviews``: held runs with undecided changes (blocking: git)."""
-    reviews = reviews_of(ls)
-    found = []
-    for run_id in reviews.runs():
-        count = len(reviews.changes(run_id))
-        if count:
-            found.append({"runId": run_id, "changes": count})
-    return found
+    return [{"runId": run_id, "changes": count} for run_id, count in reviews_of(ls).pending_counts()]
 
 
 def change_json(agent_id: str, change: PendingChange) -> dict[str, Any]:

@@ -132,7 +132,20 @@ class DreamReviews:
 
     def pending(self) -> list[str]:
         """Held runs with at least one undecided change, oldest first."""
-        return [run for run in self.runs() if self.changes(run)]
+        return [run for run, _count in self.pending_counts()]
+
+    def pending_counts(self) -> list[tuple[str, int]]:
+        """(run id, undecided changes) of every held run still waiting, oldest first. Runs decided to the
+        last file are marked done and skipped without a diff, so ``letta/status`` stays cheap as they pile up."""
+        runs = self._read()["runs"]
+        found = []
+        for run_id in self.runs():
+            if (runs.get(run_id) or {}).get("done"):
+                continue
+            count = len(self.changes(run_id))
+            if count:
+                found.append((run_id, count))
+        return found
 
     def _head(self, run_id: str) -> str:
         ref = f"{REVIEW_REF_PREFIX}{run_id}^{{commit}}"
@@ -203,22 +216,25 @@ class DreamReviews:
                                for c in chosen) + "\n")
         commit = self._commit_only(chosen, message, author)
         outcome = merge_into(self.main, commit, message=message, author=author, label=f"dream {run_id}")
-        self._record(run_id, names, "accepted")
+        self._record(run_id, names, "accepted", done=len(names) == len(self.changes(run_id)))
         return AcceptResult(run_id, tuple(names), outcome)
 
     def reject(self, run_id: str, paths: Iterable[str] | None = None) -> tuple[str, ...]:
         """Record the chosen files (None: all pending) as rejected; main and the ref stay as they are."""
-        names = tuple(c.path for c in self._chosen(run_id, paths))
-        self._record(run_id, names, "rejected")
+        chosen = self._chosen(run_id, paths)
+        names = tuple(c.path for c in chosen)
+        self._record(run_id, names, "rejected", done=len(chosen) == len(self.changes(run_id)))
         return names
 
-    def _record(self, run_id: str, paths: Iterable[str], decision: Decision) -> None:
+    def _record(self, run_id: str, paths: Iterable[str], decision: Decision, *, done: bool) -> None:
         with self._locked() as state:
             run = state["runs"].setdefault(run_id, {"held": now_iso(), "decisions": {}})
             decided = run.setdefault("decisions", {})
             for path in paths:
                 decided[path] = decision
             run["decided"] = now_iso()
+            if done:
+                run["done"] = True
 
     def _check_secrets(self, chosen: list[PendingChange]) -> None:
         blobs = self.main.read_blobs([b for c in chosen for b in (c.before_blob, c.after_blob) if b])
