@@ -207,7 +207,8 @@ class Dreamer:
     def _conclude(self, result: RunResult, seen: _Seen, trigger: str) -> DreamResult:
         review = seen.review
         outcome = result.outcome
-        landed = tuple(landed_commits(result.commits, outcome))
+        held = result.status == "pending_review"  # its commits wait on the review ref: nothing landed on main
+        landed = () if held else tuple(landed_commits(result.commits, outcome))
         head = outcome.head if outcome is not None else None
         changed = outcome.changed if outcome is not None else ()
         reviewed = review.message_count if review is not None else 0

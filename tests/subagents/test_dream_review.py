@@ -150,7 +150,7 @@ async def test_a_review_dream_waits_for_the_user_and_nothing_reaches_main(model)
         result = await service.dream()
     finally:
         await service.close()
-    assert result.status == "pending_review" and result.ok and result.run_id
+    assert result.status == "pending_review" and result.ok and result.run_id and result.commits == ()
     assert session.repo.head() == head and "Dana" not in session.repo.read("system/human.md").text
     assert git(session.repo, "branch", "--list", "letta/*") == ""  # no branch for recovery to merge on restart
     reviews = DreamReviews.for_agent(session.repo, session.agent)

@@ -11,6 +11,7 @@
 
 import * as vscode from 'vscode';
 import { LettaClient, errorMessage } from './client';
+import { currentUriOf } from './history';
 import { Commands, DreamChange, DreamChanges, DreamReviewNotice, Methods, REVISION_SCHEME, memoryPathOf } from './protocol';
 
 export const REVIEW_COMMAND = 'letta.ui.reviewDream';
@@ -43,7 +44,8 @@ export async function openReview(lc: LettaClient): Promise<void> {
   const resources = changes.map((change) => {
     const after = change.afterUri ? vscode.Uri.parse(change.afterUri) : undefined;
     const before = change.beforeUri ? vscode.Uri.parse(change.beforeUri) : undefined;
-    return [after ?? before!, before, after];
+    // the row is named by the memory file (letta-memory://), not by either revision
+    return [currentUriOf(after ?? before!), before, after];
   });
   await vscode.commands.executeCommand('vscode.changes', `Dream review: ${changes.length} change(s) of ${runId}`,
     resources);

@@ -122,6 +122,7 @@ async function reviewScenario() {
     const notice = toast('wait for your review');
     await notice.waitFor({ timeout: 90_000 });
     await notice.locator('.monaco-button', { hasText: 'Review' }).first().waitFor();
+    await page.locator('.tabs-container .tab', { hasText: 'Letta Dream' }).first().waitFor(); // the report
     if (git('rev-parse', 'HEAD') !== head) {
       throw new Error('the dream reached main before the review');
     }
@@ -129,9 +130,10 @@ async function reviewScenario() {
 
   await step('multi-file-diff-from-the-notification', async () => {
     await toast('wait for your review').locator('.monaco-button', { hasText: /^Review$/ }).first().click();
-    await page.locator('.tabs-container .tab', { hasText: 'Dream review' }).first().waitFor();
-    await page.locator('.monaco-editor .view-line', { hasText: "The user's name is Dana." }).first().waitFor();
-    await page.locator('.monaco-editor .view-line', { hasText: 'Deploys happen on Fridays.' }).first().waitFor();
+    await page.locator('.tabs-container .tab.active', { hasText: 'Dream review' }).first().waitFor();
+    await page.locator('.monaco-editor .view-line:visible', { hasText: "The user's name is Dana." }).first().waitFor();
+    await page.locator('.monaco-editor .view-line:visible', { hasText: 'Deploys happen on Fridays.' }).first()
+      .waitFor();
     for (const name of ['human.md', 'deploys.md']) {
       await page.locator('.multiDiffEditor', { hasText: name }).first().waitFor();
     }
