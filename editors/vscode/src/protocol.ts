@@ -176,6 +176,8 @@ export interface ReportResult {
   report?: string;
   commits?: string[];
   backup?: string;
+  /** `letta.dream` with sleeptime.merge "review": the run whose changes wait (letta/dreamChanges). */
+  pendingReview?: string;
 }
 
 /** Server commands of SPEC section 7 that the extension gives palette entries to. */

@@ -119,17 +119,19 @@ async function reviewScenario() {
 
   await step('dream-announced-for-review', async () => {
     await runCommand('Letta: Dream');
-    const notice = toast('wait for your review');
+    const notice = toast('memory file(s); they wait for your review');
     await notice.waitFor({ timeout: 90_000 });
     await notice.locator('.monaco-button', { hasText: 'Review' }).first().waitFor();
     await page.locator('.tabs-container .tab', { hasText: 'Letta Dream' }).first().waitFor(); // the report
+    await toast('done, 0 commits; its changes wait for your review').waitFor();
     if (git('rev-parse', 'HEAD') !== head) {
       throw new Error('the dream reached main before the review');
     }
   });
 
   await step('multi-file-diff-from-the-notification', async () => {
-    await toast('wait for your review').locator('.monaco-button', { hasText: /^Review$/ }).first().click();
+    const notice = toast('memory file(s); they wait for your review');
+    await notice.locator('.monaco-button', { hasText: /^Review$/ }).first().click();
     await page.locator('.tabs-container .tab.active', { hasText: 'Dream review' }).first().waitFor();
     await page.locator('.monaco-editor .view-line:visible', { hasText: "The user's name is Dana." }).first().waitFor();
     await page.locator('.monaco-editor .view-line:visible', { hasText: 'Deploys happen on Fridays.' }).first()
