@@ -49,7 +49,7 @@ class SleeptimeSettings:
     trigger: Literal["off", "step-count", "compaction-event"] = "step-count"
     stepCount: int = attrs.field(default=25, validator=_positive)
     idleSeconds: float = attrs.field(default=30, validator=_positive)
-    merge: Literal["auto", "explicit"] = "auto"
+    merge: Literal["auto", "explicit", "review"] = "auto"
 
 
 @attrs.define

@@ -191,6 +191,7 @@ def build_server() -> LettaServer:
         health,
         init_command,
         lifecycle,
+        review,
         runs,
         stale_notes,
         status,
@@ -200,7 +201,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, stale_notes, editing, commands, chat, status, watcher,
-               sync, dreams, init_command)
+               sync, dreams, init_command, review)
     for module in modules:
         module.register(server)
     return server

@@ -22,6 +22,7 @@ from lsprotocol import types
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import RequestFailed, rpc_errors
+from letta_ls.server.review import announce_review
 from letta_ls.subagents.dream import DreamResult
 from letta_ls.subagents.outcome import MergeOutcome
 from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, RunResult
@@ -194,6 +195,8 @@ class DreamsService:
                 self._blocked_shown = message
                 self.ls.show(f"letta: dreams are paused: {message}", types.MessageType.Warning)
             return
+        if outcome.status == "pending_review" and outcome.run_id:
+            announce_review(self.ls, outcome.run_id)  # also for a manual dream: the editor offers the review
         if outcome.trigger == "manual":
             return  # the command's caller gets the report
         if outcome.ok:

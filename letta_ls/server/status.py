@@ -13,6 +13,7 @@ from letta_ls.agent.conversations import ConversationStore
 from letta_ls.memfs.snapshot import is_memory_markdown
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
+from letta_ls.server.review import REVIEW_CHANGED, pending_reviews
 
 STATUS = "letta/status"
 
@@ -47,6 +48,7 @@ def compute_status(ls: LettaServer, dream: str | None = None, runs: list[dict[st
         "dream": dream or dream_state(ls),
         "sync": ls.sync.status() if ls.sync is not None else None,
         "runs": runs if runs is not None else [],
+        "reviews": pending_reviews(ls),  # dreams waiting for the user (sleeptime.merge "review")
     }
 
 
@@ -72,3 +74,4 @@ def register(server: LettaServer) -> None:
     server.on("sync_changed", send)
     server.on("dream_changed", send)
     server.on("runs_changed", send)
+    server.on(REVIEW_CHANGED, send)

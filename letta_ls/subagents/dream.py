@@ -45,6 +45,7 @@ from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.runtime import load_prompt
 from letta_ls.session import Session
 from letta_ls.subagents.context import RunContext
+from letta_ls.subagents.dream_review import DreamReviews, pending_section
 from letta_ls.subagents.models import ProviderFactory, close_provider, subagent_provider
 from letta_ls.subagents.reports import commits_section, landed_commits, merge_section, summarise_commits
 from letta_ls.subagents.resolve import model_resolver
@@ -54,7 +55,7 @@ from letta_ls.subagents.sleeptime_state import SleeptimeStore
 
 log = logging.getLogger(__name__)
 
-DreamStatus = Literal["merged", "no_changes", "nothing_new", "failed", "cancelled"]
+DreamStatus = Literal["merged", "no_changes", "nothing_new", "failed", "cancelled", "pending_review"]
 DREAM_STEP_LIMIT = 40
 REVIEW_STEP_LIMIT = 12
 REVIEW_DIFF_CHARS = 60_000  # a longer diff is cut; the reviewer can still `view` every file
@@ -76,13 +77,17 @@ class DreamResult:
     reviewed: int = 0  # messages the dream reviewed
     backlog: int = 0  # messages left for the next dream
     trigger: str = "manual"
+    run_id: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("merged", "no_changes", "nothing_new")
+        return self.status in ("merged", "no_changes", "nothing_new", "pending_review")
 
     def to_json(self) -> dict[str, Any]:
-        return {"report": self.report, "commits": list(self.commits)}
+        data: dict[str, Any] = {"report": self.report, "commits": list(self.commits)}
+        if self.status == "pending_review":
+            data["pendingReview"] = self.run_id  # letta/dreamChanges {runId} lists what waits
+        return data
 
 
 @dataclass
@@ -158,6 +163,9 @@ class Dreamer:
     def store(self) -> ConversationStore:
         return ConversationStore(self.session.agent.conversations_dir)
 
+    def reviews(self) -> DreamReviews:
+        return DreamReviews.for_agent(self.session.repo, self.session.agent)
+
     async def dream(self, trigger: str = "manual") -> DreamResult:
         """Run one dream now (waiting for a run in progress); raises ``NoSubagentModel`` without a model and
         ``RunnerBusyError`` when another kind of run is already waiting."""
@@ -188,8 +196,9 @@ class Dreamer:
 
         resolver = model_resolver(provider, ours="main", theirs="dream",
                                   max_output_tokens=max(settings.model.maxOutputTokens, 4096))
+        hold = self.reviews().hold if settings.sleeptime.merge == "review" else None
         try:
-            result = await self.runner.run(RunRequest("dream", work, resolver=resolver))
+            result = await self.runner.run(RunRequest("dream", work, resolver=resolver, hold=hold))
         finally:
             await close_provider(provider)
         return await asyncio.to_thread(self._conclude, result, seen, trigger)
@@ -198,13 +207,14 @@ class Dreamer:
     def _conclude(self, result: RunResult, seen: _Seen, trigger: str) -> DreamResult:
         review = seen.review
         outcome = result.outcome
-        landed = tuple(landed_commits(result.commits, outcome))
+        held = result.status == "pending_review"  # its commits wait on the review ref: nothing landed on main
+        landed = () if held else tuple(landed_commits(result.commits, outcome))
         head = outcome.head if outcome is not None else None
         changed = outcome.changed if outcome is not None else ()
         reviewed = review.message_count if review is not None else 0
         backlog = review.remaining if review is not None else 0
         common = {"commits": landed, "head": head, "changed": changed, "reviewed": reviewed, "backlog": backlog,
-                  "trigger": trigger}
+                  "trigger": trigger, "run_id": result.run_id}
         summaries = summarise_commits(self.session.repo, result.commits) if result.commits else []
 
         if result.cancelled or not result.ok:
@@ -226,10 +236,12 @@ class Dreamer:
         self.state.advance(review.cursors(), seen.steps, result.status)
         if review.is_empty or (result.report == NOTHING_NEW and not result.commits):
             return DreamResult("nothing_new", NOTHING_NEW, **common)
-        status = "merged" if result.status == "merged" else "no_changes"
+        status = result.status if result.status in ("merged", "pending_review") else "no_changes"
         parts = [f"# Dream {seen.started.astimezone().strftime('%Y-%m-%d %H:%M')}", "",
                  f"Reviewed {review.describe()}.", "", (result.report or "").strip() or "(no report)", "",
                  commits_section(summaries)]
         if outcome is not None:
             parts += ["", merge_section(outcome)]
+        if status == "pending_review":
+            parts += ["", pending_section(self.reviews(), result.run_id)]
         return DreamResult(status, "\n".join(parts).rstrip() + "\n", **common)

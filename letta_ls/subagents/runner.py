@@ -65,7 +65,7 @@ from letta_ls.subagents.worktrees import RecoveredWorktree, Worktree, Worktrees,
 log = logging.getLogger(__name__)
 
 RunState = Literal["idle", "queued", "running"]
-RunStatus = Literal["merged", "no_changes", "discarded", "merge_failed"]
+RunStatus = Literal["merged", "no_changes", "discarded", "merge_failed", "pending_review"]
 Work = Callable[[RunContext], Awaitable["str | None"]]
 LOCK_NAME = ".runner.lock"
 LOCK_POLL_SECONDS = 0.1
@@ -86,6 +86,7 @@ class RunRequest:
     on_failure: Literal["merge", "discard"] = "merge"
     message: str | None = None
     title: str | None = None
+    hold: Callable[[str, str], object] | None = None  # (run_id, tip): keep the work for review, merge nothing
 
     def __post_init__(self) -> None:
         new_run_id(self.kind)  # raises ValueError naming the rule for a kind that cannot name a branch
@@ -373,6 +374,12 @@ class SubagentRunner:
         if not commits or (failed and request.on_failure == "discard"):
             await asyncio.to_thread(self.worktrees.remove, tree, discard=True)
             final = result("discarded" if commits else "no_changes")
+            self._emit("finished", final)
+            return final
+        if request.hold is not None:  # sleeptime.merge "review": the user decides (subagents/dream_review.py)
+            await asyncio.to_thread(request.hold, info.run_id, await asyncio.to_thread(self.main.rev_parse, tree.ref))
+            await asyncio.to_thread(self.worktrees.remove, tree, discard=True)
+            final = result("pending_review")
             self._emit("finished", final)
             return final
         self._emit("progress", info, "merging the work into memory", None)

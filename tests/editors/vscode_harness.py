@@ -146,7 +146,7 @@ class VSCodeSession:
             "XDG_RUNTIME_DIR": str(tmp_path / "xdg-runtime"),
         })
 
-    def drive(self, scenario: str, **config: Any) -> None:
+    def drive(self, scenario: str, *, driver: str = "drive.mjs", **config: Any) -> None:
         """Install the extension, start code-server, run ``scenario`` of drive.mjs; fail loudly if it fails."""
         dirs = ["--user-data-dir", str(self.user_data), "--extensions-dir", str(self.extensions)]
         run_logged([self.toolchain.code_server, *dirs, "--install-extension", self.toolchain.vsix],
@@ -168,7 +168,7 @@ class VSCodeSession:
         drive_log = self.root / "drive.log"
         with process_group(command, env=self.env, log=self.log) as server:
             self._wait_healthy(port, server)
-            with process_group(["node", str(E2E / "drive.mjs"), str(config_file)], env=self.env,
+            with process_group(["node", str(E2E / driver), str(config_file)], env=self.env,
                                log=drive_log) as driver:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     driver.wait(DRIVER_TIMEOUT)

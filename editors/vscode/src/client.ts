@@ -22,6 +22,7 @@ import {
 } from 'vscode-languageclient/node';
 import {
   ChatEvent,
+  DreamReviewNotice,
   MEMORY_SCHEME,
   MemoryChanged,
   Methods,
@@ -111,6 +112,7 @@ export class LettaClient implements vscode.Disposable {
   private readonly memoryChanged = new vscode.EventEmitter<MemoryChanged>();
   private readonly statusChanged = new vscode.EventEmitter<Status>();
   private readonly chatEvents = new vscode.EventEmitter<ChatEvent>();
+  private readonly dreamReviews = new vscode.EventEmitter<DreamReviewNotice>();
   private readonly started = new vscode.EventEmitter<void>();
   private readonly stopped = new vscode.EventEmitter<void>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -122,6 +124,7 @@ export class LettaClient implements vscode.Disposable {
   readonly onMemoryChanged = this.memoryChanged.event;
   readonly onStatus = this.statusChanged.event;
   readonly onChatEvent = this.chatEvents.event;
+  readonly onDreamReview = this.dreamReviews.event;
   /** Fires each time a server (re)starts, after `initialize`: views reload. */
   readonly onDidStart = this.started.event;
   /** Fires when the server stopped without being asked to (the client stopped restarting it). */
@@ -132,7 +135,7 @@ export class LettaClient implements vscode.Disposable {
     private readonly middleware: Middleware,
   ) {
     this.disposables.push(
-      this.memoryChanged, this.statusChanged, this.chatEvents, this.started, this.stopped,
+      this.memoryChanged, this.statusChanged, this.chatEvents, this.dreamReviews, this.started, this.stopped,
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.configurationChanged({ affectsConfiguration: () => true })),
     );
@@ -284,6 +287,7 @@ export class LettaClient implements vscode.Disposable {
     const client = new LanguageClient(CLIENT_ID, 'Letta', serverOptions, clientOptions);
     client.onNotification(Methods.memoryChanged, (params: MemoryChanged) => this.memoryChanged.fire(params));
     client.onNotification(Methods.chatEvent, (params: ChatEvent) => this.chatEvents.fire(params));
+    client.onNotification(Methods.dreamReview, (params: DreamReviewNotice) => this.dreamReviews.fire(params));
     client.onNotification(Methods.status, (params: Status) => {
       if (this.status && this.status.agentId !== params.agentId) {
         this.forgetDiagnosticsOfOtherAgents(client, params.agentId);

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { ChatPanel, openTranscript } from './chatPanel';
 import { LettaClient, errorMessage } from './client';
 import { HISTORY_COMMAND, showHistory } from './history';
+import { registerDreamReview } from './dreamReview';
 import { registerMemoryFileCommands } from './memoryFiles';
 import { MemoryFileSystem, registerMemoryFileSystem } from './memoryFs';
 import { MemoryModel } from './memoryModel';
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerMemoryView(model),
     registerMemoryFileCommands(model),
     registerReports(),
+    registerDreamReview(lc),
     vscode.commands.registerCommand(HISTORY_COMMAND, (target?: unknown) => showHistory(lc, model, target)),
     vscode.commands.registerCommand('letta.ui.refreshMemory', () => model.reload()),
     vscode.commands.registerCommand('letta.ui.showLog', () => output.show(true)),

@@ -227,7 +227,8 @@ export class Palette {
     if (result.report) {
       await showReport(title, result.report);
     }
-    void vscode.window.showInformationMessage(`${title}: done, ${plural(commits, 'commit')}` +
+    const held = result.pendingReview ? '; its changes wait for your review' : '';  // sleeptime.merge "review"
+    void vscode.window.showInformationMessage(`${title}: done, ${plural(commits, 'commit')}${held}` +
       (extra ? ` (${extra}).` : '.'));
     return result;
   }

@@ -18,7 +18,31 @@ export const Methods = {
   memoryChanged: 'letta/memoryChanged',
   chatEvent: 'letta/chatEvent',
   status: 'letta/status',
+  dreamChanges: 'letta/dreamChanges',
+  dreamReview: 'letta/dreamReview',
 } as const;
+
+/** `letta/dreamChanges`: one pending change of a dream held for review (sleeptime.merge "review"). */
+export interface DreamChange {
+  path: string;
+  kind: 'added' | 'modified' | 'deleted' | 'renamed';
+  oldPath: string | null;
+  beforeUri: string | null;
+  afterUri: string | null;
+  reason: string;
+}
+
+export interface DreamChanges {
+  runId: string;
+  changes: DreamChange[];
+}
+
+/** `letta/dreamReview`: a dream finished and its changes wait for the user. */
+export interface DreamReviewNotice {
+  runId: string;
+  changes: number;
+  message: string;
+}
 
 /** `letta/memoryDelete` and `letta/memoryRename`: one commit; the URIs it removed and added. */
 export interface MemoryMoveResult {
@@ -92,6 +116,8 @@ export interface Status {
   dream: DreamState;
   /** The current agent's memory subagent runs (dream, defrag, init), running first. */
   runs?: RunStatus[];
+  /** Dreams waiting for the user's review, oldest first (sleeptime.merge "review"). */
+  reviews?: { runId: string; changes: number }[];
 }
 
 export interface RunStatus {
@@ -150,6 +176,8 @@ export interface ReportResult {
   report?: string;
   commits?: string[];
   backup?: string;
+  /** `letta.dream` with sleeptime.merge "review": the run whose changes wait (letta/dreamChanges). */
+  pendingReview?: string;
 }
 
 /** Server commands of SPEC section 7 that the extension gives palette entries to. */
@@ -171,6 +199,8 @@ export const Commands = {
   backup: 'letta.memory.backup',
   restore: 'letta.memory.restore',
   sync: 'letta.sync',
+  dreamAccept: 'letta.dreamAccept',
+  dreamReject: 'letta.dreamReject',
 } as const;
 
 /** The path part of a letta-memory URI (`letta-memory://<agent>/<path>`), decoded; '' for the agent root. */

@@ -67,6 +67,7 @@ export class LettaStatusBar implements vscode.Disposable {
         (budget ? ` of ${budget.toLocaleString()}${over ? ' $(warning) over budget' : ''}` : ''),
       `Dreams: ${DREAM_WORDS[status.dream] ?? status.dream}`,
       ...runLines(status),
+      ...(status.reviews?.length ? [`$(diff) A dream waits for your review: click, then Review Dream`] : []),
     ].join('\n\n'));
     tooltip.supportThemeIcons = true;
     this.item.tooltip = tooltip;
@@ -84,6 +85,10 @@ export class LettaStatusBar implements vscode.Disposable {
       { label: '$(history) Memory History', command: 'letta.ui.memoryHistory' },
       { label: '$(output) Show Server Log', command: 'letta.ui.showLog' },
     ];
+    const reviews = this.client.status?.reviews ?? [];
+    if (!this.failure && reviews.length > 0) {  // a dream waits for the user (sleeptime.merge "review")
+      items.unshift({ label: `$(diff) Review Dream (${reviews[0].changes} change(s))`, command: 'letta.ui.reviewDream' });
+    }
     const picked = await vscode.window.showQuickPick(items, { title: 'Letta' });
     if (picked) {
       await vscode.commands.executeCommand(picked.command);

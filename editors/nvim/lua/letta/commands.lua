@@ -347,6 +347,7 @@ M.subcommands = {
       end)
     end,
   },
+  review = require('letta.review').subcommand,
   sync = {
     help = 'sync: push and pull memory with its git remote',
     run = function()
@@ -384,7 +385,7 @@ function M.complete(arglead, cmdline)
   if not sub or not sub.complete then
     return {}
   end
-  return matching(sub.complete(arglead))
+  return matching(sub.complete(arglead, words))
 end
 
 --- Run ":Letta <line>".

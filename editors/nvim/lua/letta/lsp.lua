@@ -50,6 +50,9 @@ local handlers = {
   ['letta/chatEvent'] = function(_, params)
     state.emit('chatEvent', params)
   end,
+  ['letta/dreamReview'] = function(_, params)
+    require('letta.review').announced(params)
+  end,
 }
 
 --- How to reach the server, and the initializationOptions to send: a process started over stdio, or

@@ -1,0 +1,100 @@
+"""Dreams the user reviews, over LSP (``sleeptime.merge: "review"``): the announcement, the listing, the decisions.
+
+- ``letta/dreamChanges {runId}`` → ``{runId, changes: [{path, kind, oldPath, beforeUri, afterUri, reason}]}``:
+  the run's undecided changes; ``beforeUri`` / ``afterUri`` are ``letta-memory-rev://`` URIs the existing
+  ``workspace/textDocumentContent`` serves (None for the side where the file does not exist), so an editor
+  opens them in its own diff view.
+- ``letta.dreamAccept {runId, paths?}`` → ``{runId, accepted, head}`` merges only those files (all when
+  ``paths`` is absent) as one commit; ``letta.dreamReject {runId, paths?}`` → ``{runId, rejected}`` records them.
+- ``letta/dreamReview {runId, changes, message}`` (notification) when a dream finishes waiting for review;
+  ``letta/status`` carries ``reviews: [{runId, changes}]`` for the status bar (``pending_reviews``).
+
+Why a module of its own: the core (``subagents/dream_review.py``) owns the refs and the decisions; this is
+only their LSP face, so the dream module stays as it is. Git work runs off the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from letta_ls.server.app import LettaServer
+from letta_ls.server.commands import single_argument
+from letta_ls.server.errors import InvalidParams, param, rpc_errors
+from letta_ls.server.uris import revision_uri
+from letta_ls.subagents.dream_review import DreamReviews, PendingChange
+
+DREAM_CHANGES = "letta/dreamChanges"
+DREAM_REVIEW = "letta/dreamReview"
+DREAM_ACCEPT = "letta.dreamAccept"
+DREAM_REJECT = "letta.dreamReject"
+REVIEW_CHANGED = "review_changed"  # server event: a decision was made; letta/status follows
+
+
+def reviews_of(ls: LettaServer) -> DreamReviews:
+    session = ls.current
+    return DreamReviews.for_agent(session.repo, session.agent)
+
+
+def pending_reviews(ls: LettaServer) -> list[dict[str, Any]]:
+    """``letta/status``'s ``reviews``: held runs with undecided changes (blocking: git)."""
+    return [{"runId": run_id, "changes": count} for run_id, count in reviews_of(ls).pending_counts()]
+
+
+def change_json(agent_id: str, change: PendingChange) -> dict[str, Any]:
+    before_path = change.old_path or change.path
+    return {"path": change.path, "kind": change.kind, "oldPath": change.old_path,
+            "beforeUri": revision_uri(agent_id, change.base, before_path) if change.before_blob else None,
+            "afterUri": revision_uri(agent_id, change.head, change.path) if change.after_blob else None,
+            "reason": change.reason}
+
+
+def _run_and_paths(command: str, args: tuple[Any, ...]) -> tuple[str, list[str] | None]:
+    arg = single_argument(command, args)
+    run_id = param(arg, "runId", kind=str, required=True)
+    paths = param(arg, "paths", kind=list)
+    if paths is not None and not all(isinstance(p, str) for p in paths):
+        raise InvalidParams(f"{command}: parameter 'paths' must be a list of memory paths")
+    return run_id, paths
+
+
+def announce_review(ls: LettaServer, run_id: str) -> None:
+    """A dream finished and waits: tell the editor (its extension offers Review / Accept / Reject)."""
+
+    async def send() -> None:
+        count = len(await ls.run_blocking(lambda: reviews_of(ls).changes(run_id)))
+        ls.protocol.notify(DREAM_REVIEW, {
+            "runId": run_id, "changes": count,
+            "message": f"letta: a dream changed {count} memory file(s); they wait for your review"})
+        ls.fire(REVIEW_CHANGED)
+
+    ls.spawn(send(), name=f"announce review {run_id}")
+
+
+def register(server: LettaServer) -> None:
+    @server.feature(DREAM_CHANGES)
+    async def dream_changes(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            run_id = param(params, "runId", kind=str, required=True)
+            agent_id = ls.current.agent.id
+            changes = await ls.run_blocking(lambda: reviews_of(ls).changes(run_id))
+        return {"runId": run_id, "changes": [change_json(agent_id, c) for c in changes]}
+
+    @server.command(DREAM_ACCEPT)
+    async def dream_accept(ls: LettaServer, *args: Any) -> dict:
+        with rpc_errors():
+            run_id, paths = _run_and_paths(DREAM_ACCEPT, args)
+            session = ls.current
+            result = await ls.run_blocking(lambda: reviews_of(ls).accept(run_id, paths, session.agent.author))
+            outcome = result.outcome
+            if outcome.kind != "up_to_date":
+                ls.notify_memory_changed(outcome.head, outcome.changed)
+            ls.fire(REVIEW_CHANGED)
+        return {"runId": run_id, "accepted": list(result.accepted), "head": outcome.head}
+
+    @server.command(DREAM_REJECT)
+    async def dream_reject(ls: LettaServer, *args: Any) -> dict:
+        with rpc_errors():
+            run_id, paths = _run_and_paths(DREAM_REJECT, args)
+            rejected = await ls.run_blocking(lambda: reviews_of(ls).reject(run_id, paths))
+            ls.fire(REVIEW_CHANGED)
+        return {"runId": run_id, "rejected": list(rejected)}
