@@ -20,7 +20,7 @@ Accepting builds one commit on the dream's merge-base holding only the chosen fi
 after the run and the files, and merges it into main with ``merge.merge_into`` (the memory writer lock, the
 compare-and-swap, the three-way merge when main moved meanwhile). A chosen file whose new text adds a
 secret is refused before anything moves (the guard every memory write passes). Decisions are kept in
-``<agent>/dream-reviews.json`` (flocked read-modify-write, atomic replace), so every process sees them.
+``<agent>/dream-reviews.json`` (a locked read-modify-write, atomic replace), so every process sees them.
 Core code: no LSP.
 """
 
@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from letta_ls.agent.messages import now_iso
-from letta_ls.atomic_files import flocked
 from letta_ls.doctor.guard import new_secrets
+from letta_ls.file_locks import locked_file
 from letta_ls.home import write_json_atomic
 from letta_ls.memfs.repo import Author, MemoryRepo, MemoryRepoError
 from letta_ls.memfs.snapshot import decode_text
@@ -92,7 +92,7 @@ class DreamReviews:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with flocked(self.state_path.with_name(f".{STATE_NAME}.lock")):
+        with locked_file(self.state_path.with_name(f".{STATE_NAME}.lock")):
             state = self._read()
             yield state
             write_json_atomic(self.state_path, state)
