@@ -125,18 +125,25 @@ def _search(db: sqlite3.Connection, repo: MemoryRepo, text: str, limit: int) -> 
     weights = ", ".join(str(w) for w in WEIGHTS)
     for fts in dict.fromkeys([query.all_words, query.any_word]):
         rows = db.execute(
-            "SELECT r.path, r.description, r.text, "
+            "SELECT r.path, r.description, r.text, r.body, "
             f"snippet(memory_fts, -1, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(memory_fts, {weights}) AS score "
             "FROM memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid WHERE memory_fts MATCH ? "
             "ORDER BY score, r.path LIMIT ?", (fts, limit)).fetchall()
         if rows:
             hits = []
-            for rank, (path, description, full, snippet, score) in enumerate(rows, 1):
-                line, line_text = matching_line(full, query.words) or (1, full.split("\n", 1)[0])
+            for rank, (path, description, full, body, snippet, score) in enumerate(rows, 1):
+                line, line_text = _best_line(full, body, query.words)
                 hits.append(MemoryHit(path, line, line_text.strip(), description, " ".join(snippet.split()),
                                       -score, rank))
             return hits
     return []
+
+
+def _best_line(text: str, body: str, words: tuple[str, ...]) -> tuple[int, str]:
+    """The line to show for a file: the best one of its body, else of its frontmatter, else its first."""
+    body_line = text[:len(text) - len(body)].count("\n") + 1 if body and text.endswith(body) else 1
+    return (matching_line(body, words, body_line) if body_line > 1 else None) or matching_line(text, words) \
+        or (1, text.split("\n", 1)[0])
 
 
 def search_memory(index: SearchIndex, repo: MemoryRepo, query: str, *, limit: int = 20) -> list[MemoryHit]:

@@ -160,7 +160,7 @@ def test_memory_search_ranks_files_and_names_the_matching_line(agent_dir, memory
     hits = search_memory(index_of(agent_dir), memory, "deploy")
     assert hits[0].path == "reference/deploy.md" and hits[0].rank == 1
     assert {h.path for h in hits} == {"reference/deploy.md", "system/human.md"}
-    assert hits[0].line == 2 and "deploy" in hits[0].text  # the description line of the file
+    assert (hits[0].line, hits[0].text) == (4, "Run make deploy.")  # the body's first best line
     assert hits[0].description.startswith("How deployment works")
     assert hits[0].score > hits[1].score
     rollback = search_memory(index_of(agent_dir), memory, "rollback make")[0]
