@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     from letta_ls.cli_init import add_parser as add_init_parser
 
     add_init_parser(sub)
+    from letta_ls.search.cli import add_parser as add_search_parser
+
+    add_search_parser(sub)
     return parser
 
 

@@ -192,6 +192,7 @@ def build_server() -> LettaServer:
         init,
         lifecycle,
         runs,
+        search,
         status,
         sync,
         watcher,
@@ -199,7 +200,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, editing, commands, chat, status, watcher, sync, dreams,
-               init)
+               init, search)
     for module in modules:
         module.register(server)
     return server
