@@ -25,7 +25,7 @@ from letta_ls.agent.conversation_index import ID_PATTERN
 from letta_ls.agent.conversation_search import searchable_text
 from letta_ls.agent.messages import Message
 from letta_ls.search.index import SearchIndex, write_transaction
-from letta_ls.search.query import parse_query
+from letta_ls.search.query import parse_query, window_start
 
 logger = logging.getLogger("letta_ls.search")
 
@@ -189,13 +189,16 @@ def _search(db: sqlite3.Connection, directory: Path, text: str, limit: int,
     query = parse_query(text)
     if query is None or limit <= 0:
         return []
+    sql_from = "message_fts JOIN message_rows r ON r.id = message_fts.rowid"
     for fts in dict.fromkeys([query.all_words, query.any_word]):
         where, params = _where(fts, filters)
+        start = window_start(db, "message_fts", sql_from, where, params)
+        if start is not None:
+            where, params = f"{where} AND message_fts.rowid >= ?", [*params, start]
         rows = db.execute(
             "SELECT r.conversation_id, r.message_id, r.role, r.created, "
             f"snippet(message_fts, 0, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(message_fts) AS score "
-            f"FROM message_fts JOIN message_rows r ON r.id = message_fts.rowid WHERE {where} "
-            "ORDER BY score, r.created DESC LIMIT ?", [*params, limit]).fetchall()
+            f"FROM {sql_from} WHERE {where} ORDER BY score, r.created DESC LIMIT ?", [*params, limit]).fetchall()
         if rows:
             return [MessageHit(cid, mid, role, created, " ".join(snippet.split()), -score, rank)
                     for rank, (cid, mid, role, created, snippet, score) in enumerate(rows, 1)]

@@ -24,6 +24,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,7 @@ INDEX_FILE = "search.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 15.0  # seconds a writer waits for another process's transaction
 TOKENIZER = "unicode61 remove_diacritics 2"
+PREFIXES = "3 4 5"  # prefix indexes: a query word matches as a prefix, and short prefixes expand to many terms
 T = TypeVar("T")
 
 SCHEMA = [statement.strip() for statement in f"""
@@ -43,7 +45,7 @@ CREATE TABLE message_rows(id INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL,
 CREATE INDEX message_rows_conversation ON message_rows(conversation_id)
 
 CREATE VIRTUAL TABLE message_fts USING fts5(text, content='message_rows', content_rowid='id',
-                                            tokenize='{TOKENIZER}')
+                                            prefix='{PREFIXES}', tokenize='{TOKENIZER}')
 
 CREATE TRIGGER message_rows_insert AFTER INSERT ON message_rows BEGIN
   INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
@@ -59,7 +61,7 @@ CREATE TABLE memory_rows(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, blob
                          description TEXT NOT NULL, body TEXT NOT NULL, text TEXT NOT NULL)
 
 CREATE VIRTUAL TABLE memory_fts USING fts5(path, description, body, content='memory_rows', content_rowid='id',
-                                           tokenize='{TOKENIZER}')
+                                           prefix='{PREFIXES}', tokenize='{TOKENIZER}')
 
 CREATE TRIGGER memory_rows_insert AFTER INSERT ON memory_rows BEGIN
   INSERT INTO memory_fts(rowid, path, description, body) VALUES (new.id, new.path, new.description, new.body);
@@ -108,8 +110,35 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
             or "corrupt" in text or "disk i/o" in text or "no such table" in text or "vtable constructor" in text)
 
 
+class _OpenConnections(threading.local):
+    """Each thread's open connections, by index file, with the file's identity when opened. Kept open
+    because closing the last connection to a WAL database checkpoints it (an fsync of the whole file),
+    which would cost every turn far more than its indexing; reopened when the file was replaced."""
+
+    def __init__(self) -> None:
+        self.by_path: OrderedDict[str, tuple[sqlite3.Connection, tuple[int, int]]] = OrderedDict()
+
+    def drop(self, key: str) -> None:
+        entry = self.by_path.pop(key, None)
+        if entry is not None:
+            with contextlib.suppress(sqlite3.Error):
+                entry[0].close()
+
+
+_OPEN = _OpenConnections()
+MAX_OPEN_PER_THREAD = 4
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
 class SearchIndex:
-    """One agent's index file; every operation opens its own connection (cheap, and safe across threads)."""
+    """One agent's index file. Connections are per thread (``_OPEN``), so threads never share one."""
 
     _rebuild_lock = threading.Lock()
 
@@ -125,33 +154,43 @@ class SearchIndex:
         or in the middle of ``work``), it is deleted and ``work`` runs once more on a fresh, empty index,
         which ``work`` fills again from the transcripts and git (its catch-up starts from nothing)."""
         try:
-            with self._connection() as db:
-                return work(db)
+            return work(self._connection())
         except (sqlite3.DatabaseError, IndexCorrupt) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_corruption(exc):
                 raise
             logger.warning("the search index %s is unusable (%s); rebuilding it from the transcripts and git",
                            self.path, exc)
             self.discard()
-        with self._connection() as db:
-            return work(db)
+        return work(self._connection())
 
     def discard(self) -> None:
-        """Delete the index file and its WAL; the next use starts an empty one."""
+        """Delete the index file and its WAL; the next use (in any thread or process) starts an empty one."""
+        _OPEN.drop(str(self.path))
         with self._rebuild_lock:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{self.path}{suffix}")
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
+        key = str(self.path)
+        entry = _OPEN.by_path.get(key)
+        if entry is not None and entry[1] == _identity(self.path):
+            _OPEN.by_path.move_to_end(key)
+            return entry[0]
+        _OPEN.drop(key)  # the file was deleted or replaced (another process rebuilt it)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         try:
             self._prepare(db)
-            yield db
-        finally:
+        except BaseException:
             db.close()
+            raise
+        identity = _identity(self.path)
+        if identity is not None:
+            _OPEN.by_path[key] = (db, identity)
+            while len(_OPEN.by_path) > MAX_OPEN_PER_THREAD:
+                _OPEN.drop(next(iter(_OPEN.by_path)))
+        return db
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]

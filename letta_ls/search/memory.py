@@ -20,7 +20,7 @@ from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.repo_errors import MemoryRepoError
 from letta_ls.memfs.snapshot import DOCUMENTS, decode_text
 from letta_ls.search.index import SearchIndex, write_transaction
-from letta_ls.search.query import matching_line, parse_query
+from letta_ls.search.query import matching_line, parse_query, window_start
 
 SNIPPET_TOKENS = 24
 ELLIPSIS = "…"
@@ -123,12 +123,16 @@ def _search(db: sqlite3.Connection, repo: MemoryRepo, text: str, limit: int) -> 
     if query is None or limit <= 0:
         return []
     weights = ", ".join(str(w) for w in WEIGHTS)
+    sql_from = "memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid"
     for fts in dict.fromkeys([query.all_words, query.any_word]):
+        where, params = "memory_fts MATCH ?", [fts]
+        start = window_start(db, "memory_fts", sql_from, where, params)  # rows are in order of last change
+        if start is not None:
+            where, params = f"{where} AND memory_fts.rowid >= ?", [*params, start]
         rows = db.execute(
             "SELECT r.path, r.description, r.text, r.body, "
             f"snippet(memory_fts, -1, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(memory_fts, {weights}) AS score "
-            "FROM memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid WHERE memory_fts MATCH ? "
-            "ORDER BY score, r.path LIMIT ?", (fts, limit)).fetchall()
+            f"FROM {sql_from} WHERE {where} ORDER BY score, r.path LIMIT ?", [*params, limit]).fetchall()
         if rows:
             hits = []
             for rank, (path, description, full, body, snippet, score) in enumerate(rows, 1):

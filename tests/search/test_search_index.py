@@ -258,3 +258,21 @@ def test_two_processes_updating_at_once_lose_and_double_nothing(agent_dir, store
     hits = search_conversations(index, store.directory, "pelican", limit=1000)
     assert len(hits) == 2 * 2 * turns
     assert len({h.message_id for h in hits}) == len(hits)
+
+
+def test_a_query_matching_more_than_the_rank_window_is_ranked_among_its_newest_matches(agent_dir, store, monkeypatch):
+    from letta_ls.search import query as query_module
+
+    monkeypatch.setattr(query_module, "RANK_WINDOW", 5)
+    conversation = store.ensure_default().conversation_id
+    say(store, conversation, "user", "common common common word and a rare narwhal")  # the oldest, best for BM25
+    for n in range(20):
+        say(store, conversation, "user", f"common word number {n} with some padding text around it")
+    index = index_of(agent_dir)
+    assert [h.snippet for h in search_conversations(index, store.directory, "narwhal")] == [
+        "common common common word and a rare narwhal"]  # a rarer word: BM25 over all its matches
+    hits = search_conversations(index, store.directory, "common", limit=50)
+    assert sorted(int(h.snippet.split()[3]) for h in hits) == [15, 16, 17, 18, 19]  # the 5 newest, ranked
+    filtered = search_conversations(index, store.directory, "common", limit=50,
+                                    filters=MessageFilter(conversation_id=conversation, roles=("user",)))
+    assert len(filtered) == 5
