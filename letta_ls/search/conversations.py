@@ -114,19 +114,30 @@ def _message_rows(conversation_id: str, data: bytes) -> list[tuple[str, str, str
     return rows
 
 
+def _indexed_bytes(db: sqlite3.Connection, only: str | None) -> dict[str, int]:
+    if only is not None:
+        return dict(db.execute("SELECT conversation_id, indexed_bytes FROM transcripts WHERE conversation_id = ?",
+                               (only,)))
+    return dict(db.execute("SELECT conversation_id, indexed_bytes FROM transcripts"))
+
+
 def _catch_up(db: sqlite3.Connection, directory: Path, only: str | None = None) -> int:
     """Index what the transcripts gained since the last catch-up; returns how many messages were added."""
-    sizes = _transcripts(directory)
-    if only is not None:
-        sizes = {only: sizes[only]} if only in sizes else {}
-    indexed = dict(db.execute("SELECT conversation_id, indexed_bytes FROM transcripts"))
+    if only is not None:  # one turn's transcript: one stat, not one per conversation
+        try:
+            sizes = {only: os.stat(directory / f"{only}.jsonl").st_size} if ID_PATTERN.match(only) else {}
+        except FileNotFoundError:
+            sizes = {}
+    else:
+        sizes = _transcripts(directory)
+    indexed = _indexed_bytes(db, only)
     gone = [] if only is not None else [cid for cid in indexed if cid not in sizes]
     behind = [cid for cid, size in sizes.items() if indexed.get(cid) != size]
     if not behind and not gone:
         return 0
     added = 0
     with write_transaction(db):
-        indexed = dict(db.execute("SELECT conversation_id, indexed_bytes FROM transcripts"))  # under the lock now
+        indexed = _indexed_bytes(db, only)  # again, under the lock now
         for cid in gone:
             db.execute("DELETE FROM message_rows WHERE conversation_id = ?", (cid,))
             db.execute("DELETE FROM transcripts WHERE conversation_id = ?", (cid,))
@@ -192,7 +203,8 @@ def _search(db: sqlite3.Connection, directory: Path, text: str, limit: int,
     sql_from = "message_fts JOIN message_rows r ON r.id = message_fts.rowid"
     for fts in dict.fromkeys([query.all_words, query.any_word]):
         where, params = _where(fts, filters)
-        start = window_start(db, "message_fts", sql_from, where, params)
+        start = window_start(db, "message_fts", sql_from if filters != MessageFilter() else "message_fts", where,
+                             params)
         if start is not None:
             where, params = f"{where} AND message_fts.rowid >= ?", [*params, start]
         rows = db.execute(

@@ -126,7 +126,7 @@ def _search(db: sqlite3.Connection, repo: MemoryRepo, text: str, limit: int) -> 
     sql_from = "memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid"
     for fts in dict.fromkeys([query.all_words, query.any_word]):
         where, params = "memory_fts MATCH ?", [fts]
-        start = window_start(db, "memory_fts", sql_from, where, params)  # rows are in order of last change
+        start = window_start(db, "memory_fts", "memory_fts", where, params)  # rows are in order of last change
         if start is not None:
             where, params = f"{where} AND memory_fts.rowid >= ?", [*params, start]
         rows = db.execute(

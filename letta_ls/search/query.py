@@ -20,7 +20,7 @@ PREFIX_MIN_CHARS = 3
 MAX_WORDS = 32
 
 
-RANK_WINDOW = 2000  # the most matches BM25 scores for one query (see ``window_start``)
+RANK_WINDOW = 1000  # the most matches BM25 scores for one query (see ``window_start``)
 
 
 def window_start(db: sqlite3.Connection, table: str, sql_from: str, where: str, params: list[Any]) -> int | None:
