@@ -26,6 +26,7 @@ SNIPPET_TOKENS = 24
 ELLIPSIS = "…"
 WEIGHTS = (2.0, 4.0, 1.0)  # bm25 column weights: path, description, body (a description says what it is for)
 ZERO_BLOB = "0" * 40
+RANK_WINDOW_FILES = 500  # a file is ~10x a message to score: the same budget as ``query.RANK_WINDOW``
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def _search(db: sqlite3.Connection, repo: MemoryRepo, text: str, limit: int) -> 
     sql_from = "memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid"
     for fts in dict.fromkeys([query.all_words, query.any_word]):
         where, params = "memory_fts MATCH ?", [fts]
-        start = window_start(db, "memory_fts", "memory_fts", where, params)  # rows are in order of last change
+        # rows are in order of last change, so a query that matches most files ranks the latest changed
+        start = window_start(db, "memory_fts", "memory_fts", where, params, RANK_WINDOW_FILES)
         if start is not None:
             where, params = f"{where} AND memory_fts.rowid >= ?", [*params, start]
         rows = db.execute(
