@@ -30,8 +30,9 @@ def window_start(db: sqlite3.Connection, table: str, sql_from: str, where: str, 
     Scoring costs SQLite several microseconds a match, so a query made of words nearly every message holds
     (``the``, a project's name) would take a second over 100,000 messages. Finding the matches is cheap
     (posting lists, prefix indexes); so a query with more than ``RANK_WINDOW`` matches is ranked among its
-    newest ``RANK_WINDOW`` (rows are appended in time order), which keeps every query under the 50 ms
-    target. Below that, and for every query with a rarer word, the ranking is BM25 over all matches.
+    newest ``RANK_WINDOW`` (rows are appended in time order), which bounds the cost of any query
+    (docs/benchmarks-search.md). Below that, and for every query with a rarer word, the ranking is BM25
+    over all matches.
     ``window``: another size (memory files are longer than messages, so each costs more to score)."""
     found = db.execute(f"SELECT {table}.rowid FROM {sql_from} WHERE {where} ORDER BY {table}.rowid DESC "
                        "LIMIT 1 OFFSET ?", [*params, RANK_WINDOW if window is None else window]).fetchone()
