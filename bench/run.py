@@ -6,9 +6,9 @@ tests. Targets (issue 2): write ≤ 1.3x, cold compile ≤ 2x, warm compile < 1 
 files < 1 s. The language server's figures come from ``bench/server.py`` and the agent's from
 ``bench/agent.py``, a subagent's worktree-and-merge round trip from ``bench/subagents.py``, /init's readers'
 from ``bench/history.py`` and /init itself from ``bench/init.py``, a memory sync from ``bench/sync.py``, the
-dream scheduler's cost per chat turn from ``bench/dreams.py``, in the same JSON;
-``--only memfs|server|agent|subagents|init|sync|dreams|stale`` runs one group; ``bench/stale.py`` times
-``memory-stale`` after a workspace rename.
+dream scheduler's cost per chat turn from ``bench/dreams.py``, search from ``bench/search.py``, ``memory-stale``
+after a workspace rename from ``bench/stale.py``, in the same JSON;
+``--only memfs|server|agent|subagents|init|sync|dreams|search|stale`` runs one group.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bench import agent as agent_bench
 from bench import dreams as dreams_bench
 from bench import history as history_bench
 from bench import init as init_bench
+from bench import search as search_bench
 from bench import server as server_bench
 from bench import stale as stale_bench
 from bench import subagents as subagents_bench
@@ -46,7 +47,7 @@ from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.settings import MemorySettings
 
 AUTHOR = Author("Bench", "bench@letta-ls.local")
-GROUPS = ("memfs", "server", "agent", "subagents", "init", "sync", "dreams", "stale")
+GROUPS = ("memfs", "server", "agent", "subagents", "init", "sync", "dreams", "search", "stale")
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@letta-ls.local",
        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@letta-ls.local"}
 
@@ -185,6 +186,8 @@ def main() -> None:
             results += [{"group": "stale", **entry} for entry in stale_bench.run(tmp, files, quick=args.quick)]
         if "dreams" in groups:
             results += [{"group": "dreams", **entry} for entry in dreams_bench.run(tmp, files, quick=args.quick)]
+        if "search" in groups:
+            results += [{"group": "search", **entry} for entry in search_bench.run(tmp, quick=args.quick)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"files": n_files, "python": sys.version.split()[0], "groups": groups,

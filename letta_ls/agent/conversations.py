@@ -57,12 +57,15 @@ from letta_ls.agent.conversation_index import (
     write_last_used,
 )
 from letta_ls.agent.conversation_render import clip, render_conversation
-from letta_ls.agent.conversation_search import SearchHit, search_messages, searchable_text
+from letta_ls.agent.conversation_search import searchable_text
 from letta_ls.agent.history_repair import NO_RESULT, repair_history
 from letta_ls.agent.messages import Message, new_id, now_iso
 from letta_ls.agent.transcript_writer import TurnStatus, append_records, message_record, turn_record
 from letta_ls.agent.transcripts import TRANSCRIPTS, CompactionRecord, Transcript
 from letta_ls.file_locks import locked_file
+from letta_ls.search.conversations import MessageFilter, MessageHit, index_after_turn, search_conversations
+from letta_ls.search.conversations import MessageHit as SearchHit  # the name callers of this module know
+from letta_ls.search.index import SearchIndex
 
 __all__ = ["DEFAULT_ID", "DEFAULT_TITLE", "NO_RESULT", "CompactionRecord", "ConversationInfo", "ConversationStore",
            "SearchHit", "TurnStatus", "UnknownConversationError", "clip", "repair_history", "searchable_text",
@@ -276,6 +279,7 @@ class ConversationStore:
         record = turn_record(turn_id, status)
         end = self._append_records(conversation_id, [*(message_record(m) for m in messages or []), record])
         self._after_append(conversation_id, end)
+        index_after_turn(self.directory, conversation_id)  # the search index, after the turn is on disk
 
     def record_compaction(self, conversation_id: str, summarised_through: str, summary: Message,
                           **details: Any) -> None:
@@ -346,13 +350,8 @@ class ConversationStore:
         info = self.get(conversation_id)
         return render_conversation(info, self._parse(self.transcript_path(conversation_id)))
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Past messages of every conversation matching ``query``, newest first.
-
-        A message matches when it contains the query (case-insensitive) or all of its words in any order.
-        """
-        def conversations() -> Iterator[tuple[str, list[Message]]]:  # read only as the search reaches them
-            for info in self.list():
-                yield info.conversation_id, self.raw_messages(info.conversation_id)
-
-        return search_messages(conversations(), query, limit)
+    def search(self, query: str, limit: int = 20, filters: MessageFilter | None = None) -> list[MessageHit]:
+        """Past messages of every conversation matching ``query``, best first (BM25, ``letta_ls.search``):
+        all its words (as word prefixes) in any order, else any of them."""
+        return search_conversations(SearchIndex.for_agent(self.directory.parent), self.directory, query,
+                                    limit=limit, filters=filters)

@@ -21,6 +21,13 @@ from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.base import ToolSpec
 from letta_ls.memfs.operations import EditResult, MemoryOperations, MemoryToolError
 from letta_ls.memfs.skills import SkillUnavailableError, discover_skills, find_skill, read_skill
+from letta_ls.search.agent_tools import (
+    CONVERSATION_SEARCH_SCHEMA,
+    MEMORY_SEARCH_SCHEMA,
+    conversation_search_text,
+    memory_search_text,
+)
+from letta_ls.search.service import SearchRequestError
 
 MAX_READ_BYTES = 256 * 1024
 MAX_LISTED = 500
@@ -77,11 +84,10 @@ TOOL_SPECS: list[ToolSpec] = [
     ToolSpec("memory", "Read and edit your memory files. Every change is one git commit whose message is `reason`. "
              "Commands: view (file or folder), create, str_replace (old_string must occur exactly once), insert, "
              "delete, rename, update_description.", MEMORY_SCHEMA, strict_memory_schema()),
-    ToolSpec("memory_search", "Search all memory files for lines matching a query; returns path, line and text.",
-             {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
-    ToolSpec("conversation_search", "Search this agent's past messages across all conversations.",
-             {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}},
-              "required": ["query"]}),
+    ToolSpec("memory_search", "Search all memory files for a query, best match first; returns path, line and text.",
+             MEMORY_SEARCH_SCHEMA),
+    ToolSpec("conversation_search", "Search this agent's past messages across all conversations, best match first.",
+             CONVERSATION_SEARCH_SCHEMA),
     ToolSpec("skill", "Load a skill: its SKILL.md instructions and the files in its folder.",
              {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}),
     ToolSpec("read_file", "Read a text file of the user's workspace (read only); offset/limit are line numbers.",
@@ -136,7 +142,7 @@ class Toolbox:
             return ToolOutcome("Error: tool arguments must be a JSON object", is_error=True)
         try:
             return handler(arguments)
-        except (ToolError, MemoryToolError, SkillUnavailableError) as exc:
+        except (ToolError, MemoryToolError, SkillUnavailableError, SearchRequestError) as exc:
             return ToolOutcome(f"Error: {exc}", is_error=True)
         except Exception as exc:
             return ToolOutcome(f"Error: {name} failed ({type(exc).__name__}: {exc}); nothing was changed",
@@ -160,32 +166,10 @@ class Toolbox:
         return ToolOutcome(message, edit=result, reason=str(args.get("reason") or ""))
 
     def _memory_search(self, args: dict[str, Any]) -> ToolOutcome:
-        query = _text_arg(args, "query")
-        words = query.casefold().split()
-        hits = []
-        for found in self.memory.repo.snapshot():
-            text = found.text
-            if text is None:
-                continue
-            for number, line in enumerate(text.splitlines(), 1):
-                folded = line.casefold()
-                if query.casefold() in folded or all(w in folded for w in words):
-                    hits.append(f"{found.path}:{number}: {line.strip()[:200]}")
-                    if len(hits) >= MAX_MATCHES:
-                        break
-        if not hits:
-            return ToolOutcome(f"No memory line matches {query!r}.")
-        return ToolOutcome("\n".join(hits))
+        return ToolOutcome(memory_search_text(self.conversations.directory.parent, self.memory.repo, args))
 
     def _conversation_search(self, args: dict[str, Any]) -> ToolOutcome:
-        query = _text_arg(args, "query")
-        limit = args.get("limit") or 20
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ToolError("limit must be a positive whole number")
-        hits = self.conversations.search(query, limit=min(limit, 100))
-        if not hits:
-            return ToolOutcome(f"No past message matches {query!r}.")
-        return ToolOutcome("\n".join(f"[{h.created}] {h.conversation_id} {h.role}: {h.snippet}" for h in hits))
+        return ToolOutcome(conversation_search_text(self.conversations.directory, args))
 
     def _skill(self, args: dict[str, Any]) -> ToolOutcome:
         name = _text_arg(args, "name")

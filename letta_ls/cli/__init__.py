@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from letta_ls import __version__
-from letta_ls.cli import agents, chat, doctor, dreams, init_command, memory, serve
+from letta_ls.cli import agents, chat, doctor, dreams, init_command, memory, search, serve
 from letta_ls.cli.common import EXIT_OK, EXIT_USAGE, CliError
 from letta_ls.config_problems import ConfigurationProblem, printable
 from letta_ls.home import AgentError
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     dreams.add_parsers(sub)
     memory.add_parser(sub)
     init_command.add_parser(sub)
+    search.add_parser(sub)
     return parser
 
 

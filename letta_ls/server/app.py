@@ -193,6 +193,7 @@ def build_server() -> LettaServer:
         lifecycle,
         review,
         runs,
+        search,
         stale_notes,
         status,
         sync,
@@ -201,7 +202,7 @@ def build_server() -> LettaServer:
 
     server = LettaServer()
     modules = (health, lifecycle, runs, documents, diagnostics, stale_notes, editing, commands, chat, status, watcher,
-               sync, dreams, init_command, review)
+               sync, dreams, init_command, review, search)
     for module in modules:
         module.register(server)
     return server

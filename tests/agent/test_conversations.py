@@ -187,11 +187,11 @@ def test_search_finds_past_messages_across_conversations(store: ConversationStor
                                  created="2024-02-01T00:00:00.000+00:00"),
                          Message(role="user", content="unrelated", created="2024-03-01T00:00:00.000+00:00")])
 
-    hits = store.search("deploy")
-    assert [(h.conversation_id, h.role) for h in hits] == [(other, "assistant"), ("default", "user")]
-    assert "DEPLOY timeout" in hits[0].snippet
+    hits = store.search("deploy")  # ranked by relevance (BM25): two mentions in a short message come first
+    assert [(h.conversation_id, h.role, h.rank) for h in hits] == [("default", "user", 1), (other, "assistant", 2)]
+    assert "DEPLOY timeout" in hits[1].snippet and hits[0].score > hits[1].score
     assert [h.conversation_id for h in store.search("script timeout")] == [other]  # all words, any order
-    assert store.search("deploy", limit=1)[0].conversation_id == other
+    assert store.search("deploy", limit=1)[0].conversation_id == "default"
     assert store.search("nothing like this") == []
     assert store.search("   ") == []
     long = "word " * 100 + "needle" + " word" * 100

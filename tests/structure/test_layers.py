@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"doctor"},  # checks
     {"staleness"},  # checks against the workspace (the doctor's findings and fixes)
     {"home", "session", "agent_import"},  # the session
-    {"agent"},  # features: the agent's turn, tools, conversations
+    {"agent", "search"},  # features: the agent's turn, tools, conversations, and their search index
     {"subagents"},  # features: runs beside the agent, merged back
     {"init", "sync"},  # features built on the subagents
     {"server", "cli", "__main__"},  # adapters
