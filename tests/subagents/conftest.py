@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from letta_ls.memfs.repo import MemoryRepo
+from letta_ls.subagents.service import MemorySubagents
 from letta_ls.subagents.transcripts import HistorySources, ProjectMatcher
 from letta_ls.subagents.worktrees import Worktrees
 from tests.conftest import SEED
+from tests.fakes import Script, scripted_openai
 from tests.subagents.helpers import AGENT, NOTES
 
 
@@ -23,6 +25,22 @@ def memory(tmp_path: Path) -> MemoryRepo:
 @pytest.fixture
 def trees(memory: MemoryRepo) -> Worktrees:
     return Worktrees(memory, memory.path.parent / "memory-worktrees")
+
+
+@pytest.fixture
+def model():
+    """A scripted OpenAI-compatible model server with an empty script: the test fills ``model.script``."""
+    with scripted_openai(Script()) as server:
+        yield server
+
+
+@pytest.fixture
+async def subagents(session):
+    """The memory subagents of the test module's ``session``, started, and closed after the test."""
+    service = MemorySubagents(session)
+    await service.start()
+    yield service
+    await service.close()
 
 
 SAMPLES = Path(__file__).parent / "samples"

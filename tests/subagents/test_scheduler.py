@@ -6,8 +6,6 @@ import asyncio
 import threading
 import time
 
-import pytest
-
 from letta_ls.agent.providers.select import select_provider
 from letta_ls.agent.runtime import AgentRuntime
 from letta_ls.subagents.service import MemorySubagents
@@ -16,12 +14,6 @@ from tests.fakes import Script, scripted_openai
 from tests.subagents.dreams_helpers import REPORT, agent_session, chat, lesson
 
 IDLE = 0.4
-
-
-@pytest.fixture
-def model():
-    with scripted_openai(Script()) as server:
-        yield server
 
 
 class Watch:
