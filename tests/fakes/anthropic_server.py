@@ -23,7 +23,6 @@ from tests.fakes.script import (
     Script,
     ScriptedError,
     ScriptedHandler,
-    estimate_tokens,
     split_evenly,
 )
 
@@ -73,12 +72,6 @@ class FakeAnthropicServer(ScriptedModelServer):
         kind = error.type or ERROR_TYPES.get(error.status, "api_error")
         handler.send_json(error.status, error_body(error.message, kind), headers=headers)
 
-    def _usage(self, request: RecordedRequest, reply: Reply) -> tuple[int, int]:
-        if reply.usage is not None:
-            return reply.usage
-        return (estimate_tokens(json.dumps(request.body)),
-                estimate_tokens(reply.text + "".join(c.arguments_json for c in reply.tool_calls)))
-
     def _calls(self, reply: Reply) -> list[tuple[str, str, str]]:
         return [(call.id or f"toolu_{secrets.token_hex(12)}", call.name, call.arguments_json)
                 for call in reply.tool_calls]
@@ -110,10 +103,11 @@ class FakeAnthropicServer(ScriptedModelServer):
             except ValueError:
                 arguments = {}
             content.append({"type": "tool_use", "id": cid, "name": name, "input": arguments})
-        handler.send_json(200, self._message(request, content, self._stop_reason(reply), self._usage(request, reply)))
+        usage = self.token_counts(request, reply)
+        handler.send_json(200, self._message(request, content, self._stop_reason(reply), usage))
 
     def send_stream(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
-        input_tokens, output_tokens = self._usage(request, reply)
+        input_tokens, output_tokens = self.token_counts(request, reply)
         handler.start_stream()
         handler.send_chunk(_event("message_start", {"type": "message_start", "message": self._message(
             request, [], None, (input_tokens, 1))}))

@@ -8,9 +8,10 @@ the body, streamed or whole) is the same for both, so it is written once here.
 from __future__ import annotations
 
 import abc
+import json
 from typing import Any
 
-from tests.fakes.script import FakeServer, RecordedRequest, Reply, ScriptedError, ScriptedHandler
+from tests.fakes.script import FakeServer, RecordedRequest, Reply, ScriptedError, ScriptedHandler, estimate_tokens
 
 
 class ScriptedModelServer(FakeServer, abc.ABC):
@@ -36,6 +37,14 @@ class ScriptedModelServer(FakeServer, abc.ABC):
             self.send_stream(handler, request, reply)
         else:
             self.send_whole(handler, request, reply)
+
+    @staticmethod
+    def token_counts(request: RecordedRequest, reply: Reply) -> tuple[int, int]:
+        """(input, output) tokens: the script's, or an estimate from the request and the reply."""
+        if reply.usage is not None:
+            return reply.usage
+        return (estimate_tokens(json.dumps(request.body)),
+                estimate_tokens(reply.text + "".join(c.arguments_json for c in reply.tool_calls)))
 
     @staticmethod
     def error_headers(error: ScriptedError) -> dict[str, str]:

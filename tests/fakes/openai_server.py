@@ -26,7 +26,6 @@ from tests.fakes.script import (
     Script,
     ScriptedError,
     ScriptedHandler,
-    estimate_tokens,
     split_evenly,
 )
 
@@ -95,11 +94,7 @@ class FakeOpenAIServer(ScriptedModelServer):
         handler.send_json(error.status, error_body(error.message, kind, error.code), headers=self.error_headers(error))
 
     def _usage(self, request: RecordedRequest, reply: Reply) -> dict[str, int]:
-        if reply.usage is not None:
-            prompt, completion = reply.usage
-        else:
-            prompt = estimate_tokens(json.dumps(request.body))
-            completion = estimate_tokens(reply.text + "".join(c.arguments_json for c in reply.tool_calls))
+        prompt, completion = self.token_counts(request, reply)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _calls(self, reply: Reply) -> list[tuple[str, str, str]]:
