@@ -101,6 +101,15 @@ class MemoryOperations:
             raise MemoryToolError("reason is required for every change: say why, it becomes the commit message")
         return reason.strip()
 
+    def _editable(self, file_path: Any) -> tuple[str, MemorySnapshot, str]:
+        """The checked path, the snapshot and the current text of a file the caller may change (or the
+        reason it may not, as a ``MemoryToolError``)."""
+        path = self._path(file_path)
+        snap = self.repo.snapshot()
+        text = self._file_text(snap, path)
+        self._check_writable(snap, path)
+        return path, snap, text
+
     def _file_text(self, snap: MemorySnapshot, path: str) -> str:
         found = snap.get(path)
         if found is None:
@@ -236,10 +245,7 @@ class MemoryOperations:
             raise MemoryToolError("old_string is required and must not be empty")
         if not isinstance(new_string, str):
             raise MemoryToolError("new_string is required (use an empty string to delete old_string)")
-        path = self._path(file_path)
-        snap = self.repo.snapshot()
-        text = self._file_text(snap, path)
-        self._check_writable(snap, path)
+        path, snap, text = self._editable(file_path)
         doc = parse_document(text)
         body = doc.body if doc.error is None else text
         count = body.count(old_string)
@@ -262,10 +268,7 @@ class MemoryOperations:
             raise MemoryToolError("insert_line must be a whole number ≥ 0 (0 inserts at the top of the body)")
         if not isinstance(insert_text, str) or insert_text == "":
             raise MemoryToolError("insert_text is required")
-        path = self._path(file_path)
-        snap = self.repo.snapshot()
-        text = self._file_text(snap, path)
-        self._check_writable(snap, path)
+        path, snap, text = self._editable(file_path)
         doc = parse_document(text)
         if doc.error is not None:
             raise MemoryToolError(f"{path} has broken frontmatter ({doc.error.message}); fix it first")

@@ -150,8 +150,17 @@ def render_tree(
     def fits(line: str) -> bool:
         return len(lines) + 1 <= lines_cap and chars + 1 + len(line) <= chars_cap
 
-    def render(node: _Node, prefix: str) -> bool:
+    def add(line: str, entry: bool) -> bool:
+        """Append ``line`` if it fits within the caps; False (and nothing added) when it does not."""
         nonlocal chars
+        if not fits(line):
+            return False
+        lines.append(line)
+        is_entry.append(entry)
+        chars += 1 + len(line)
+        return True
+
+    def render(node: _Node, prefix: str) -> bool:
         children = node.sorted_children()
         visible = children[:children_cap]
         omitted = len(children) - len(visible)
@@ -167,20 +176,12 @@ def render_tree(
                 line = f"{prefix}{connector}{name} ({child.description})"
             else:
                 line = f"{prefix}{connector}{name}"
-            if not fits(line):
+            if not add(line, entry=True):
                 return False
-            lines.append(line)
-            is_entry.append(True)
-            chars += 1 + len(line)
             if child.children and not render(child, prefix + (_SPACE if last else _PIPE)):
                 return False
         if omitted:
-            line = f"{prefix}{_LAST}… ({_format_count(omitted)} more entries)"
-            if not fits(line):
-                return False
-            lines.append(line)
-            is_entry.append(False)
-            chars += 1 + len(line)
+            return add(f"{prefix}{_LAST}… ({_format_count(omitted)} more entries)", entry=False)
         return True
 
     if not render(root, ""):

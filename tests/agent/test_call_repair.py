@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -26,12 +27,18 @@ def body(repo: MemoryRepo, path: str) -> str:
     return repo.snapshot().get(path).text
 
 
+def repaired(repo: MemoryRepo, tmp_path: Path, call: dict[str, Any]):
+    """Run a memory call the way the embedded model's calls run (repaired first); it must succeed."""
+    outcome = toolbox(repo, tmp_path, repair=True).run("memory", call)
+    assert not outcome.is_error, outcome.text
+    return outcome
+
+
 def test_a_create_of_an_existing_file_adds_the_text_at_its_end(repo: MemoryRepo, tmp_path: Path) -> None:
     before = repo.head()
-    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+    outcome = repaired(repo, tmp_path, {
         "command": "create", "file_path": "system/human.md", "description": "About the user",
         "file_text": "The user always uses pnpm in this repo.", "reason": "remember pnpm"})
-    assert not outcome.is_error, outcome.text
     text = body(repo, "system/human.md")
     assert text.endswith("The user likes short answers.\nThe user always uses pnpm in this repo.\n")
     assert "description: What I know about the user." in text  # the file's own description is kept
@@ -48,35 +55,31 @@ def test_without_repair_the_same_call_is_refused_as_the_contract_says(repo: Memo
 @pytest.mark.parametrize("raw", ["/system/human.md", "memory/system/human", " system/human ", "./system//human.md",
                                  "$MEMORY_DIR/system/human.md", "/memory/system/human.md"])
 def test_paths_the_model_writes_oddly_land_on_the_memory_file(repo: MemoryRepo, tmp_path: Path, raw: str) -> None:
-    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+    repaired(repo, tmp_path, {
         "command": "str_replace", "file_path": raw, "old_string": "short answers", "new_string": "long answers",
         "reason": "the user changed their mind"})
-    assert not outcome.is_error, outcome.text
     assert "The user likes long answers." in body(repo, "system/human.md")
 
 
 def test_an_absolute_path_inside_the_memory_folder_is_made_relative(repo: MemoryRepo, tmp_path: Path) -> None:
-    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+    repaired(repo, tmp_path, {
         "command": "create", "file_path": f"{repo.path.resolve()}/system/human.md", "description": "x",
         "file_text": "Prefers pnpm.", "reason": "remember pnpm"})
-    assert not outcome.is_error, outcome.text
     assert body(repo, "system/human.md").endswith("Prefers pnpm.\n")
 
 
 def test_a_new_file_at_an_absolute_path_is_created_under_memory(repo: MemoryRepo, tmp_path: Path) -> None:
-    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+    repaired(repo, tmp_path, {
         "command": "create", "file_path": "/project/tools.md", "description": "Tools this project uses",
         "file_text": "- pnpm", "reason": "remember the package manager"})
-    assert not outcome.is_error, outcome.text
     assert "- pnpm" in body(repo, "project/tools.md")
     assert not (tmp_path.parent / "project").exists()
 
 
 def test_an_old_string_differing_only_in_case_and_spacing_is_found(repo: MemoryRepo, tmp_path: Path) -> None:
-    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+    repaired(repo, tmp_path, {
         "command": "str_replace", "file_path": "system/human.md", "old_string": "the user  likes SHORT answers",
         "new_string": "The user likes detailed answers", "reason": "the user changed their mind"})
-    assert not outcome.is_error, outcome.text
     assert "The user likes detailed answers." in body(repo, "system/human.md")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import string
 
+import pytest
+
 from letta_ls.doctor import AuditResult, apply_plan, audit, plan_fix, plan_fixes, safe_fixes
 from letta_ls.doctor.findings import Finding
 from letta_ls.memfs.snapshot import MemorySnapshot
@@ -40,11 +42,21 @@ def fixed(snap: MemorySnapshot, finding: Finding, settings: MemorySettings | Non
     return plan, after, audit(after, settings, ESTIMATE)
 
 
-def test_add_description_to_a_file_without_frontmatter_keeps_bom_and_crlf():
-    snap, result = setup({"notes/notes.md": "\ufeff# Café notes\r\n\r\nText.\r\n"})
-    plan, _after, again = fixed(snap, only(result, "frontmatter-missing"))
-    expected = "\ufeff---\r\ndescription: Café notes\r\n---\r\n# Café notes\r\n\r\nText.\r\n"
-    assert plan.changes == {"notes/notes.md": expected}
+@pytest.mark.parametrize(("path", "text", "code", "fixed_text"), [
+    pytest.param("notes/notes.md", "\ufeff# Café notes\r\n\r\nText.\r\n", "frontmatter-missing",
+                 "\ufeff---\r\ndescription: Café notes\r\n---\r\n# Café notes\r\n\r\nText.\r\n",
+                 id="add-description-keeps-bom-and-crlf"),
+    pytest.param("reference/notes.md", "---\ndescription: >\n  What the\n  build needs\nlimit: 500\n---\nx\n",
+                 "description-multiline", "---\ndescription: What the build needs\nlimit: 500\n---\nx\n",
+                 id="join-description"),
+    pytest.param("skills/triage/SKILL.md", "---\nlicense: MIT\n---\n# Triage bugs\n\nSteps.\n", "skill-invalid",
+                 "---\nlicense: MIT\nname: triage\ndescription: Triage bugs\n---\n# Triage bugs\n\nSteps.\n",
+                 id="add-skill-name"),
+])
+def test_a_fix_rewrites_exactly_its_file_and_clears_its_finding(path, text, code, fixed_text):
+    snap, result = setup({path: text})
+    plan, _after, again = fixed(snap, only(result, code))
+    assert plan.changes == {path: fixed_text}
     assert again.findings == []
 
 
@@ -56,21 +68,6 @@ def test_add_description_inside_existing_frontmatter_preserves_other_keys():
     )
     assert again.findings == []
     assert plan_fix(apply_plan(snap, plan), only(result, "description-missing")) is None  # already done
-
-
-def test_join_description():
-    snap, result = setup({"reference/notes.md": "---\ndescription: >\n  What the\n  build needs\nlimit: 500\n---\nx\n"})
-    plan, _after, again = fixed(snap, only(result, "description-multiline"))
-    assert plan.changes["reference/notes.md"] == "---\ndescription: What the build needs\nlimit: 500\n---\nx\n"
-    assert again.findings == []
-
-
-def test_add_skill_name():
-    snap, result = setup({"skills/triage/SKILL.md": "---\nlicense: MIT\n---\n# Triage bugs\n\nSteps.\n"})
-    plan, _after, again = fixed(snap, only(result, "skill-invalid"))
-    expected = "---\nlicense: MIT\nname: triage\ndescription: Triage bugs\n---\n# Triage bugs\n\nSteps.\n"
-    assert plan.changes == {"skills/triage/SKILL.md": expected}
-    assert again.findings == []
 
 
 def test_add_skill_block_to_a_skill_without_frontmatter():

@@ -16,14 +16,13 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.script import (
-    FakeServer,
     RecordedRequest,
     Reply,
     Script,
     ScriptedError,
     ScriptedHandler,
-    estimate_tokens,
     split_evenly,
 )
 
@@ -42,8 +41,11 @@ def _event(name: str, payload: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(payload)}\n\n"
 
 
-class FakeAnthropicServer(FakeServer):
+class FakeAnthropicServer(ScriptedModelServer):
     """The fake Anthropic API; ``base_url`` is the origin (the ``anthropic`` SDK appends ``/v1/messages``)."""
+
+    malformed_chunks = ('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "del\n\n',
+                        "event: content_block_delta\ndata: this is not json at all\n\n")
 
     def __init__(self, script: Script | None = None, *, model: str = "fake-claude") -> None:
         super().__init__(script)
@@ -51,43 +53,24 @@ class FakeAnthropicServer(FakeServer):
 
     def route(self, handler: ScriptedHandler, request: RecordedRequest) -> None:
         if request.method == "POST" and request.path == "/v1/messages":
-            self._complete(handler, request)
+            self.play(handler, request)
         else:
             handler.send_json(404, error_body(f"Unknown path {request.method} {request.path}", "not_found_error"))
 
-    def _complete(self, handler: ScriptedHandler, request: RecordedRequest) -> None:
-        reply = self.script.next_reply(request)
-        if reply is None:
-            handler.send_json(500, error_body(f"fake server: script exhausted after {self.script.served} replies "
-                                              f"(request #{len(self.model_requests)})", "api_error"),
-                              headers={"x-should-retry": "false"})
-            return
-        if reply.first_delay:
-            handler.pause(reply.first_delay)
-        if reply.overflow:
-            handler.send_json(400, error_body(OVERFLOW_MESSAGE, "invalid_request_error"))
-        elif reply.error is not None and not reply.error.mid_stream:
-            self._send_error(handler, reply.error)
-        elif request.stream:
-            self._stream(handler, request, reply)
-        else:
-            self._send_message(handler, request, reply)
+    def error_body(self, message: str, type: str) -> dict[str, Any]:
+        return error_body(message, type)
 
-    @staticmethod
-    def _send_error(handler: ScriptedHandler, error: ScriptedError) -> None:
-        headers = {"request-id": f"req_{secrets.token_hex(8)}"}
-        if error.retry_after is not None:
-            headers["retry-after"] = f"{error.retry_after:g}"
-        if error.should_retry is not None:
-            headers["x-should-retry"] = "true" if error.should_retry else "false"
+    def send_overflow(self, handler: ScriptedHandler) -> None:
+        handler.send_json(400, error_body(OVERFLOW_MESSAGE, "invalid_request_error"))
+
+    def error_event(self, error: ScriptedError) -> str:
+        # Anthropic reports overloads that happen mid-stream as an error event
+        return _event("error", error_body(error.message, error.type or ERROR_TYPES.get(error.status, "api_error")))
+
+    def send_error(self, handler: ScriptedHandler, error: ScriptedError) -> None:
+        headers = {"request-id": f"req_{secrets.token_hex(8)}", **self.error_headers(error)}
         kind = error.type or ERROR_TYPES.get(error.status, "api_error")
         handler.send_json(error.status, error_body(error.message, kind), headers=headers)
-
-    def _usage(self, request: RecordedRequest, reply: Reply) -> tuple[int, int]:
-        if reply.usage is not None:
-            return reply.usage
-        return (estimate_tokens(json.dumps(request.body)),
-                estimate_tokens(reply.text + "".join(c.arguments_json for c in reply.tool_calls)))
 
     def _calls(self, reply: Reply) -> list[tuple[str, str, str]]:
         return [(call.id or f"toolu_{secrets.token_hex(12)}", call.name, call.arguments_json)
@@ -102,7 +85,7 @@ class FakeAnthropicServer(FakeServer):
                 "model": request.model or self.model, "content": content, "stop_reason": stop_reason,
                 "stop_sequence": None, "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
 
-    def _send_message(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
+    def send_whole(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
         if reply.failure is not None:
             data = b'{"id": "msg_broken", "content": [{"type": "text", '
             handler.send_response(200)
@@ -120,26 +103,16 @@ class FakeAnthropicServer(FakeServer):
             except ValueError:
                 arguments = {}
             content.append({"type": "tool_use", "id": cid, "name": name, "input": arguments})
-        handler.send_json(200, self._message(request, content, self._stop_reason(reply), self._usage(request, reply)))
+        usage = self.token_counts(request, reply)
+        handler.send_json(200, self._message(request, content, self._stop_reason(reply), usage))
 
-    def _stream(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
-        input_tokens, output_tokens = self._usage(request, reply)
+    def send_stream(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
+        input_tokens, output_tokens = self.token_counts(request, reply)
         handler.start_stream()
         handler.send_chunk(_event("message_start", {"type": "message_start", "message": self._message(
             request, [], None, (input_tokens, 1))}))
         handler.send_pieces(self._stream_pieces(reply), reply.delay)
-        if reply.failure == "malformed":
-            handler.send_chunk('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "del\n\n')
-            handler.send_chunk("event: content_block_delta\ndata: this is not json at all\n\n")
-            handler.end_stream()
-            return
-        if reply.failure == "cut":
-            handler.drop_connection()
-            return
-        if reply.error is not None:  # Anthropic reports overloads that happen mid-stream as an error event
-            kind = reply.error.type or ERROR_TYPES.get(reply.error.status, "api_error")
-            handler.send_chunk(_event("error", error_body(reply.error.message, kind)))
-            handler.end_stream()
+        if self.end_in_failure(handler, reply):
             return
         if reply.delay:
             handler.pause(reply.delay)

@@ -19,14 +19,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.script import (
-    FakeServer,
     RecordedRequest,
     Reply,
     Script,
     ScriptedError,
     ScriptedHandler,
-    estimate_tokens,
     split_evenly,
 )
 
@@ -41,10 +40,13 @@ def error_body(message: str, type: str, code: str | None = None, param: str | No
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-class FakeOpenAIServer(FakeServer):
+class FakeOpenAIServer(ScriptedModelServer):
     """The fake OpenAI API; ``base_url`` ends in ``/v1`` as the ``openai`` SDK expects."""
 
     url_suffix = "/v1"
+    server_error_type = "server_error"
+    malformed_chunks = ('data: {"id": "chatcmpl-broken", "choices": [{"delta": {"content": "oops\n\n',
+                        "data: this is not json at all\n\n")
 
     def __init__(self, script: Script | None = None, *, accepts_stream_options: bool = True,
                  accepts_max_tokens: bool = True, model: str = "fake-gpt") -> None:
@@ -73,40 +75,26 @@ class FakeOpenAIServer(FakeServer):
                                               "Use 'max_completion_tokens' instead.", "invalid_request_error",
                                               "unsupported_parameter", "max_tokens"))
             return
-        reply = self.script.next_reply(request)
-        if reply is None:
-            handler.send_json(500, error_body(f"fake server: script exhausted after {self.script.served} replies "
-                                              f"(request #{len(self.model_requests)})", "server_error"),
-                              headers={"x-should-retry": "false"})
-            return
-        if reply.first_delay:
-            handler.pause(reply.first_delay)
-        if reply.overflow:
-            handler.send_json(400, error_body(OVERFLOW_MESSAGE, "invalid_request_error", "context_length_exceeded",
-                                              "messages"))
-        elif reply.error is not None and not reply.error.mid_stream:
-            self._send_error(handler, reply.error)
-        elif request.stream:
-            self._stream(handler, request, reply)
-        else:
-            self._send_completion(handler, request, reply)
+        self.play(handler, request)
 
-    @staticmethod
-    def _send_error(handler: ScriptedHandler, error: ScriptedError) -> None:
-        headers = {}
-        if error.retry_after is not None:
-            headers["retry-after"] = f"{error.retry_after:g}"
-        if error.should_retry is not None:
-            headers["x-should-retry"] = "true" if error.should_retry else "false"
+    def error_body(self, message: str, type: str) -> dict[str, Any]:
+        return error_body(message, type)
+
+    def send_overflow(self, handler: ScriptedHandler) -> None:
+        handler.send_json(400, error_body(OVERFLOW_MESSAGE, "invalid_request_error", "context_length_exceeded",
+                                          "messages"))
+
+    def error_event(self, error: ScriptedError) -> str:
+        # as OpenAI sends when a stream fails server-side
         kind = error.type or ERROR_TYPES.get(error.status, "server_error")
-        handler.send_json(error.status, error_body(error.message, kind, error.code), headers=headers)
+        return f"data: {json.dumps(error_body(error.message, kind, error.code))}\n\n"
+
+    def send_error(self, handler: ScriptedHandler, error: ScriptedError) -> None:
+        kind = error.type or ERROR_TYPES.get(error.status, "server_error")
+        handler.send_json(error.status, error_body(error.message, kind, error.code), headers=self.error_headers(error))
 
     def _usage(self, request: RecordedRequest, reply: Reply) -> dict[str, int]:
-        if reply.usage is not None:
-            prompt, completion = reply.usage
-        else:
-            prompt = estimate_tokens(json.dumps(request.body))
-            completion = estimate_tokens(reply.text + "".join(c.arguments_json for c in reply.tool_calls))
+        prompt, completion = self.token_counts(request, reply)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _calls(self, reply: Reply) -> list[tuple[str, str, str]]:
@@ -116,7 +104,7 @@ class FakeOpenAIServer(FakeServer):
     def _finish_reason(self, reply: Reply) -> str:
         return "tool_calls" if reply.tool_calls else FINISH_REASONS[reply.stop]
 
-    def _send_completion(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
+    def send_whole(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
         if reply.failure == "malformed":
             data = b'{"id": "chatcmpl-broken", "choices": [{"message": '
             handler.send_response(200)
@@ -144,7 +132,7 @@ class FakeOpenAIServer(FakeServer):
                          "logprobs": None}],
             "usage": self._usage(request, reply)})
 
-    def _stream(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
+    def send_stream(self, handler: ScriptedHandler, request: RecordedRequest, reply: Reply) -> None:
         base = {"id": f"chatcmpl-{secrets.token_hex(8)}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": request.model or self.model}
 
@@ -156,18 +144,7 @@ class FakeOpenAIServer(FakeServer):
         handler.start_stream()
         handler.send_chunk(chunk({"role": "assistant", "content": ""}))
         handler.send_pieces(self._stream_pieces(reply, chunk), reply.delay)
-        if reply.failure == "malformed":
-            handler.send_chunk('data: {"id": "chatcmpl-broken", "choices": [{"delta": {"content": "oops\n\n')
-            handler.send_chunk("data: this is not json at all\n\n")
-            handler.end_stream()
-            return
-        if reply.failure == "cut":
-            handler.drop_connection()
-            return
-        if reply.error is not None:  # mid-stream error event, as OpenAI sends when a stream fails server-side
-            kind = reply.error.type or ERROR_TYPES.get(reply.error.status, "server_error")
-            handler.send_chunk(f"data: {json.dumps(error_body(reply.error.message, kind, reply.error.code))}\n\n")
-            handler.end_stream()
+        if self.end_in_failure(handler, reply):
             return
         if reply.delay:
             handler.pause(reply.delay)

@@ -27,12 +27,17 @@ MEMORY = {
 }
 
 
-def letta_code_render(letta_code: LettaCode, memory: Path) -> str:
+def run_letta_code_script(letta_code: LettaCode, script: str, memory: Path):
+    """Run one of our scripts over Letta Code's own bundle (``render_memory*.mjs``): its JSON answer."""
     done = subprocess.run(
-        [str(letta_code.node_bin / "node"), str(HERE / "render_memory.mjs"), str(letta_code.letta_js.parent),
-         str(memory)], capture_output=True, text=True, timeout=120, env=letta_code.env(), check=True,
+        [str(letta_code.node_bin / "node"), str(HERE / script), str(letta_code.letta_js.parent), str(memory)],
+        capture_output=True, text=True, timeout=120, env=letta_code.env(), check=True,
     )
     return json.loads(done.stdout)
+
+
+def letta_code_render(letta_code: LettaCode, memory: Path) -> str:
+    return run_letta_code_script(letta_code, "render_memory.mjs", memory)
 
 
 def test_compiled_memory_equals_letta_codes_renderer(letta_code: LettaCode, tmp_path: Path):
@@ -64,11 +69,7 @@ MEMORY_V2 = {
 
 
 def letta_code_v2(letta_code: LettaCode, memory: Path) -> dict:
-    done = subprocess.run(
-        [str(letta_code.node_bin / "node"), str(HERE / "render_memory_v2.mjs"), str(letta_code.letta_js.parent),
-         str(memory)], capture_output=True, text=True, timeout=120, env=letta_code.env(), check=True,
-    )
-    return json.loads(done.stdout)
+    return run_letta_code_script(letta_code, "render_memory_v2.mjs", memory)
 
 
 def tree_paths(lines: list[str]) -> set[str]:

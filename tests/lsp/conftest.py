@@ -122,6 +122,18 @@ async def stop_server(client: LanguageClient) -> None:
         await asyncio.wait_for(client.stop(), 10)
 
 
+def record_published_diagnostics(lsp_client: LanguageClient) -> None:
+    """pytest-lsp keeps only the last diagnostics per URI; tests also need each publish's version, in order."""
+    features = lsp_client.protocol.fm._features
+    keep_last = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def publish(params: types.PublishDiagnosticsParams) -> None:
+        keep_last(params)
+        lsp_client.recorder.record(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+
+
 @pytest_asyncio.fixture(params=[(c, t) for t in TRANSPORTS for c in CLIENTS], ids=lambda p: f"{p[0]}-{p[1]}")
 async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str, str]):
     client_name, transport = request.param
@@ -129,6 +141,7 @@ async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str
     lsp_client.recorder = Recorder()
     for method in ("letta/memoryChanged", "letta/status", "letta/chatEvent"):
         lsp_client.feature(method)(lambda params, _m=method: lsp_client.recorder.record(_m, params))
+    record_published_diagnostics(lsp_client)
     lsp_client.answers = []  # what the "user" picks in window/showMessageRequest, in order
     lsp_client.asked = []
 

@@ -1,6 +1,5 @@
 """Virtual documents end to end: read, save with conflict detection, tree, history."""
 
-import asyncio
 import subprocess
 import sys
 
@@ -103,25 +102,33 @@ async def test_history_and_revision_documents(client):
 
 async def test_commit_from_another_process_is_announced(client):
     repo = client.home.memory_repo(client.agent)
-    await asyncio.sleep(0.3)  # let the watcher start
+    await client.recorder.wait_for("letta/status")  # initialized: the watcher knows the head it compares with
     subprocess.run([sys.executable, "-m", "letta_ls", "--home", str(client.home.root), "memory", "backup"], check=True,
                    capture_output=True)
-    (repo.path / "reference").mkdir(exist_ok=True)
-    (repo.path / "reference" / "cli.md").write_text("---\ndescription: from git\n---\nhi\n")
-    subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True)
-    subprocess.run(["git", "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-qm", "by git"], cwd=repo.path,
-                   check=True)
+    commit_with_git(repo.path, "reference/cli.md", "---\ndescription: from git\n---\nhi\n")
     event = await client.recorder.wait_for("letta/memoryChanged", lambda p: "cli.md" in str(p.uris))
     assert event.uris == [uri_of(client, "reference/cli.md")]
     assert event.head == repo.head()
+
+
+def commit_with_git(repo_path, path: str, text: str) -> None:
+    """A commit made by ``git`` itself, in another process."""
+    (repo_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo_path / path).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo_path, check=True)
+    subprocess.run(["git", "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-qm", "by git"], cwd=repo_path,
+                   check=True)
 
 
 async def test_own_save_is_not_announced_back(client):
     uri = uri_of(client, "system/human.md")
     first = await request(client, "letta/memoryRead", {"uri": uri})
     await request(client, "letta/memoryWrite", {"uri": uri, "text": first.text + "mine\n"})
-    await asyncio.sleep(0.5)
-    assert not client.recorder.events.get("letta/memoryChanged")
+    # a barrier: the watcher announces commits in order, so once git's commit is announced, ours would have been
+    commit_with_git(client.home.memory_repo(client.agent).path, "reference/later.md", "---\ndescription: x\n---\n")
+    await client.recorder.wait_for("letta/memoryChanged", lambda p: "later.md" in str(p.uris))
+    announced = client.recorder.events["letta/memoryChanged"]
+    assert [event.uris for event in announced] == [[uri_of(client, "reference/later.md")]]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from pygls.exceptions import JsonRpcException
 
 from letta_ls.doctor.checks.secrets import REDACTED
 from letta_ls.memfs.repo import Author
+from letta_ls.server.editing import link_context
 from letta_ls.server.textpos import from_client_units, to_client_units
 from letta_ls.server.uris import memory_uri
 
@@ -346,3 +347,22 @@ async def test_other_documents_get_empty_results_not_errors(client, uri):
             diagnostics=[types.Diagnostic(range=types.Range(start=origin, end=origin), message="x", source="letta",
                                           code="secret", data={"fix": "redact-secret", "title": "t", "line": 0})])))
     assert list(actions) == []
+
+
+# --- link_context, the pure part of completion: what a completion replaces and which brackets it adds ------
+@pytest.mark.parametrize(("line", "expected"), [  # ¦ is the cursor
+    ("see [[ref¦", (6, 9, "]]")),                   # typing a target: complete it and close the link
+    ("see [[ref¦]] after", (6, 9, "")),             # the brackets are there: replace the target only
+    ("see [[ref¦ere]] after", (6, 12, "")),         # the rest of the target word is replaced too
+    ("see [[ref¦ere] after", (6, 12, "]")),         # one bracket missing: add the other
+    ("see [[ref¦#heading]]", (6, 9, "")),           # before a heading part
+    ("see [[ref¦|label]]", (6, 9, "")),             # before a label
+    ("Café [[日本¦", (7, 9, "]]")),                  # columns are code points (textpos converts them)
+    ("no link here¦", None),
+    ("[[done]] and then¦", None),                   # after a finished link
+    ("[[target|label¦", None),                      # in the label part, not the target
+    ("[[target#head¦", None),                       # in the heading part
+])
+def test_link_context_finds_the_target_being_typed(line, expected):
+    column = line.index("¦")
+    assert link_context(line.replace("¦", ""), column) == expected

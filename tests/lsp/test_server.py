@@ -11,12 +11,21 @@ from letta_ls.memfs.repo import Author
 from tests.lsp.raw import RawServer
 
 
+async def until_tree(client, predicate, timeout: float = 10.0):
+    """Ask for ``letta/memoryTree`` until ``predicate`` holds: settings apply asynchronously after the notification."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        tree = await client.protocol.send_request_async("letta/memoryTree", {})
+        if predicate(tree) or asyncio.get_running_loop().time() > deadline:
+            return tree
+        await asyncio.sleep(0.05)
+
+
 async def test_status_is_sent_on_start_and_after_memory_grows(client):
     first = await client.recorder.wait_for("letta/status")
     assert first.agentId == client.agent.id and first.agentName == "Letta Code"
     assert first.conversationId == "default" and first.dream == "idle" and first.systemTokens > 0
     repo = client.home.memory_repo(client.agent)
-    await asyncio.sleep(0.3)
     repo.commit({"system/project.md": b"---\ndescription: the project\n---\n" + b"Rust service. " * 50},
                 "learn the project", Author("a", "a@x"))
     grown = await client.recorder.wait_for("letta/status", lambda s: s.systemTokens > first.systemTokens)
@@ -25,14 +34,10 @@ async def test_status_is_sent_on_start_and_after_memory_grows(client):
 
 async def test_settings_from_configuration_and_a_bad_change_keeps_the_previous(client):
     client.set_configuration({"letta": {"memory": {"systemTokenBudget": 1234}}})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
-    await asyncio.sleep(0.3)
-    tree = await client.protocol.send_request_async("letta/memoryTree", {})
-    if tree.totals.systemTokenBudget != 1234:  # clients without workspace/configuration send settings inline
-        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"letta": {"memory": {"systemTokenBudget": 1234}}}))
-        await asyncio.sleep(0.3)
-        tree = await client.protocol.send_request_async("letta/memoryTree", {})
+    # a client with workspace/configuration is asked (set_configuration); one without sends them inline
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"letta": {"memory": {"systemTokenBudget": 1234}}}))
+    tree = await until_tree(client, lambda t: t.totals.systemTokenBudget == 1234)
     assert tree.totals.systemTokenBudget == 1234
     client.set_configuration({"letta": {"memory": {"systemTokenBudget": "lots"}}})
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
@@ -51,9 +56,9 @@ async def test_a_slow_operation_does_not_delay_other_requests(client):
     big = {f"reference/bulk/f{i}.md": f"---\ndescription: bulk {i}\n---\n{'word ' * 400}{i}\n".encode()
            for i in range(4000)}
     repo.commit(big, "a large memory makes the doctor slow", Author("a", "a@x"))
-    doctor = asyncio.ensure_future(client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="letta.doctor", arguments=[{}])))
-    await asyncio.sleep(0.05)
+    # send_request writes the message at once, so the doctor is asked before the read below
+    doctor = asyncio.wrap_future(client.protocol.send_request("workspace/executeCommand", types.ExecuteCommandParams(
+        command="letta.doctor", arguments=[{}])))
     started = time.perf_counter()
     text = await client.workspace_text_document_content_async(
         types.TextDocumentContentParams(uri=f"letta-memory://{client.agent.id}/system/human.md"))

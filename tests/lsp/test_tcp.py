@@ -144,21 +144,15 @@ def assert_refused(server: TcpServer, answers: list[dict], closed: bool) -> None
     assert server.proc.poll() is None, "a refused connection must not stop the server"
 
 
-def test_a_connection_without_the_token_is_refused(home: Home):
-    server = TcpServer(home.root, f"127.0.0.1:{free_port()}")
+@pytest.mark.parametrize(("address", "extra", "token"), [
+    pytest.param("127.0.0.1", (), None, id="without-the-token"),
+    pytest.param("127.0.0.1", (), TOKEN[:-1] + "X", id="with-a-wrong-token"),
+    pytest.param("0.0.0.0", ("--allow-from", "10.0.0.0/8"), TOKEN, id="from-outside-allow-from-even-with-the-token"),
+])
+def test_a_connection_is_refused(home: Home, address: str, extra: tuple[str, ...], token: str | None):
+    server = TcpServer(home.root, f"{address}:{free_port()}", *extra)
     try:
-        answers, closed = server.exchange(initialize(None), intruder_write(home), until_closed=True)
-        assert_refused(server, answers, closed)
-    finally:
-        server.stop()
-
-
-def test_a_connection_with_a_wrong_token_is_refused(home: Home):
-    server = TcpServer(home.root, f"127.0.0.1:{free_port()}")
-    try:
-        answers, closed = server.exchange(initialize(TOKEN[:-1] + "X"), intruder_write(home), until_closed=True)
-        assert_refused(server, answers, closed)
-        answers, closed = server.exchange(intruder_write(home, 1), until_closed=True)  # no initialize at all
+        answers, closed = server.exchange(initialize(token), intruder_write(home), until_closed=True)
         assert_refused(server, answers, closed)
     finally:
         server.stop()
@@ -186,14 +180,23 @@ def test_a_connection_with_the_right_token_works_after_refused_ones(home: Home):
         server.stop()
 
 
+def generated_token_file(home: Home, port: int) -> Path:
+    """The token file a launch without a token writes (``TcpServer`` waits until it is there)."""
+    return home.root / "run" / f"tcp-{port}.token"
+
+
+def refused_launch(home: Home, address: str, *extra: str, env: dict[str, str] | None = None):
+    """A ``serve --tcp`` launch that is expected to stop at once: its exit code and stderr."""
+    return subprocess.run([sys.executable, "-m", "letta_ls", "serve", "--tcp", address, *extra],
+                          env={**(env if env is not None else os.environ), "LETTA_LS_HOME": str(home.root)},
+                          capture_output=True, timeout=60)
+
+
 def test_a_generated_token_is_in_a_file_only_the_user_can_read(home: Home):
     port = free_port()
     server = TcpServer(home.root, f"127.0.0.1:{port}", token=None)
     try:
-        token_file = home.root / "run" / f"tcp-{port}.token"
-        deadline = time.monotonic() + 10
-        while not token_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        token_file = generated_token_file(home, port)
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         answers, _ = server.exchange(initialize(token_file.read_text().strip()))
         assert "result" in answers[0], answers
@@ -206,9 +209,7 @@ def test_a_token_file_others_can_read_is_refused_at_start(home: Home, tmp_path: 
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     token_file.chmod(0o644)
-    proc = subprocess.run([sys.executable, "-m", "letta_ls", "serve", "--tcp", f"127.0.0.1:{free_port()}",
-                           "--token-file", str(token_file)], env={**os.environ, "LETTA_LS_HOME": str(home.root)},
-                          capture_output=True, timeout=60)
+    proc = refused_launch(home, f"127.0.0.1:{free_port()}", "--token-file", str(token_file))
     assert proc.returncode == 2 and b"chmod 600" in proc.stderr, proc.stderr
 
 
@@ -228,24 +229,14 @@ def test_binding_every_interface_prints_what_it_exposes(home: Home):
     assert "WARNING" in err and "memory" in err and "sync remote" in err and "API key" in err, err
 
 
-def test_a_peer_outside_allow_from_is_refused_even_with_the_token(home: Home):
-    server = TcpServer(home.root, f"0.0.0.0:{free_port()}", "--allow-from", "10.0.0.0/8")
-    try:
-        answers, closed = server.exchange(initialize(TOKEN), intruder_write(home), until_closed=True)
-        assert_refused(server, answers, closed)
-    finally:
-        server.stop()
-
-
 def test_a_second_launch_on_a_taken_port_leaves_the_first_ones_token_alone(home: Home):
     port = free_port()
     first = TcpServer(home.root, f"127.0.0.1:{port}", token=None)
     try:
-        token_file = home.root / "run" / f"tcp-{port}.token"
+        token_file = generated_token_file(home, port)
         token = token_file.read_text()
         env = {k: v for k, v in os.environ.items() if k != "LETTA_LS_TOKEN"}
-        second = subprocess.run([sys.executable, "-m", "letta_ls", "serve", "--tcp", f"127.0.0.1:{port}"],
-                                env={**env, "LETTA_LS_HOME": str(home.root)}, capture_output=True, timeout=60)
+        second = refused_launch(home, f"127.0.0.1:{port}", env=env)
         assert second.returncode == 2 and b"in use" in second.stderr, second.stderr
         assert token_file.read_text() == token
         answers, _ = first.exchange(initialize(token.strip()))

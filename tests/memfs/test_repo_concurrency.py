@@ -5,12 +5,12 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
-from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import Author, MemoryRepo
+from tests.concurrent_writers import append_lines, run_in_threads
 
 WRITER = str(Path(__file__).with_name("writer_process.py"))
 SHARED = "---\ndescription: lines appended by many writers\n---\n"
@@ -27,21 +27,7 @@ def body_lines(repo: MemoryRepo, path: str) -> list[str]:
 
 def test_threads_appending_to_one_file_lose_nothing(repo):
     repo.commit({"shared.md": SHARED.encode()}, "start", Author("t", "t@x"))
-    errors = []
-
-    def worker(n: int) -> None:
-        ops = MemoryOperations(MemoryRepo(repo.path), Author(f"t{n}", f"t{n}@x"))
-        try:
-            for i in range(6):
-                ops.insert("shared.md", 10**6, f"t{n}-{i}", reason=f"t{n} {i}")
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(*[partial(append_lines, repo.path, n, 6) for n in range(6)])
     assert errors == []
     assert sorted(body_lines(repo, "shared.md")) == sorted(f"t{n}-{i}" for n in range(6) for i in range(6))
     assert len(repo.history("shared.md")) == 37

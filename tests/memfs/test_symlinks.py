@@ -91,32 +91,25 @@ def ops(repo: MemoryRepo, actor: str) -> MemoryOperations:
 
 
 # ------------------------------------------------------------------ link shapes planted in the work tree
+def link_chains(sentinel: Sentinel) -> dict[str, list[tuple[str, str | Path]]]:
+    """Each link shape as the links to make, (where, pointing to); the first one is the way in."""
+    return {
+        "dir_to_git": [("notes/gitlink", "../.git")],
+        "dir_to_git_absolute": [("notes/gitlink", sentinel.git)],
+        "dir_to_hooks": [("notes/gitlink", "../.git/hooks")],
+        "dir_outside": [("notes/gitlink", sentinel.outside)],
+        "chained": [("notes/gitlink", "hop2"), ("notes/hop2", "hop3"), ("notes/hop3", "../.git")],
+        # a link to a folder inside memory that is itself a link to .git
+        "chained_through_tree": [("system/gitlink", "../notes/hop"), ("notes/hop", "../.git")],
+    }
+
+
 def plant(sentinel: Sentinel, shape: str) -> str:
     """Plant one link shape; return the folder (or file) path in memory that now leads somewhere it must not."""
-    root = sentinel.repo.path
-    notes = root / "notes"
-    if shape == "dir_to_git":
-        os.symlink("../.git", notes / "gitlink")
-        return "notes/gitlink"
-    if shape == "dir_to_git_absolute":
-        os.symlink(sentinel.git, notes / "gitlink")
-        return "notes/gitlink"
-    if shape == "dir_to_hooks":
-        os.symlink("../.git/hooks", notes / "gitlink")
-        return "notes/gitlink"
-    if shape == "dir_outside":
-        os.symlink(sentinel.outside, notes / "gitlink")
-        return "notes/gitlink"
-    if shape == "chained":
-        os.symlink("hop2", notes / "gitlink")
-        os.symlink("hop3", notes / "hop2")
-        os.symlink("../.git", notes / "hop3")
-        return "notes/gitlink"
-    if shape == "chained_through_tree":  # a link to a folder inside memory that is itself a link to .git
-        os.symlink("../notes/hop", root / "system" / "gitlink")
-        os.symlink("../.git", notes / "hop")
-        return "system/gitlink"
-    raise AssertionError(shape)
+    links = link_chains(sentinel)[shape]
+    for where, target in links:
+        os.symlink(target, sentinel.repo.path / where)
+    return links[0][0]
 
 
 DIR_SHAPES = ["dir_to_git", "dir_to_git_absolute", "dir_to_hooks", "dir_outside", "chained", "chained_through_tree"]

@@ -118,29 +118,31 @@ def test_explicit_limits_are_clamped_to_the_minimums():
 
 
 def test_defaults_match_letta_code():
-    assert tree_limits({}) == TreeLimits(500, 20_000, 50)
+    assert tree_limits({}) == LETTA_CODE_LIMITS
     assert (DEFAULT_MAX_LINES, DEFAULT_MAX_CHARS, DEFAULT_MAX_CHILDREN) == (500, 20_000, 50)
 
 
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ({"LETTA_MEMFS_TREE_MAX_LINES": "2"}, TreeLimits(2, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_LINES": "50000"}, TreeLimits(50_000, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_LINES": "1"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_LINES": "50001"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHARS": " 128 "}, TreeLimits(500, 128, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHARS": "127"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHARS": "5000001"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR": "5000"}, TreeLimits(500, 20_000, 5_000)),
-        ({"LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR": "0"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR": "ten"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR": "3.5"}, TreeLimits(500, 20_000, 50)),
-        ({"LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR": ""}, TreeLimits(500, 20_000, 50)),
-    ],
-)
-def test_environment_overrides_in_range_and_ignores_the_rest(env, expected):
-    assert tree_limits(env) == expected
+LETTA_CODE_LIMITS = TreeLimits(500, 20_000, 50)
+LINES, CHARS, CHILDREN = ("LETTA_MEMFS_TREE_MAX_LINES", "LETTA_MEMFS_TREE_MAX_CHARS",
+                          "LETTA_MEMFS_TREE_MAX_CHILDREN_PER_DIR")
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    (LINES, "2", TreeLimits(2, 20_000, 50)),
+    (LINES, "50000", TreeLimits(50_000, 20_000, 50)),
+    (CHARS, " 128 ", TreeLimits(500, 128, 50)),
+    (CHILDREN, "5000", TreeLimits(500, 20_000, 5_000)),
+])
+def test_environment_overrides_within_the_range(variable, value, expected):
+    assert tree_limits({variable: value}) == expected
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    (LINES, "1"), (LINES, "50001"), (CHARS, "127"), (CHARS, "5000001"),
+    (CHILDREN, "0"), (CHILDREN, "ten"), (CHILDREN, "3.5"), (CHILDREN, ""),
+])
+def test_an_environment_value_out_of_range_or_not_a_whole_number_is_ignored(variable, value):
+    assert tree_limits({variable: value}) == LETTA_CODE_LIMITS
 
 
 def test_render_uses_environment_limits_unless_given_explicitly(monkeypatch):

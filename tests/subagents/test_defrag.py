@@ -7,7 +7,6 @@ import pytest
 from letta_ls.memfs.repo import user_author
 from letta_ls.subagents.models import NoSubagentModel
 from letta_ls.subagents.service import MemorySubagents
-from tests.fakes import Script, scripted_openai
 from tests.subagents.dreams_helpers import agent_session, memory_call, user_messages
 from tests.subagents.helpers import git
 
@@ -21,12 +20,6 @@ REPORT = ("## Summary\nSplit the notes and merged the duplicate.\n## Changes\n- 
 
 
 @pytest.fixture
-def model():
-    with scripted_openai(Script()) as server:
-        yield server
-
-
-@pytest.fixture
 def session(model):
     session = agent_session(model.base_url)
     ops = session.operations("user")
@@ -37,14 +30,6 @@ def session(model):
     ops.create("reference/staging.md", "The staging server", PARAGRAPH, "seed staging")
     ops.create("reference/servers.md", "Our servers", f"Production is on fly.io.\n\n{PARAGRAPH}\n", "seed servers")
     return session
-
-
-@pytest.fixture
-async def subagents(session):
-    service = MemorySubagents(session)
-    await service.start()
-    yield service
-    await service.close()
 
 
 def defrag_script(model) -> None:

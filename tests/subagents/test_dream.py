@@ -9,7 +9,7 @@ from letta_ls.subagents.models import NoSubagentModel
 from letta_ls.subagents.resolve import unwrap_answer
 from letta_ls.subagents.service import MemorySubagents
 from letta_ls.subagents.sleeptime_state import SleeptimeStore
-from tests.fakes import Reply, Script, scripted_openai
+from tests.fakes import Reply
 from tests.subagents.dreams_helpers import (
     PROJECT,
     REPORT,
@@ -24,22 +24,8 @@ from tests.subagents.helpers import git, is_ancestor, tracked_changes
 
 
 @pytest.fixture
-def model():
-    with scripted_openai(Script()) as server:
-        yield server
-
-
-@pytest.fixture
 def session(model):
     return agent_session(model.base_url)
-
-
-@pytest.fixture
-async def subagents(session):
-    service = MemorySubagents(session)
-    await service.start()
-    yield service
-    await service.close()
 
 
 def cursor(session, conversation: str = "default"):

@@ -7,14 +7,14 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
-from letta_ls.memfs.operations import MemoryOperations
-from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.subagents.merge import merge_into
 from letta_ls.subagents.worktrees import Worktrees
+from tests.concurrent_writers import append_lines, run_in_threads
 from tests.subagents.helpers import AGENT, doc, fsck, git, is_ancestor, tracked_changes
 
 MERGER = str(Path(__file__).with_name("merge_process.py"))
@@ -33,37 +33,20 @@ def acks(text: str, kind: str) -> list[tuple[str, str]]:
 
 def test_threads_committing_to_main_while_merges_land_lose_nothing(memory, trees):
     memory.commit({"shared.md": SHARED.encode()}, "start", AGENT)
-    errors: list[BaseException] = []
     branch_commits: list[str] = []
 
-    def writer(n: int) -> None:
-        ops = MemoryOperations(MemoryRepo(memory.path), Author(f"t{n}", f"t{n}@x"))
-        try:
-            for i in range(8):
-                ops.insert("shared.md", 10**6, f"t{n}-{i}", reason=f"t{n} {i}")
-        except BaseException as exc:
-            errors.append(exc)
-
     def merger() -> None:
-        try:
-            for i in range(5):
-                tree = trees.create("dream")
-                wt = trees.open(tree)
-                prepended = (wt.read("shared.md").text or "").replace(SHARED, SHARED + f"dream-{i}\n", 1)
-                result = wt.commit({f"dreams/{i}.md": doc(f"dream {i}", "x\n").encode(),
-                                    "shared.md": prepended.encode()}, f"dream {i}", AGENT)
-                branch_commits.append(result.commit)
-                merge_into(MemoryRepo(memory.path), tree.ref, message=f"merge {i}", author=AGENT,
-                           label=tree.branch)
-                trees.remove(tree)
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(5):
+            tree = trees.create("dream")
+            wt = trees.open(tree)
+            prepended = (wt.read("shared.md").text or "").replace(SHARED, SHARED + f"dream-{i}\n", 1)
+            result = wt.commit({f"dreams/{i}.md": doc(f"dream {i}", "x\n").encode(),
+                                "shared.md": prepended.encode()}, f"dream {i}", AGENT)
+            branch_commits.append(result.commit)
+            merge_into(MemoryRepo(memory.path), tree.ref, message=f"merge {i}", author=AGENT, label=tree.branch)
+            trees.remove(tree)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)] + [threading.Thread(target=merger)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(*[partial(append_lines, memory.path, n, 8) for n in range(3)], merger)
     assert errors == []
     lines = body_lines(memory, "shared.md")
     for n in range(3):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-
-import pytest
 
 from letta_ls.agent.providers.select import select_provider
 from letta_ls.agent.runtime import AgentRuntime
@@ -15,12 +14,6 @@ from tests.fakes import Script, scripted_openai
 from tests.subagents.dreams_helpers import REPORT, agent_session, chat, lesson
 
 IDLE = 0.4
-
-
-@pytest.fixture
-def model():
-    with scripted_openai(Script()) as server:
-        yield server
 
 
 class Watch:
@@ -60,6 +53,19 @@ def runtime_of(service: MemorySubagents) -> AgentRuntime:
     runtime = AgentRuntime(service.session, select_provider(service.session.settings.model))
     service.attach(runtime)
     return runtime
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait for what the scheduler does next (it works on the loop and in threads), not for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the scheduler never got there"
+        await asyncio.sleep(0.01)
+
+
+def recorded(scheduler, count: int):
+    """``count`` steps are written down and acted on (a due dream would be announced by then)."""
+    return lambda: scheduler._flushing is None and not scheduler._unflushed and scheduler.steps == count
 
 
 def steps(session) -> int:
@@ -142,7 +148,7 @@ async def test_sleeptime_off_stops_triggering_and_a_change_is_picked_up_at_once(
         for _ in range(5):
             service.scheduler.note_step("default")
         service.scheduler.note_compaction()
-        await asyncio.sleep(0.6)
+        await until(recorded(service.scheduler, 5))
         assert service.dream_state == "idle" and watch.states == [] and model.model_requests == []
         assert steps(session) == 5  # steps still count, so switching the trigger on acts on them
         model.script.tool_call("memory", lesson("- Tabs, not spaces.")).text(REPORT)
@@ -152,10 +158,11 @@ async def test_sleeptime_off_stops_triggering_and_a_change_is_picked_up_at_once(
         assert result.status == "merged"
         service.settings_changed(session.reload_settings({**session._overrides, "sleeptime": {
             "trigger": "off", "idleSeconds": 0.1}}))
+        counted = service.scheduler.steps
         for _ in range(5):
             service.scheduler.note_step("default")
-        await asyncio.sleep(0.6)
-        assert service.dream_state == "idle" and len(watch.results) == 1
+        await until(recorded(service.scheduler, counted + 5))
+        assert service.dream_state == "idle" and len(watch.results) == 1 and watch.sequence()[-1] == "idle"
     finally:
         await service.close()
 
@@ -166,12 +173,11 @@ async def test_turning_it_off_clears_a_due_dream(model):
     service = await started(session, watch)
     try:
         service.scheduler.note_step("default")
-        await asyncio.sleep(0.3)
-        assert service.dream_state == "due"
+        await until(lambda: service.dream_state == "due")
+        await until(lambda: SleeptimeStore(session.agent.conversations_dir).read().due == "step-count")
         service.settings_changed(session.reload_settings({**session._overrides, "sleeptime": {"trigger": "off"}}))
         assert service.dream_state == "idle"
-        await asyncio.sleep(0.2)
-        assert SleeptimeStore(session.agent.conversations_dir).read().due is None
+        await until(lambda: SleeptimeStore(session.agent.conversations_dir).read().due is None)
     finally:
         await service.close()
 
@@ -181,8 +187,7 @@ async def test_a_due_dream_and_the_step_count_survive_a_restart(model):
     first = await started(session, Watch())
     for _ in range(3):
         first.scheduler.note_step("default")
-    await asyncio.sleep(0.3)
-    assert first.dream_state == "due"
+    await until(lambda: first.dream_state == "due")
     await first.close()
     assert steps(session) == 3
     again = await started(session, Watch())  # a new process (or the other editor window)
@@ -204,9 +209,10 @@ async def test_without_a_model_the_scheduler_stops_retrying_until_the_settings_c
         service.scheduler.note_step("default")
         outcome = await watch.next_result()
         assert isinstance(outcome, Exception) and "No model is configured" in str(outcome)
+        counted = service.scheduler.steps
         for _ in range(3):
             service.scheduler.note_step("default")
-        await asyncio.sleep(0.5)
+        await until(recorded(service.scheduler, counted + 3))  # and nothing made due: blocked
         assert len(watch.results) == 1 and service.dream_state == "idle" and service.scheduler.blocked
         model.script.tool_call("memory", lesson("- Deploys on Friday.")).text(REPORT)
         service.settings_changed(session.reload_settings({**session._overrides, "model": {
@@ -223,12 +229,12 @@ async def test_a_trigger_while_a_dream_runs_queues_one_more(model):
     watch = Watch()
     service = await started(session, watch)
     try:
-        gate = asyncio.Event()
+        gate, queued = asyncio.Event(), threading.Event()
         loop = asyncio.get_running_loop()
 
-        def slow(_request):
+        def slow(_request):  # the model answers once the test has queued the second trigger
             loop.call_soon_threadsafe(gate.set)
-            time.sleep(0.5)
+            assert queued.wait(30), "the test never queued the second trigger"
             from tests.fakes import Reply
             return Reply(text=REPORT)
 
@@ -239,6 +245,7 @@ async def test_a_trigger_while_a_dream_runs_queues_one_more(model):
         chat(session, "second thing", "ok")
         service.scheduler.note_compaction()  # while it runs
         assert service.dream_state == "running"
+        queued.set()
         model.script.text(REPORT)
         first = await watch.next_result()
         second = await watch.next_result()
@@ -249,8 +256,6 @@ async def test_a_trigger_while_a_dream_runs_queues_one_more(model):
 
 
 async def test_a_dream_runs_beside_the_chat_without_blocking_it():
-    import threading
-
     from tests.fakes import Reply
 
     chat_answered, dream_asked = threading.Event(), threading.Event()

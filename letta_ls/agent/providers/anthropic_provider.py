@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import anthropic
 
@@ -33,14 +32,7 @@ from letta_ls.agent.providers.base import (
 )
 from letta_ls.agent.providers.openai_provider import pair_tool_results, parse_arguments
 from letta_ls.agent.providers.retry import (
-    RetryPolicy,
-    TransientError,
-    connection_error,
-    is_timeout,
-    is_transport_error,
     looks_like_overflow,
-    redact,
-    sentence,
     server_message,
     status_error,
 )
@@ -118,20 +110,12 @@ class AnthropicProvider(SdkProvider):
 
     name = "anthropic"
 
-    def __init__(self, model: str, *, api_key: str, base_url: str | None = None, context_window: int = 200_000,
-                 api_key_env: str = "ANTHROPIC_API_KEY", max_retries: int | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
-        """``timeout`` is the longest wait for any read: the response headers or the next piece of the stream."""
-        self.model = model
-        self.context_window = context_window
-        self.base_url = (base_url or ANTHROPIC_BASE_URL).rstrip("/")
-        self.api_key_env = api_key_env
-        self.timeout = timeout
-        policy = retry or RetryPolicy()
-        self.retry = replace(policy, max_retries=max_retries) if max_retries is not None else policy
-        self._api_key = api_key
-        official = urlparse(self.base_url).hostname == "api.anthropic.com"
-        self.service = "Anthropic" if official else f"the Anthropic-compatible server at {self.base_url}"
+    default_base_url = ANTHROPIC_BASE_URL
+    default_context_window = 200_000
+    default_key_env = "ANTHROPIC_API_KEY"
+
+    def _service_name(self) -> str:
+        return "Anthropic" if self.official else f"the Anthropic-compatible server at {self.base_url}"
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
         return anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url, max_retries=0,
@@ -186,7 +170,7 @@ class AnthropicProvider(SdkProvider):
         finally:
             await stream.close()
         if not complete:
-            raise TransientError(sentence(f"{self.service} ended the stream before the reply was complete."))
+            raise self._incomplete()
         for key in sorted(calls):  # blocks the server never closed, at the end of a truncated reply
             emitted += 1
             yield ToolCallEvent(calls[key].finish())
@@ -205,13 +189,5 @@ class AnthropicProvider(SdkProvider):
             overflow = status in (400, 413) and looks_like_overflow(message)
             return status_error(self.service, status, message, headers=exc.response.headers, key_env=self.api_key_env,
                                 model=self.model, overflow=overflow, api_key=self._api_key)
-        if isinstance(exc, anthropic.APITimeoutError) or is_timeout(exc):
-            return connection_error(self.service, "timed out", timeout=self.timeout)
-        if isinstance(exc, anthropic.APIConnectionError) or is_transport_error(exc):
-            cause = exc.__cause__ or exc
-            return connection_error(self.service, redact(f"{type(cause).__name__}: {cause}", self._api_key))
-        if isinstance(exc, ValueError):
-            return ProviderError(sentence(f"{self.service} sent a malformed stream "
-                                          f"({redact(str(exc), self._api_key)})."))
-        return ProviderError(sentence(f"{self.service} failed: {type(exc).__name__}: "
-                                      f"{redact(str(exc), self._api_key)}"))
+        transport = self._translate_transport(exc, anthropic.APITimeoutError, anthropic.APIConnectionError)
+        return transport or self._translate_other(exc)

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import openai
 
@@ -34,9 +33,7 @@ from letta_ls.agent.providers.base import (
     ToolSpec,
 )
 from letta_ls.agent.providers.retry import (
-    RetryPolicy,
     TransientError,
-    connection_error,
     is_timeout,
     is_transport_error,
     looks_like_overflow,
@@ -140,23 +137,18 @@ class OpenAIProvider(SdkProvider):
 
     name = "openai"
 
-    def __init__(self, model: str, *, api_key: str, base_url: str | None = None, context_window: int = 128_000,
-                 api_key_env: str = "OPENAI_API_KEY", max_retries: int | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
-        """``timeout`` is the longest wait for any read: the response headers or the next piece of the stream."""
-        self.model = model
-        self.context_window = context_window
-        self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
-        self.api_key_env = api_key_env
-        self.timeout = timeout
-        policy = retry or RetryPolicy()
-        self.retry = replace(policy, max_retries=max_retries) if max_retries is not None else policy
-        self._api_key = api_key
-        self._official = urlparse(self.base_url).hostname == "api.openai.com"
-        self.service = "OpenAI" if self._official else f"the model server at {self.base_url}"
+    default_base_url = OPENAI_BASE_URL
+    default_context_window = 128_000
+    default_key_env = "OPENAI_API_KEY"
+
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
         self._stream_options = True
         # OpenAI's newer models refuse max_tokens; most compatible servers only know it.
-        self._max_tokens_key = "max_completion_tokens" if self._official else "max_tokens"
+        self._max_tokens_key = "max_completion_tokens" if self.official else "max_tokens"
+
+    def _service_name(self) -> str:
+        return "OpenAI" if self.official else f"the model server at {self.base_url}"
 
     def _new_client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
@@ -220,7 +212,7 @@ class OpenAIProvider(SdkProvider):
         finally:
             await stream.close()
         if finish is None:
-            raise TransientError(sentence(f"{self.service} ended the stream before the reply was complete."))
+            raise self._incomplete()
         finished = [calls[key].finish() for key in sorted(calls)]
         for call in finished:
             yield ToolCallEvent(call)
@@ -251,19 +243,13 @@ class OpenAIProvider(SdkProvider):
             overflow = exc.status_code in (400, 413, 422) and looks_like_overflow(message, code)
             return status_error(self.service, exc.status_code, message, headers=exc.response.headers,
                                 key_env=self.api_key_env, model=self.model, overflow=overflow, api_key=self._api_key)
-        if isinstance(exc, openai.APITimeoutError) or is_timeout(exc):
-            return connection_error(self.service, "timed out", timeout=self.timeout)
-        if isinstance(exc, openai.APIConnectionError) or is_transport_error(exc):
-            cause = exc.__cause__ or exc
-            return connection_error(self.service, redact(f"{type(cause).__name__}: {cause}", self._api_key))
+        transport = self._translate_transport(exc, openai.APITimeoutError, openai.APIConnectionError)
+        if transport is not None:
+            return transport
         if isinstance(exc, openai.APIError):  # an error event inside the stream
             message = redact(server_message(exc.body, exc.message), self._api_key)
             if looks_like_overflow(message, getattr(exc, "code", None)):
                 return status_error(self.service, 400, message, key_env=self.api_key_env, model=self.model,
                                     overflow=True, api_key=self._api_key)
             return TransientError(sentence(f"{self.service} reported an error mid-stream: {message}."))
-        if isinstance(exc, ValueError):
-            return ProviderError(sentence(f"{self.service} sent a malformed stream "
-                                          f"({redact(str(exc), self._api_key)})."))
-        return ProviderError(sentence(f"{self.service} failed: {type(exc).__name__}: "
-                                      f"{redact(str(exc), self._api_key)}"))
+        return self._translate_other(exc)
