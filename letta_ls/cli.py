@@ -20,7 +20,7 @@ from letta_ls.doctor import AuditResult, render_report
 from letta_ls.home import AgentError, Home
 from letta_ls.memfs.paths import UnsafePathError
 from letta_ls.memfs.presets import UnknownPresetError, list_presets
-from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, MemoryRepoError, user_author
+from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, MemoryRepoError
 from letta_ls.memfs.tree import TreeEntry as RenderEntry
 from letta_ls.memfs.tree import render_tree
 from letta_ls.session import Session, apply_safe_fixes, audit_directory
@@ -70,7 +70,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             repo = MemoryRepo(directory)
             if repo.head() is None:
                 raise CliError(f"{directory} has no commit yet; commit it once before using --fix")
-            applied = apply_safe_fixes(repo, settings, user_author(directory))
+            applied = apply_safe_fixes(repo, settings)  # by the user, who asked (letta_ls.memory_fixes)
             _report_fixes(applied, args.format)
             _snap, result = audit_directory(directory, settings)
         where = str(directory)
@@ -181,11 +181,10 @@ def cmd_memory(args: argparse.Namespace) -> int:
         _out(rendered)
         return EXIT_OK
     if action == "tokens":
-        result = session.audit()
+        t = session.token_report()  # the doctor's count, without running its checks
         if args.format == "json":
-            _json(result.tokens.to_json())
+            _json(t.to_json())
         else:
-            t = result.tokens
             _out(f"system: {t.system:,} / {t.budget:,} tokens; all memory: {t.total:,} tokens "
                  f"({session.counter.label})")
             for path, n in t.files[:20]:

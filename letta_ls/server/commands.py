@@ -17,7 +17,7 @@ from letta_ls.doctor import render_report
 from letta_ls.memfs.presets import list_presets
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
-from letta_ls.session import apply_safe_fixes, resolve_backup_ref
+from letta_ls.session import resolve_backup_ref
 from letta_ls.settings import SettingsError, structure_settings, unstructure_settings
 
 log = logging.getLogger("letta_ls.server")
@@ -76,8 +76,7 @@ def register(server: LettaServer) -> None:
                 result = await ls.run_blocking(session.audit)
                 if fix:
                     ls.report_progress(token, "applying safe fixes", 60)
-                    applied = await ls.run_blocking(apply_safe_fixes, session.repo, session.settings,
-                                                    session.agent.author)
+                    applied = await ls.run_blocking(session.apply_fixes)  # by the user, who asked for them
                     if applied:
                         ls.notify_memory_changed(session.repo.head(),
                                                  {p for _f, c in applied for p in c.paths})

@@ -20,6 +20,7 @@ from letta_ls.doctor import audit, check_document
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
+from letta_ls.server.textpos import to_client_units
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 
 log = logging.getLogger("letta_ls.server")
@@ -33,23 +34,15 @@ SEVERITY = {
 }
 
 
-def _units(text: str, encoding: Any) -> int:
-    if encoding == types.PositionEncodingKind.Utf8:
-        return len(text.encode("utf-8"))
-    if encoding == types.PositionEncodingKind.Utf32:
-        return len(text)
-    return len(text.encode("utf-16-le")) // 2
-
-
 def to_diagnostic(finding: Finding, lines: list[str], encoding: Any) -> types.Diagnostic:
     """A finding (code-point columns) as an LSP diagnostic in the client's position encoding."""
     def position(line: int, column: int | None) -> types.Position:
         if line >= len(lines):
             return types.Position(line=max(0, len(lines)), character=0) if not lines else types.Position(
-                line=len(lines) - 1, character=_units(lines[-1], encoding))
+                line=len(lines) - 1, character=to_client_units(lines[-1], len(lines[-1]), encoding))
         text = lines[line]
-        column = len(text) if column is None else min(column, len(text))
-        return types.Position(line=line, character=_units(text[:column], encoding))
+        return types.Position(line=line, character=to_client_units(text, len(text) if column is None else column,
+                                                                    encoding))
 
     end_line = finding.end_line if finding.end_line is not None else finding.line
     end_column = finding.end_column

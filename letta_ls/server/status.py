@@ -10,8 +10,6 @@ import asyncio
 from typing import Any
 
 from letta_ls.agent.conversations import ConversationStore
-from letta_ls.memfs.snapshot import is_memory_markdown
-from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
 
 STATUS = "letta/status"
@@ -32,18 +30,13 @@ def current_runs(ls: LettaServer) -> list[dict[str, Any]]:
 def compute_status(ls: LettaServer, dream: str | None = None, runs: list[dict[str, Any]] | None = None
                    ) -> dict[str, Any]:
     session = ls.current
-    snap = session.repo.snapshot()
-    system_tokens = sum(
-        count_blob(session.counter, f.blob, f.text)
-        for f in snap.markdown("system") if f.text is not None and is_memory_markdown(f.path)
-    )
     model = session.settings.model
     return {
         "agentId": session.agent.id,
         "agentName": session.agent.name,
         "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
         "model": model.name or model.provider,
-        "systemTokens": system_tokens,
+        "systemTokens": session.token_report().system,  # the doctor's count, as letta.doctor reports it
         "dream": dream or dream_state(ls),
         "sync": ls.sync.status() if ls.sync is not None else None,
         "runs": runs if runs is not None else [],

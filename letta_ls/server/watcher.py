@@ -2,8 +2,8 @@
 
 The repository's ``.git`` folder is watched with inotify (watchfiles); only changes to ``HEAD``,
 ``refs/heads/*`` and ``packed-refs`` count. When the head moved to a commit this server did not just
-make itself, the changed paths are computed with ``git diff --name-only`` and announced through the
-server's one notifier. If the watch cannot start (no inotify, a limit reached) it falls back to
+make itself, the changed paths come from the core (``memfs.checkout.changed_path_names``) and are
+announced through the server's one notifier. If the watch cannot start (no inotify, a limit reached) it falls back to
 checking the ref files' modification time every two seconds: a stat, not a git process.
 """
 
@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-from pathlib import Path
 
+from letta_ls.memfs.checkout import changed_path_names
 from letta_ls.server.app import LettaServer
 
 log = logging.getLogger("letta_ls.server")
 POLL_SECONDS = 2.0
-
-
-def changed_paths(repo_path: Path, old: str | None, new: str) -> list[str]:
-    args = ["git", "diff", "--name-only", "-z", "--no-renames", old or "4b825dc642cb6eb9a060e54bf8d69288fbee4904", new]
-    out = subprocess.run(args, cwd=repo_path, capture_output=True, check=False)
-    return [p.decode("utf-8", "surrogateescape") for p in out.stdout.split(b"\x00") if p]
 
 
 def _is_ref_change(path: str) -> bool:
@@ -39,7 +32,7 @@ async def check_head(ls: LettaServer) -> None:
     if ls.pending_writes:
         return  # our own save is committing; it announces itself
     old = ls.announced_head
-    paths = await ls.run_blocking(changed_paths, session.repo.path, old, head)
+    paths = await ls.run_blocking(changed_path_names, session.repo, old, head)
     ls.notify_memory_changed(head, paths, own=head in ls.own_commits)
 
 
