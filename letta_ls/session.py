@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls.config_problems import SETTINGS_INVALID, ConfigurationProblem
-from letta_ls.doctor import AuditResult, TokenReport, audit, measure_tokens
+from letta_ls.doctor import AuditResult, TokenReport, audit, check_document, measure_tokens
 from letta_ls.doctor.checks.common import file_tokens
 from letta_ls.doctor.findings import Finding
 from letta_ls.doctor.guard import memory_change_guard
@@ -116,6 +116,10 @@ class Session:
 
     def audit(self, snapshot: MemorySnapshot | None = None) -> AuditResult:
         return audit(snapshot or self.snapshot(), self.settings.memory, self.counter)
+
+    def check_document(self, snapshot: MemorySnapshot, path: str) -> list[Finding]:
+        """The findings on one file of ``snapshot`` (an editor buffer laid over HEAD), with this session's settings."""
+        return check_document(snapshot, path, self.settings.memory, self.counter)
 
     def token_report(self, snapshot: MemorySnapshot | None = None) -> TokenReport:
         """The doctor's token count without its checks (``letta/status`` shows its ``system``)."""

@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from letta_ls.doctor import audit, check_document
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Feature
 from letta_ls.server.textpos import to_client_units
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 
@@ -69,12 +69,31 @@ def _lines(text: str | None) -> list[str]:
     return lines
 
 
-class DiagnosticsPublisher:
+class DiagnosticsPublisher(Feature):
+    """Publishes the doctor's findings: open buffers as they are typed, every other file from HEAD."""
+
     def __init__(self, ls: LettaServer) -> None:
         self.ls = ls
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
+
+    # events ----------------------------------------------------------------------
+    def initialized(self) -> None:
+        async def later() -> None:
+            await asyncio.sleep(STARTUP_AUDIT_DELAY)  # let the editor's first requests go first
+            self.refresh_committed()
+
+        self.ls.spawn(later(), name="first audit")
+
+    def after_commit(self, paths: list[str]) -> None:
+        self.refresh_committed()
+
+    def settings_changed(self) -> None:
+        self.refresh_committed()
+
+    def agent_switched(self) -> None:
+        self.refresh_committed()  # the Problems list follows the current agent: the old agent's findings go
 
     # open documents ------------------------------------------------------------
     def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
@@ -111,7 +130,7 @@ class DiagnosticsPublisher:
 
         def check() -> list[Finding]:
             snap = session.repo.snapshot().with_text(parsed.path, text)
-            return check_document(snap, parsed.path, session.settings.memory, session.counter)
+            return session.check_document(snap, parsed.path)
 
         findings = await self.ls.run_blocking(check)
         current = self.open_document(uri)
@@ -131,7 +150,7 @@ class DiagnosticsPublisher:
     async def _refresh_committed(self) -> None:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
-        result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
+        result = await self.ls.run_blocking(session.audit, snap)
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in result.findings:
             by_path[finding.path].append(finding)
@@ -158,8 +177,7 @@ class DiagnosticsPublisher:
 
 
 def register(server: LettaServer) -> None:
-    publisher = DiagnosticsPublisher(server)
-    server.diagnostics = publisher  # type: ignore[attr-defined]
+    publisher = server.add_feature(DiagnosticsPublisher(server))
 
     def is_memory(uri: str) -> bool:
         return uri.startswith(MEMORY + "://")
@@ -182,16 +200,3 @@ def register(server: LettaServer) -> None:
             task.cancel()
         if is_memory(uri):
             publisher.refresh_committed()  # back to the committed text's findings
-
-    def first_refresh() -> None:
-        async def later() -> None:
-            await asyncio.sleep(STARTUP_AUDIT_DELAY)  # let the editor's first requests go first
-            publisher.refresh_committed()
-
-        server.spawn(later(), name="first audit")
-
-    server.on("initialized", first_refresh)
-    server.on("after_commit", lambda paths: publisher.refresh_committed())
-    server.on("settings_changed", publisher.refresh_committed)
-    # the Problems list follows the current agent: the old agent's findings go, the new one's come
-    server.on("agent_switched", publisher.refresh_committed)

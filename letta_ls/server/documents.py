@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from letta_ls.agent.conversations import UnknownConversationError
+from letta_ls.agent.conversations import ConversationStore, UnknownConversationError
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
 from letta_ls.server.app import LettaServer
@@ -52,7 +52,8 @@ def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
     parsed = parse_uri(uri)
     if parsed.scheme == CONVERSATION:
         try:
-            return ls.chat.conversation_markdown(parsed.agent_id, parsed.conversation_id), None, None
+            agent = ls.current.home.find_agent(parsed.agent_id)
+            return ConversationStore(agent.conversations_dir).render_markdown(parsed.conversation_id), None, None
         except UnknownConversationError as exc:
             raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from exc
     repo = repo_for(ls, parsed.agent_id)

@@ -23,7 +23,6 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
-from letta_ls.doctor import check_document
 from letta_ls.doctor.checks.common import file_tokens, split_lines
 from letta_ls.doctor.checks.links import Link, links_in, resolve_link
 from letta_ls.doctor.findings import Finding
@@ -186,7 +185,7 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any]) -> t
 
 def findings_in_range(buffer: Buffer, session: Session, first: int, last: int) -> list[Finding]:
     """Fixable findings on the buffer whose lines meet ``first..last`` (blocking: runs the doctor)."""
-    found = check_document(buffer.snapshot, buffer.path, session.settings.memory, session.counter)
+    found = session.check_document(buffer.snapshot, buffer.path)
     out = []
     for finding in found:
         end = finding.end_line if finding.end_line is not None else finding.line

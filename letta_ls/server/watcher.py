@@ -14,6 +14,7 @@ import logging
 
 from letta_ls.memfs.checkout import changed_path_names
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Feature
 
 log = logging.getLogger("letta_ls.server")
 POLL_SECONDS = 2.0
@@ -36,7 +37,7 @@ async def check_head(ls: LettaServer) -> None:
     ls.notify_memory_changed(head, paths, own=head in ls.own_commits)
 
 
-async def watch(ls: LettaServer) -> None:
+async def watch(ls: LettaServer, restart: asyncio.Event) -> None:
     ls.spawn(_catch_up(ls), name="first head check")
     while True:
         git_dir = ls.current.repo.common_dir
@@ -45,11 +46,11 @@ async def watch(ls: LettaServer) -> None:
 
             async for changes in awatch(git_dir, debounce=100, step=25, recursive=True,
                                         watch_filter=lambda _change, path: _is_ref_change(path),
-                                        stop_event=ls.watch_restart):
+                                        stop_event=restart):
                 if any(_is_ref_change(p) for _c, p in changes):
                     await check_head(ls)
-            if ls.watch_restart.is_set():
-                ls.watch_restart.clear()
+            if restart.is_set():
+                restart.clear()
                 continue
             return
         except asyncio.CancelledError:
@@ -72,14 +73,19 @@ async def poll(ls: LettaServer) -> None:
         await check_head(ls)
 
 
+class GitWatcher(Feature):
+    """Starts watching once the session is open; watches the new agent's repository after a switch."""
+
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self.restart = asyncio.Event()
+
+    def initialized(self) -> None:
+        self.ls.spawn(watch(self.ls, self.restart), name="git watcher")
+
+    def agent_switched(self) -> None:
+        self.restart.set()
+
+
 def register(server: LettaServer) -> None:
-    server.watch_restart = asyncio.Event()  # type: ignore[attr-defined]
-
-    def start() -> None:
-        server.spawn(watch(server), name="git watcher")
-
-    def restart() -> None:
-        server.watch_restart.set()  # type: ignore[attr-defined]
-
-    server.on("initialized", start)
-    server.on("agent_switched", restart)
+    server.add_feature(GitWatcher(server))
