@@ -13,16 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls.config_problems import SETTINGS_INVALID, ConfigurationProblem
-from letta_ls.doctor import AuditResult, FixPlan, audit, plan_fix, safe_fixes
+from letta_ls.doctor import AuditResult, TokenReport, audit, check_document, measure_tokens
+from letta_ls.doctor.checks.common import file_tokens
 from letta_ls.doctor.findings import Finding
 from letta_ls.doctor.guard import memory_change_guard
 from letta_ls.home import Agent, Home
 from letta_ls.memfs.compile import CompiledMemory, compile_memory
 from letta_ls.memfs.operations import Actor, MemoryOperations
 from letta_ls.memfs.repo import Author, CommitResult, MemoryRepo, user_author
-from letta_ls.memfs.snapshot import MemorySnapshot
-from letta_ls.memfs.tokens import TokenCounter, count_blob, get_token_counter
+from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
+from letta_ls.memfs.tokens import TokenCounter, get_token_counter
+from letta_ls.memory_fixes import AppliedFix, apply_fix_at, apply_safe_fixes
 from letta_ls.settings import Settings, structure_settings
+
+__all__ = ["MemoryTree", "Session", "TreeEntry", "apply_safe_fixes", "audit_directory", "memory_tree",
+           "resolve_backup_ref"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,28 @@ class TreeEntry:
     description: str | None
     tokens: int
     read_only: bool
+    version: str = ""  # the git blob id: what an editor's save names as its base
+
+
+@dataclass(frozen=True)
+class MemoryTree:
+    """Every file of one commit with its tokens (the doctor's count), and the prompt's total."""
+
+    head: str | None
+    entries: list[TreeEntry]
+    system_tokens: int
+
+
+def memory_tree(snapshot: MemorySnapshot, counter: TokenCounter) -> MemoryTree:
+    """The tree the CLI prints and ``letta/memoryTree`` answers: one count for both, and the doctor's."""
+    entries = []
+    for found in snapshot:
+        doc = found.document
+        counted = found.text is not None or is_memory_markdown(found.path)  # a binary asset weighs nothing
+        entries.append(TreeEntry(found.path, snapshot.tier(found.path), doc.description if doc else None,
+                                 file_tokens(found, counter) if counted else 0, bool(doc and doc.read_only),
+                                 found.blob))
+    return MemoryTree(snapshot.head, entries, measure_tokens(snapshot, counter=counter).system)
 
 
 class Session:
@@ -90,19 +117,25 @@ class Session:
     def audit(self, snapshot: MemorySnapshot | None = None) -> AuditResult:
         return audit(snapshot or self.snapshot(), self.settings.memory, self.counter)
 
+    def check_document(self, snapshot: MemorySnapshot, path: str) -> list[Finding]:
+        """The findings on one file of ``snapshot`` (an editor buffer laid over HEAD), with this session's settings."""
+        return check_document(snapshot, path, self.settings.memory, self.counter)
+
+    def token_report(self, snapshot: MemorySnapshot | None = None) -> TokenReport:
+        """The doctor's token count without its checks (``letta/status`` shows its ``system``)."""
+        return measure_tokens(snapshot or self.snapshot(), self.settings.memory, self.counter)
+
     def tree(self) -> list[TreeEntry]:
-        snap = self.snapshot()
-        entries = []
-        for found in snap:
-            doc = found.document
-            tokens = count_blob(self.counter, found.blob, found.text) if found.text is not None else 0
-            entries.append(TreeEntry(found.path, snap.tier(found.path), doc.description if doc else None, tokens,
-                                     bool(doc and doc.read_only)))
-        return entries
+        return memory_tree(self.snapshot(), self.counter).entries
 
     def apply_fixes(self, findings: list[Finding] | None = None) -> list[tuple[Finding, CommitResult]]:
-        """Apply every safe fix, each as its own commit; re-plans against the latest HEAD each time."""
-        return apply_safe_fixes(self.repo, self.settings, user_author(self.repo.path), findings)
+        """Apply every safe fix, each as its own commit by the user (who asked for them)."""
+        return apply_safe_fixes(self.repo, self.settings, findings=findings, counter=self.counter)
+
+    def apply_fix(self, path: str, code: str, line: int, kind: str | None = None,
+                  buffer_text: str | None = None) -> AppliedFix:
+        """The quick fix on one finding (``code`` on 0-based ``line`` of ``path``); ``FixRefused`` says why not."""
+        return apply_fix_at(self.repo, self.settings, self.counter, path, code, line, kind, buffer_text)
 
     def backup(self, label: str = "manual") -> str:
         return self.repo.backup(self.agent.backups_dir, label)
@@ -117,23 +150,6 @@ def resolve_backup_ref(repo: MemoryRepo, ref: str) -> str:
         if ref in (full, full.rsplit("/", 1)[-1]):
             return full
     return ref
-
-
-def apply_safe_fixes(repo: MemoryRepo, settings: Settings, author: Author,
-                     findings: list[Finding] | None = None) -> list[tuple[Finding, CommitResult]]:
-    applied: list[tuple[Finding, CommitResult]] = []
-    snap = repo.snapshot()
-    pending = findings if findings is not None else safe_fixes(audit(snap, settings.memory))
-    for finding in pending:
-        snap = repo.snapshot()
-        plan: FixPlan | None = plan_fix(snap, finding)
-        if plan is None:
-            continue
-        data = {p: (t.encode("utf-8") if t is not None else None) for p, t in plan.changes.items()}
-        result = repo.commit(data, plan.message, author)
-        if result.commit is not None:
-            applied.append((finding, result))
-    return applied
 
 
 def audit_directory(directory: Path, settings: Settings) -> tuple[MemorySnapshot, AuditResult]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from letta_ls.cli.common import EXIT_FINDINGS, EXIT_OK, CliError, open_session, out, print_json
 from letta_ls.doctor import AuditResult, render_report
 from letta_ls.home import Home
-from letta_ls.memfs.repo import MemoryRepo, user_author
+from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.session import apply_safe_fixes, audit_directory
 from letta_ls.settings import Settings, home_from_environment, structure_settings
 from letta_ls.staleness.check import audit_with_workspace
@@ -57,7 +57,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             repo = MemoryRepo(directory)
             if repo.head() is None:
                 raise CliError(f"{directory} has no commit yet; commit it once before using --fix")
-            applied = apply_safe_fixes(repo, settings, user_author(directory))
+            applied = apply_safe_fixes(repo, settings)  # by the user, who asked (letta_ls.memory_fixes)
             _report_fixes(applied, args.format)
             snapshot, result = audit_directory(directory, settings)
         where = str(directory)

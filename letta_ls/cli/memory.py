@@ -39,11 +39,10 @@ def cmd_memory(args: argparse.Namespace) -> int:
         out(rendered)
         return EXIT_OK
     if action == "tokens":
-        result = session.audit()
+        t = session.token_report()  # the doctor's count, without running its checks
         if args.format == "json":
-            print_json(result.tokens.to_json())
+            print_json(t.to_json())
         else:
-            t = result.tokens
             out(f"system: {t.system:,} / {t.budget:,} tokens; all memory: {t.total:,} tokens "
                  f"({session.counter.label})")
             for path, n in t.files[:20]:

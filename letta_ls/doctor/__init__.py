@@ -8,7 +8,7 @@ into new file texts, ``safe_fixes`` picks the ones ``doctor --fix`` may apply un
 
 from __future__ import annotations
 
-from letta_ls.doctor.audit import AuditResult, TokenReport, audit, check_document
+from letta_ls.doctor.audit import AuditResult, TokenReport, audit, check_document, measure_tokens
 from letta_ls.doctor.checks.secrets import SecretMatch, find_secrets
 from letta_ls.doctor.findings import CODES, Finding, Fix
 from letta_ls.doctor.fixes import FixPlan, apply_plan, plan_fix, plan_fixes, safe_fixes
@@ -26,6 +26,7 @@ __all__ = [
     "audit",
     "check_document",
     "find_secrets",
+    "measure_tokens",
     "plan_fix",
     "plan_fixes",
     "render_report",

@@ -71,6 +71,14 @@ def token_report(ctx: CheckContext) -> TokenReport:
     )
 
 
+def measure_tokens(
+    snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None
+) -> TokenReport:
+    """The token use ``audit`` reports, without running the checks: what ``letta/status``, the memory tree and
+    the CLI show, so that every place counts the prompt's memory the same way."""
+    return token_report(_context(snapshot, settings, counter))
+
+
 def audit(
     snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None
 ) -> AuditResult:

@@ -102,6 +102,18 @@ def changed_paths(repo: MemoryRepo, old: str, new: str) -> list[PathChange]:
     return sorted(changes, key=lambda c: c.path)
 
 
+def changed_path_names(repo: MemoryRepo, old: str | None, new: str) -> list[str]:
+    """The paths that differ between ``old`` and ``new``; every file of ``new`` when there is no ``old`` (nothing
+    seen yet) or ``old`` is not in this repository (another agent's commit): what a watcher announces."""
+    if old is not None:
+        try:
+            return [change.path for change in changed_paths(repo, old, new)]
+        except MemoryRepoError:
+            pass
+    listed = repo.run_git("ls-tree", "-r", "-z", "--name-only", new)
+    return sorted(p.decode("utf-8", "surrogateescape") for p in listed.split(b"\x00") if p)
+
+
 def _file_on_the_way(root: Path, path: str) -> bool:
     """Whether a plain file stands where a folder of ``path`` must be (before any link): then nothing is at
     ``path`` itself, and the file in the way is the parent's business (``_clear_parents``), not this path's."""

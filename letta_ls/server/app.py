@@ -4,7 +4,9 @@
 modules share: ``run_blocking`` sends git, model and CPU work to a dedicated thread pool (never
 pygls' own pool, which also reads stdin), ``notify_memory_changed`` is the one place that announces
 commits, and ``report_server_error`` logs instead of popping errors at the user. Feature modules
-register their handlers on the server object in ``build_server``; none of them holds state of its own.
+register their handlers on the server object in ``build_server``; a feature with state of its own is a
+``Feature`` object (``letta_ls.server.features``) registered with ``add_feature``, found with
+``get_feature(cls)``, and told what happens through ``fire(Event...)``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -26,12 +28,14 @@ from pygls.protocol.language_server import lsp_method
 from letta_ls import __version__
 from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.server.errors import as_rpc_error
+from letta_ls.server.features import Event, Feature, RecentCommits
 from letta_ls.server.protocol import GuardedProtocol
 from letta_ls.server.uris import READ_ONLY_SCHEMES, memory_uri
 from letta_ls.session import Session
 
 log = logging.getLogger("letta_ls.server")
 T = TypeVar("T")
+F = TypeVar("F", bound=Feature)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class LettaProtocol(GuardedProtocol):
 
     def handle_message(self, message: Any):
         if isinstance(getattr(message, "method", None), str):  # a request or notification, not a response
-            self._server.fire("activity")  # the one place every client message passes (the dreams' idle gate)
+            self._server.fire(Event.ACTIVITY)  # the one place every client message passes (the dreams' idle gate)
         if isinstance(message, _Unreadable):
             method = message.method if isinstance(message.method, str) else repr(message.method)
             detail = f" ({message.reason})" if message.reason else ""
@@ -82,34 +86,46 @@ class LettaServer(LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=4)
         self.session: Session | None = None
         self.config_problem: ConfigurationProblem | None = None  # why there is no session (letta_ls.server.health)
-        self.health: Any = None  # the ConfigHealth, set by letta_ls.server.health
         self.settings_sources: dict[str, Any] = {"init": {}, "client": {}}
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="letta-work")
         self.background: set[asyncio.Task] = set()
-        self.own_commits: set[str] = set()
+        self.own_commits = RecentCommits()  # this server's own recent commits (the watcher does not echo them)
         self.pending_writes = 0
-        self.chat: Any = None  # the ChatService, set by letta_ls.server.chat
-        self.sync: Any = None  # the SyncService, set by letta_ls.server.sync
-        self.watch_restart: asyncio.Event | None = None
         self.announced_head: str | None = None
-        self.hooks: dict[str, list[Callable[..., Any]]] = {"initialized": [], "after_commit": [],
-                                                           "settings_changed": [], "activity": [],
-                                                           "agent_switched": [], "conversation_changed": [],
-                                                           "dream_changed": [], "runtime_created": [],
-                                                           "shutdown": []}
+        self._features: dict[type[Feature], Feature] = {}
+
+    # ------------------------------------------------------------------ features
+    def add_feature(self, feature: F) -> F:
+        """Register ``feature`` (one per class): it hears every ``Event`` from now on, in registration order."""
+        if type(feature) in self._features:
+            raise ValueError(f"{type(feature).__name__} is registered already")
+        self._features[type(feature)] = feature
+        return feature
+
+    def get_feature(self, cls: type[F]) -> F:
+        """The registered feature of class ``cls``; a ``LookupError`` names it when it is missing."""
+        found = self._features.get(cls)
+        if found is None:
+            raise LookupError(f"{cls.__name__} is not registered on this server")
+        return cast(F, found)
+
+    def fire(self, event: Event, *args: Any) -> None:
+        """Tell every feature about ``event`` (its method of the same name); one failing does not stop the rest."""
+        for feature in list(self._features.values()):
+            try:
+                getattr(feature, event.value)(*args)
+            except Exception:
+                log.exception("%s failed on %s", type(feature).__name__, event.value)
+
+    async def stop_features(self) -> None:
+        """Shutdown: each feature's ``stop`` in turn (running subagents stop and merge what they committed)."""
+        for feature in list(self._features.values()):
+            try:
+                await feature.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(feature).__name__)
 
     # ------------------------------------------------------------------ plumbing
-    def on(self, event: str, hook: Callable[..., Any]) -> None:
-        """Let a feature module react to ``initialized``, ``after_commit``, ``settings_changed``, or an event
-        another feature fires (e.g. ``sync_changed``)."""
-        self.hooks.setdefault(event, []).append(hook)
-
-    def fire(self, event: str, *args: Any) -> None:
-        for hook in self.hooks.get(event, ()):
-            try:
-                hook(*args)
-            except Exception:  # one feature's failure must not stop the others
-                log.exception("%s hook failed", event)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
@@ -176,7 +192,7 @@ class LettaServer(LanguageServer):
                 "agentId": session.agent.id, "head": head,
                 "uris": [memory_uri(session.agent.id, p) for p in paths],
             })
-        self.fire("after_commit", paths)
+        self.fire(Event.AFTER_COMMIT, paths)
 
 
 def build_server() -> LettaServer:
@@ -201,8 +217,10 @@ def build_server() -> LettaServer:
     )
 
     server = LettaServer()
-    modules = (health, lifecycle, runs, documents, diagnostics, stale_notes, editing, commands, chat, status, watcher,
-               sync, dreams, init_command, review, search)
+    # a feature's dependencies are registered before it (status reads dreams, runs and sync; diagnostics the
+    # stale notes)
+    modules = (health, lifecycle, runs, documents, stale_notes, diagnostics, editing, commands, chat, sync, dreams,
+               init_command, review, search, status, watcher)
     for module in modules:
         module.register(server)
     return server

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from letta_ls.agent.conversations import ConversationStore, UnknownConversationError
+from letta_ls.agent.conversations import UnknownConversationError
 from letta_ls.agent.providers.base import ProviderError
 from letta_ls.agent.providers.select import select_provider
 from letta_ls.agent.remember import NothingToRemember, remember
@@ -19,19 +19,33 @@ from letta_ls.agent.runtime import AgentRuntime, ChatEvent
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
+from letta_ls.server.features import Event, Feature
 from letta_ls.server.lifecycle import workspace_folders
 
 log = logging.getLogger("letta_ls.server")
 CHAT_EVENT = "letta/chatEvent"
 
 
-class ChatService:
+class ChatService(Feature):
+    """The chat's one ``AgentRuntime``, rebuilt after a settings change or an agent switch."""
+
     def __init__(self, ls: LettaServer) -> None:
         self.ls = ls
         self._runtime: AgentRuntime | None = None
 
     def reset(self) -> None:
         self._runtime = None
+
+    def settings_changed(self) -> None:
+        self.reset()
+
+    def agent_switched(self) -> None:
+        self.reset()
+
+    @property
+    def current_runtime(self) -> AgentRuntime | None:
+        """The runtime built so far, if any (dreams attach to it when they start after the chat)."""
+        return self._runtime
 
     def runtime(self) -> AgentRuntime:
         if self._runtime is None or self._runtime.session.agent.id != self.ls.current.agent.id:
@@ -42,7 +56,7 @@ class ChatService:
                 raise RequestFailed(str(exc)) from exc
             self._runtime = AgentRuntime(session, provider, workspace=workspace_folders(self.ls),
                                          on_memory_commit=self._announce)
-            self.ls.fire("runtime_created", self._runtime)  # dreams count its steps and hear its compactions
+            self.ls.fire(Event.RUNTIME_CREATED, self._runtime)  # dreams count its steps and hear its compactions
         return self._runtime
 
     def _announce(self, commit: str, paths: list[str]) -> None:
@@ -51,9 +65,6 @@ class ChatService:
     def emit(self, event: ChatEvent) -> None:
         self.ls.protocol.notify(CHAT_EVENT, event.to_json())
 
-    def conversation_markdown(self, agent_id: str, conversation_id: str) -> str:
-        agent = self.ls.current.home.find_agent(agent_id)
-        return ConversationStore(agent.conversations_dir).render_markdown(conversation_id)
 
 
 def _text(arg: dict[str, Any], name: str, command: str) -> str | None:
@@ -64,10 +75,7 @@ def _text(arg: dict[str, Any], name: str, command: str) -> str | None:
 
 
 def register(server: LettaServer) -> None:
-    service = ChatService(server)
-    server.chat = service  # type: ignore[attr-defined]
-    server.on("settings_changed", service.reset)
-    server.on("agent_switched", service.reset)
+    service = server.add_feature(ChatService(server))
 
     @server.command("letta.chat")
     async def chat(ls: LettaServer, *args: Any) -> dict:
@@ -82,7 +90,7 @@ def register(server: LettaServer) -> None:
                 result = await runtime.run_turn(message, conversation_id=conversation, emit=service.emit)
             except UnknownConversationError as exc:
                 raise InvalidParams(str(exc)) from exc
-            ls.fire("conversation_changed", result.conversation_id)
+            ls.fire(Event.CONVERSATION_CHANGED, result.conversation_id)
             if result.error:
                 raise RequestFailed(result.error)
             return {"conversationId": result.conversation_id, "reply": result.reply}
@@ -112,7 +120,7 @@ def register(server: LettaServer) -> None:
             runtime = await ls.run_blocking(service.runtime)
             info = await ls.run_blocking(runtime.store.create)
             await ls.run_blocking(runtime.store.set_last_used, info.conversation_id)
-            ls.fire("conversation_changed", info.conversation_id)
+            ls.fire(Event.CONVERSATION_CHANGED, info.conversation_id)
             return {"conversationId": info.conversation_id}
 
     @server.command("letta.listConversations")

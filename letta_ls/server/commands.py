@@ -17,7 +17,9 @@ from letta_ls.doctor import render_report
 from letta_ls.memfs.presets import list_presets
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
-from letta_ls.session import apply_safe_fixes, resolve_backup_ref
+from letta_ls.server.features import Event
+from letta_ls.server.health import ConfigHealth
+from letta_ls.session import resolve_backup_ref
 from letta_ls.settings import SettingsError, structure_settings, unstructure_settings
 
 log = logging.getLogger("letta_ls.server")
@@ -76,8 +78,7 @@ def register(server: LettaServer) -> None:
                 result = await ls.run_blocking(session.audit)
                 if fix:
                     ls.report_progress(token, "applying safe fixes", 60)
-                    applied = await ls.run_blocking(apply_safe_fixes, session.repo, session.settings,
-                                                    session.agent.author)
+                    applied = await ls.run_blocking(session.apply_fixes)  # by the user, who asked for them
                     if applied:
                         ls.notify_memory_changed(session.repo.head(),
                                                  {p for _f, c in applied for p in c.paths})
@@ -91,7 +92,7 @@ def register(server: LettaServer) -> None:
     async def list_agents(ls: LettaServer, *args: Any) -> list:
         with rpc_errors():
             single_argument("letta.listAgents", args)
-            home = ls.session.home if ls.session is not None else await ls.health.home()
+            home = ls.session.home if ls.session is not None else await ls.get_feature(ConfigHealth).home()
             agents = await ls.run_blocking(home.list_agents)
             pins = set(await ls.run_blocking(home.pinned))
             return [agent_row(ls, a, pins) for a in agents]
@@ -120,8 +121,8 @@ def register(server: LettaServer) -> None:
             arg = single_argument("letta.switchAgent", args)
             key = _field(arg, "agentId", str, "letta.switchAgent") or _field(arg, "name", str, "letta.switchAgent")
             if ls.session is None and key:  # away from a broken agent: the home is enough to switch
-                await ls.run_blocking((await ls.health.home()).use_agent, key)
-                await ls.health.recheck()
+                await ls.run_blocking((await ls.get_feature(ConfigHealth).home()).use_agent, key)
+                await ls.get_feature(ConfigHealth).recheck()
                 return {"agentId": ls.current.agent.id, "name": ls.current.agent.name}
             session = ls.current
             if not key:
@@ -131,7 +132,7 @@ def register(server: LettaServer) -> None:
                     return {"agentId": session.agent.id, "name": session.agent.name}
             agent = await ls.run_blocking(session.switch, key)
             ls.announced_head = session.repo.head()
-            ls.fire("agent_switched")
+            ls.fire(Event.AGENT_SWITCHED)
             return {"agentId": agent.id, "name": agent.name}
 
     async def set_pin(ls: LettaServer, args: tuple[Any, ...], pinned: bool, command: str) -> dict:
@@ -197,5 +198,5 @@ def register(server: LettaServer) -> None:
                     raise InvalidParams(str(exc)) from exc
                 await ls.run_blocking(lambda: session.home.update_settings(sleeptime=merged))
                 await ls.run_blocking(session.reload_settings, None)
-                ls.fire("settings_changed")
+                ls.fire(Event.SETTINGS_CHANGED)
             return unstructure_settings(session.settings)["sleeptime"]

@@ -16,10 +16,12 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from letta_ls.doctor import audit, check_document
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Feature
+from letta_ls.server.stale_notes import StaleNotes
+from letta_ls.server.textpos import to_client_units
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 
 log = logging.getLogger("letta_ls.server")
@@ -33,23 +35,15 @@ SEVERITY = {
 }
 
 
-def _units(text: str, encoding: Any) -> int:
-    if encoding == types.PositionEncodingKind.Utf8:
-        return len(text.encode("utf-8"))
-    if encoding == types.PositionEncodingKind.Utf32:
-        return len(text)
-    return len(text.encode("utf-16-le")) // 2
-
-
 def to_diagnostic(finding: Finding, lines: list[str], encoding: Any) -> types.Diagnostic:
     """A finding (code-point columns) as an LSP diagnostic in the client's position encoding."""
     def position(line: int, column: int | None) -> types.Position:
         if line >= len(lines):
             return types.Position(line=max(0, len(lines)), character=0) if not lines else types.Position(
-                line=len(lines) - 1, character=_units(lines[-1], encoding))
+                line=len(lines) - 1, character=to_client_units(lines[-1], len(lines[-1]), encoding))
         text = lines[line]
-        column = len(text) if column is None else min(column, len(text))
-        return types.Position(line=line, character=_units(text[:column], encoding))
+        return types.Position(line=line, character=to_client_units(text, len(text) if column is None else column,
+                                                                    encoding))
 
     end_line = finding.end_line if finding.end_line is not None else finding.line
     end_column = finding.end_column
@@ -76,12 +70,35 @@ def _lines(text: str | None) -> list[str]:
     return lines
 
 
-class DiagnosticsPublisher:
-    def __init__(self, ls: LettaServer) -> None:
+class DiagnosticsPublisher(Feature):
+    """Publishes the doctor's findings: open buffers as they are typed, every other file from HEAD."""
+
+    def __init__(self, ls: LettaServer, stale: StaleNotes | None = None) -> None:
         self.ls = ls
+        self.stale = stale  # memory-stale: the notes judged against the workspace, beside the doctor
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
+
+    # events ----------------------------------------------------------------------
+    def initialized(self) -> None:
+        async def later() -> None:
+            await asyncio.sleep(STARTUP_AUDIT_DELAY)  # let the editor's first requests go first
+            self.refresh_committed()
+
+        self.ls.spawn(later(), name="first audit")
+
+    def after_commit(self, paths: list[str]) -> None:
+        self.refresh_committed()
+
+    def settings_changed(self) -> None:
+        self.refresh_committed()
+
+    def agent_switched(self) -> None:
+        self.refresh_committed()  # the Problems list follows the current agent: the old agent's findings go
+
+    def workspace_changed(self) -> None:
+        self.refresh_committed()  # memory-stale follows the workspace
 
     # open documents ------------------------------------------------------------
     def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
@@ -116,12 +133,10 @@ class DiagnosticsPublisher:
         text, version = doc.source, doc.version
         session = self.ls.current
 
-        stale = getattr(self.ls, "stale_notes", None)
-
         def check() -> list[Finding]:
             snap = session.repo.snapshot().with_text(parsed.path, text)
-            found = check_document(snap, parsed.path, session.settings.memory, session.counter)
-            return found + stale.findings(snap, [parsed.path]) if stale is not None else found
+            found = session.check_document(snap, parsed.path)
+            return found + self.stale.findings(snap, [parsed.path]) if self.stale is not None else found
 
         findings = await self.ls.run_blocking(check)
         current = self.open_document(uri)
@@ -141,9 +156,8 @@ class DiagnosticsPublisher:
     async def _refresh_committed(self) -> None:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
-        result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
-        stale = getattr(self.ls, "stale_notes", None)
-        extra = await self.ls.run_blocking(stale.findings, snap) if stale is not None else []
+        result = await self.ls.run_blocking(session.audit, snap)
+        extra = await self.ls.run_blocking(self.stale.findings, snap) if self.stale is not None else []
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in [*result.findings, *extra]:
             by_path[finding.path].append(finding)
@@ -170,8 +184,7 @@ class DiagnosticsPublisher:
 
 
 def register(server: LettaServer) -> None:
-    publisher = DiagnosticsPublisher(server)
-    server.diagnostics = publisher  # type: ignore[attr-defined]
+    publisher = server.add_feature(DiagnosticsPublisher(server, server.get_feature(StaleNotes)))
 
     def is_memory(uri: str) -> bool:
         return uri.startswith(MEMORY + "://")
@@ -194,17 +207,3 @@ def register(server: LettaServer) -> None:
             task.cancel()
         if is_memory(uri):
             publisher.refresh_committed()  # back to the committed text's findings
-
-    def first_refresh() -> None:
-        async def later() -> None:
-            await asyncio.sleep(STARTUP_AUDIT_DELAY)  # let the editor's first requests go first
-            publisher.refresh_committed()
-
-        server.spawn(later(), name="first audit")
-
-    server.on("initialized", first_refresh)
-    server.on("after_commit", lambda paths: publisher.refresh_committed())
-    server.on("settings_changed", publisher.refresh_committed)
-    server.on("workspace_changed", publisher.refresh_committed)  # memory-stale follows the workspace
-    # the Problems list follows the current agent: the old agent's findings go, the new one's come
-    server.on("agent_switched", publisher.refresh_committed)

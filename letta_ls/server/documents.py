@@ -13,10 +13,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from letta_ls.agent.conversations import UnknownConversationError
+from letta_ls.agent.conversations import ConversationStore, UnknownConversationError
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
-from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import MAX_REASON_CHARS, RequestFailed, param, rpc_errors
 from letta_ls.server.uris import (
@@ -28,6 +27,7 @@ from letta_ls.server.uris import (
     parse_uri,
     revision_uri,
 )
+from letta_ls.session import memory_tree
 
 MEMORY_READ = "letta/memoryRead"
 MEMORY_WRITE = "letta/memoryWrite"
@@ -52,7 +52,8 @@ def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
     parsed = parse_uri(uri)
     if parsed.scheme == CONVERSATION:
         try:
-            return ls.chat.conversation_markdown(parsed.agent_id, parsed.conversation_id), None, None
+            agent = ls.current.home.find_agent(parsed.agent_id)
+            return ConversationStore(agent.conversations_dir).render_markdown(parsed.conversation_id), None, None
         except UnknownConversationError as exc:
             raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from exc
     repo = repo_for(ls, parsed.agent_id)
@@ -179,20 +180,9 @@ def register(server: LettaServer) -> None:
 
 def tree_of(ls: LettaServer, agent_id: str) -> dict:
     session = ls.current
-    repo = repo_for(ls, agent_id)
-    snap = repo.snapshot()
-    entries = []
-    system_tokens = 0
-    for found in snap:
-        doc = found.document
-        tokens = count_blob(session.counter, found.blob, found.text) if found.text is not None else 0
-        tier = snap.tier(found.path)  # MemFS v2 aware
-        if tier == "system" and found.path.endswith(".md"):
-            system_tokens += tokens
-        entries.append({
-            "uri": memory_uri(agent_id, found.path), "path": found.path, "tier": tier,
-            "description": doc.description if doc is not None else None, "tokens": tokens,
-            "readOnly": bool(doc is not None and doc.read_only), "version": found.blob,
-        })
-    return {"agentId": agent_id, "head": snap.head, "entries": entries,
-            "totals": {"systemTokens": system_tokens, "systemTokenBudget": session.settings.memory.systemTokenBudget}}
+    tree = memory_tree(repo_for(ls, agent_id).snapshot(), session.counter)  # the core's tree, as the CLI prints it
+    entries = [{"uri": memory_uri(agent_id, e.path), "path": e.path, "tier": e.tier, "description": e.description,
+                "tokens": e.tokens, "readOnly": e.read_only, "version": e.version} for e in tree.entries]
+    return {"agentId": agent_id, "head": tree.head, "entries": entries,
+            "totals": {"systemTokens": tree.system_tokens,
+                       "systemTokenBudget": session.settings.memory.systemTokenBudget}}

@@ -20,9 +20,12 @@ from typing import Any
 from lsprotocol import types
 
 from letta_ls.server.app import LettaServer
+from letta_ls.server.chat import ChatService
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import RequestFailed, rpc_errors
+from letta_ls.server.features import Event, Feature
 from letta_ls.server.review import announce_review
+from letta_ls.server.runs import RunBoard
 from letta_ls.subagents.dream import DreamResult
 from letta_ls.subagents.outcome import MergeOutcome
 from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, RunResult
@@ -95,11 +98,13 @@ class _Observer(RunnerObserver):
         self.service.progress.end(result.run_id, finished_message(result))
 
 
-class DreamsService:
+class DreamsService(Feature):
     """The current agent's ``MemorySubagents`` and their LSP side."""
 
-    def __init__(self, ls: LettaServer) -> None:
+    def __init__(self, ls: LettaServer, runs: RunBoard, chat: ChatService) -> None:
         self.ls = ls
+        self.runs = runs
+        self.chat = chat
         self.progress = ProgressRelay(ls)
         self.subagents: MemorySubagents | None = None
         self._ready: asyncio.Future[MemorySubagents] | None = None
@@ -117,13 +122,12 @@ class DreamsService:
 
     async def _start(self, ready: asyncio.Future[MemorySubagents]) -> None:
         session = self.ls.current
-        seat = self.ls.runs.observer(session.agent.id)  # type: ignore[attr-defined]
+        seat = self.runs.observer(session.agent.id)
         subagents = MemorySubagents(session, observers=[_Observer(self), seat], on_dream_state=self._state_changed,
                                     on_dream_result=self._dream_finished)
         self.subagents = subagents
         self._seats[id(subagents)] = seat
-        chat = getattr(self.ls, "chat", None)
-        runtime = getattr(chat, "_runtime", None)
+        runtime = self.chat.current_runtime
         if runtime is not None:
             subagents.attach(runtime)
         try:
@@ -155,7 +159,7 @@ class DreamsService:
         await subagents.close()
         seat = self._seats.pop(id(subagents), None)
         if seat is not None:
-            self.ls.runs.forget(seat)  # type: ignore[attr-defined]
+            self.runs.forget(seat)
 
     async def restart(self) -> None:
         """Another agent: its own subagents at once (commands wait for them); the old ones stop meanwhile."""
@@ -166,6 +170,18 @@ class DreamsService:
             await self._close(old)
 
     # ------------------------------------------------------------------ events from the editor and the chat
+    def initialized(self) -> None:
+        self.start()
+
+    def agent_switched(self) -> None:
+        self.ls.spawn(self.restart(), name="memory subagents restart")
+
+    def activity(self) -> None:
+        self.note_activity()
+
+    def runtime_created(self, runtime: Any) -> None:
+        self.attach(runtime)
+
     def note_activity(self) -> None:
         if self.subagents is not None:
             self.subagents.note_activity()
@@ -186,7 +202,7 @@ class DreamsService:
             self.ls.notify_memory_changed(outcome.head, outcome.changed)
 
     def _state_changed(self, state: DreamState) -> None:
-        self.ls.fire("dream_changed", state)
+        self.ls.fire(Event.DREAM_CHANGED, state)
 
     def _dream_finished(self, outcome: DreamResult | BaseException) -> None:
         if isinstance(outcome, BaseException):
@@ -210,14 +226,7 @@ class DreamsService:
 
 
 def register(server: LettaServer) -> None:
-    service = DreamsService(server)
-    server.dreams = service  # type: ignore[attr-defined]
-    server.on("initialized", service.start)
-    server.on("shutdown", service.stop)
-    server.on("agent_switched", lambda: server.spawn(service.restart(), name="memory subagents restart"))
-    server.on("settings_changed", service.settings_changed)
-    server.on("activity", service.note_activity)
-    server.on("runtime_created", service.attach)
+    service = server.add_feature(DreamsService(server, server.get_feature(RunBoard), server.get_feature(ChatService)))
 
     @server.command("letta.dream")
     async def dream(ls: LettaServer, *args: Any) -> dict:

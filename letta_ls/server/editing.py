@@ -3,12 +3,13 @@
 Quick fixes turn the doctor's ``Fix`` into a ``letta.applyFix`` command rather than a workspace edit:
 memory files are virtual documents whose truth is the git repository, and a fix may move a file or
 touch several (a move rewrites the links that pointed at it), which a text edit to the open buffer
-cannot express. So the command re-audits the *committed* file, plans the fix there and commits it as
-exactly one change, refusing when the open buffer holds unsaved edits (the fix would silently drop
-them). Everything else is read-only: links, hover and completion read HEAD with the editor buffer laid
-over it, share the doctor's link scanner (so what is a link here is what ``link-broken`` checks), and
-answer an empty result, never an error, for documents that are not the current agent's memory.
-Columns are the doctor's code points, converted from the exact line text to the client's encoding.
+cannot express. So the command asks the core (``Session.apply_fix``, the code
+``letta.doctor {fix: true}`` and ``letta-ls doctor --fix`` use too) to re-audit the *committed* file, plan the
+fix there and commit it as exactly one change by the user, refusing when the open buffer holds unsaved edits
+(the fix would silently drop them). Everything else is read-only: links, hover and completion read HEAD with
+the editor buffer laid over it, share the doctor's link scanner (so what is a link here is what
+``link-broken`` checks), and answer an empty result, never an error, for documents that are not the current
+agent's memory. Columns are the doctor's code points, converted from the exact line text to the client's encoding.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
-from letta_ls.doctor import check_document, plan_fix
-from letta_ls.doctor.checks.common import split_lines
+from letta_ls.doctor.checks.common import file_tokens, split_lines
 from letta_ls.doctor.checks.links import Link, links_in, resolve_link
 from letta_ls.doctor.findings import Finding
-from letta_ls.memfs.repo import CommitResult, MemoryRepo, user_author
+from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, tier_of
-from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.diagnostics import to_diagnostic
@@ -49,7 +48,6 @@ APPLY_FIX_USAGE = (
 # picks a destination or cut points the user may well want to choose differently.
 OBVIOUS_KINDS = frozenset({"add-description", "join-description", "add-skill-name", "skill-to-folder",
                            "redact-secret", "retarget-link"})
-MOVING_KINDS = frozenset({"move", "skill-to-folder", "split"})
 BOM = "\ufeff"
 _TIERS = {
     "system": "system memory, in the prompt on every turn",
@@ -187,53 +185,13 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any]) -> t
 
 def findings_in_range(buffer: Buffer, session: Session, first: int, last: int) -> list[Finding]:
     """Fixable findings on the buffer whose lines meet ``first..last`` (blocking: runs the doctor)."""
-    found = check_document(buffer.snapshot, buffer.path, session.settings.memory, session.counter)
+    found = session.check_document(buffer.snapshot, buffer.path)
     out = []
     for finding in found:
         end = finding.end_line if finding.end_line is not None else finding.line
         if finding.fix is not None and finding.path == buffer.path and finding.line <= last and end >= first:
             out.append(finding)
     return out
-
-
-@dataclass(frozen=True)
-class Applied:
-    message: str
-    result: CommitResult
-    shown: str | None  # the file to bring up after a move or split
-
-
-def apply_fix_blocking(session: Session, path: str, code: str, line: int, kind: str | None,
-                       buffer_text: str | None) -> Applied:
-    """Re-audit the committed file, plan the named finding's fix there and commit it as one change."""
-    repo = session.repo
-    snapshot = repo.snapshot()
-    committed = snapshot.get(path)
-    if committed is None:
-        raise RequestFailed(f"{path} is not saved in memory yet: save the file first, then apply the fix")
-    if buffer_text is not None and buffer_text != committed.text:
-        raise RequestFailed(f"{path} has unsaved changes: save the file first, then apply the fix "
-                            "(fixes apply to the saved file, and would otherwise drop your edits)")
-    findings = check_document(snapshot, path, session.settings.memory, session.counter)
-    candidates = [f for f in findings if f.code == code and f.fix is not None
-                  and (kind is None or f.fix.kind == kind)]
-    chosen = [f for f in candidates if f.line == line]
-    if not chosen:
-        raise RequestFailed(f"there is no `{code}` problem with a fix on line {line + 1} of {path} any more "
-                            "(it may already be fixed); refresh the diagnostics and try again")
-    finding = chosen[0]
-    plan = plan_fix(snapshot, finding)
-    if plan is None:
-        raise RequestFailed(f"the fix for `{code}` on line {line + 1} of {path} no longer applies safely "
-                            "(its target may exist already); fix it by hand")
-    changes = {p: (t.encode("utf-8") if t is not None else None) for p, t in plan.changes.items()}
-    # based on this snapshot: a commit landing in between makes the fix fail cleanly, not overwrite it
-    expect = {p: (f.blob if (f := snapshot.get(p)) is not None else None) for p in changes}
-    result = repo.commit(changes, plan.message, user_author(repo.path), expect=expect)
-    shown = None
-    if finding.fix is not None and finding.fix.kind in MOVING_KINDS:
-        shown = next((p for p, t in plan.changes.items() if t is not None and p not in snapshot.files), None)
-    return Applied(plan.message, result, shown)
 
 
 async def show_document(ls: LettaServer, uri: str) -> None:
@@ -309,7 +267,7 @@ def hover_markdown(buffer: Buffer, link: Link, resolved: str | None, session: Se
     file = buffer.snapshot.files[target]
     doc = file.document
     description = (doc.description if doc else None) or "_no description_"
-    tokens = count_blob(session.counter, file.blob, file.text) if file.text is not None else 0
+    tokens = file_tokens(file, session.counter)  # the doctor's count, as the memory tree shows it
     return f"**`{target}`**\n\n{description}\n\n{tokens:,} tokens · {_TIERS[tier_of(target)]}"
 
 
@@ -363,7 +321,7 @@ def register(server: LettaServer) -> None:
                                     f"{session.agent.id}: switch to it (letta.switchAgent) to fix its memory")
             ls.pending_writes += 1  # the git watcher leaves the announcement to us
             try:
-                applied = await ls.run_blocking(apply_fix_blocking, session, parsed.path, code, line, kind,
+                applied = await ls.run_blocking(session.apply_fix, parsed.path, code, line, kind,
                                                 open_text(ls, uri))
             finally:
                 ls.pending_writes -= 1

@@ -21,6 +21,7 @@ from letta_ls.memfs.operations import MemoryToolError
 from letta_ls.memfs.paths import UnsafePathError
 from letta_ls.memfs.presets import UnknownPresetError
 from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
+from letta_ls.memory_fixes import FixRefused
 from letta_ls.server.uris import BadUriError
 from letta_ls.settings import SettingsError
 
@@ -49,7 +50,8 @@ def as_rpc_error(exc: BaseException) -> JsonRpcException:
         return JsonRpcContentModified(str(exc), data={"path": exc.path, "current": exc.actual})
     if isinstance(exc, (BadUriError, UnsafePathError, SettingsError, UnknownPresetError)):
         return InvalidParams(str(exc))
-    if isinstance(exc, (MemoryToolError, MemoryFileNotFoundError, AgentError, MemoryRepoError, ProviderError)):
+    if isinstance(exc, (MemoryToolError, MemoryFileNotFoundError, AgentError, MemoryRepoError, ProviderError,
+                        FixRefused)):
         return RequestFailed(str(exc))
     log.exception("unexpected error", exc_info=exc)
     return RequestFailed(f"letta-ls could not do that: {type(exc).__name__}: {exc}")

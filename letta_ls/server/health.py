@@ -30,6 +30,7 @@ from letta_ls.config_problems import HOME_UNUSABLE, SETTINGS_INVALID, Configurat
 from letta_ls.home import AgentError, Home
 from letta_ls.memfs.repo_errors import MemoryRepoError
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Event, Feature
 from letta_ls.session import Session
 from letta_ls.settings import SettingsError, home_from_environment, merge_sources
 
@@ -55,14 +56,14 @@ def open_session(home_dir: str | None, overrides: dict[str, Any]) -> Session:
                                    "change the `agent` setting or pick another agent") from exc
 
 
-class ConfigHealth:
+class ConfigHealth(Feature):
     """What is broken now, reported once, and re-checked until it is fixed."""
 
     def __init__(self, ls: LettaServer) -> None:
         self.ls = ls
         self.home_dir: str | None = None
         self.reported: ConfigurationProblem | None = None
-        self.initialized = False  # the client said `initialized`; deferred features start when the session opens
+        self.client_initialized = False  # the client said `initialized`; deferred features start when the session opens
         self._checking: asyncio.Task | None = None
         self._poller: asyncio.Task | None = None
 
@@ -90,7 +91,7 @@ class ConfigHealth:
 
     def client_ready(self) -> bool:
         """Whether the features waiting for ``initialized`` may start now (False: they start on the fix)."""
-        self.initialized = True
+        self.client_initialized = True
         return self.ls.session is not None
 
     def report(self) -> None:
@@ -122,6 +123,9 @@ class ConfigHealth:
             await asyncio.sleep(RECHECK_SECONDS)
             await self.recheck()
 
+    def activity(self) -> None:
+        self.recheck_soon()
+
     def recheck_soon(self, *_args: Any) -> None:
         """Check again in the background (a client message arrived), unless a check is already running."""
         if self.problem is not None and (self._checking is None or self._checking.done()):
@@ -136,7 +140,7 @@ class ConfigHealth:
             with contextlib.suppress(SettingsError, ConfigurationProblem):
                 await self.ls.run_blocking(session.reload_settings, overrides)
             if had is not None and session.settings_problem is None:
-                self.ls.fire("settings_changed")
+                self.ls.fire(Event.SETTINGS_CHANGED)
             self.report()
             return
         try:
@@ -152,11 +156,10 @@ class ConfigHealth:
             return
         self.ls.session, self.ls.config_problem = opened, None
         self.report()
-        if self.initialized:
+        if self.client_initialized:
             self.ls.announced_head = await self.ls.run_blocking(opened.repo.head)
-            self.ls.fire("initialized")
+            self.ls.fire(Event.INITIALIZED)
 
 
 def register(server: LettaServer) -> None:
-    server.health = ConfigHealth(server)
-    server.on("activity", server.health.recheck_soon)
+    server.add_feature(ConfigHealth(server))

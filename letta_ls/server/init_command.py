@@ -21,7 +21,9 @@ from letta_ls.init.run import InitError, InitRequest, MemoryInitializer, init_pr
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import ask, single_argument
 from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
+from letta_ls.server.features import Feature
 from letta_ls.server.lifecycle import workspace_folders
+from letta_ls.server.runs import RunBoard
 from letta_ls.subagents.outcome import MergeOutcome
 from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, SubagentRunner
 
@@ -42,11 +44,12 @@ class _Announcer(RunnerObserver):
             self.ls.notify_memory_changed(outcome.head, outcome.changed)
 
 
-class InitService:
+class InitService(Feature):
     """The /init of each agent in this server."""
 
-    def __init__(self, ls: LettaServer) -> None:
+    def __init__(self, ls: LettaServer, runs: RunBoard) -> None:
         self.ls = ls
+        self.runs = runs
         self._agents: dict[str, MemoryInitializer] = {}
 
     async def initializer(self) -> MemoryInitializer:
@@ -54,7 +57,7 @@ class InitService:
         found = self._agents.get(session.agent.id)
         if found is None:
             pinned = copy.copy(session)  # the agent's session as it is now: a later switch does not move it
-            seat = self.ls.runs.observer(session.agent.id)  # type: ignore[attr-defined]
+            seat = self.runs.observer(session.agent.id)
             runner = SubagentRunner(pinned, observers=[_Announcer(self.ls, session.agent.id), seat])
             await runner.start()
             found = self._agents.setdefault(session.agent.id, MemoryInitializer(pinned, runner))
@@ -73,8 +76,7 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str | None, bool | None]:
 
 
 def register(server: LettaServer) -> None:
-    service = InitService(server)
-    server.init_service = service  # type: ignore[attr-defined]
+    service = server.add_feature(InitService(server, server.get_feature(RunBoard)))
 
     @server.command("letta.init")
     async def init(ls: LettaServer, *args: Any) -> dict:

@@ -17,6 +17,8 @@ from pygls.capabilities import get_capability
 from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Event
+from letta_ls.server.health import ConfigHealth
 from letta_ls.settings import SettingsError, merge_sources, structure_settings
 
 log = logging.getLogger("letta_ls.server")
@@ -73,9 +75,9 @@ async def apply_settings(ls: LettaServer, *, client: dict[str, Any] | None = Non
         ls.show(f"letta: {exc}; keeping the previous settings", _error())
         return False
     ls.settings_sources = sources
-    ls.health.report()  # settings.json may have broken or been fixed meanwhile
+    ls.get_feature(ConfigHealth).report()  # settings.json may have broken or been fixed meanwhile
     if ls.session is not None:  # without one, the features start with the session (letta_ls.server.health)
-        ls.fire("settings_changed")
+        ls.fire(Event.SETTINGS_CHANGED)
     return True
 
 
@@ -107,7 +109,8 @@ def register(server: LettaServer) -> None:
             ls.show(f"letta: {exc}; using the default settings", _error())
             init = {}
         ls.settings_sources["init"] = init
-        await ls.health.open(init.get("home"), init)  # a broken configuration is reported, never fatal
+        health = ls.get_feature(ConfigHealth)
+        await health.open(init.get("home"), init)  # a broken configuration is reported, never fatal
         ls.executor.submit(get_token_counter)  # warm the tokenizer without holding up the answer
 
     @server.feature(types.INITIALIZED)
@@ -115,9 +118,9 @@ def register(server: LettaServer) -> None:
         client = await fetch_client_settings(ls)
         if client:
             await apply_settings(ls, client=client)
-        if ls.health.client_ready():  # else the features start once the configuration is fixed
+        if ls.get_feature(ConfigHealth).client_ready():  # else the features start once the configuration is fixed
             ls.announced_head = await ls.run_blocking(ls.current.repo.head)
-            ls.fire("initialized")
+            ls.fire(Event.INITIALIZED)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: LettaServer, params: types.DidChangeConfigurationParams) -> None:
@@ -125,15 +128,11 @@ def register(server: LettaServer) -> None:
         if client is None:
             client = _letta_section(params.settings) if params.settings else {}
         await apply_settings(ls, client=client)
-        await ls.health.recheck()  # the user may have fixed a broken file and said so
+        await ls.get_feature(ConfigHealth).recheck()  # the user may have fixed a broken file and said so
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: LettaServer, params: None) -> None:
-        for hook in ls.hooks["shutdown"]:  # async: e.g. running subagents stop and merge what they committed
-            try:
-                await hook()
-            except Exception:
-                log.exception("shutdown hook failed")
+        await ls.stop_features()  # e.g. running subagents stop and merge what they committed
         for task in list(ls.background):
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)

@@ -20,6 +20,7 @@ from typing import Any
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import InvalidParams, param, rpc_errors
+from letta_ls.server.features import Event
 from letta_ls.server.uris import revision_uri
 from letta_ls.subagents.dream_review import DreamReviews, PendingChange
 
@@ -27,7 +28,6 @@ DREAM_CHANGES = "letta/dreamChanges"
 DREAM_REVIEW = "letta/dreamReview"
 DREAM_ACCEPT = "letta.dreamAccept"
 DREAM_REJECT = "letta.dreamReject"
-REVIEW_CHANGED = "review_changed"  # server event: a decision was made; letta/status follows
 
 
 def reviews_of(ls: LettaServer) -> DreamReviews:
@@ -65,7 +65,7 @@ def announce_review(ls: LettaServer, run_id: str) -> None:
         ls.protocol.notify(DREAM_REVIEW, {
             "runId": run_id, "changes": count,
             "message": f"letta: a dream changed {count} memory file(s); they wait for your review"})
-        ls.fire(REVIEW_CHANGED)
+        ls.fire(Event.REVIEW_CHANGED)
 
     ls.spawn(send(), name=f"announce review {run_id}")
 
@@ -88,7 +88,7 @@ def register(server: LettaServer) -> None:
             outcome = result.outcome
             if outcome.kind != "up_to_date":
                 ls.notify_memory_changed(outcome.head, outcome.changed)
-            ls.fire(REVIEW_CHANGED)
+            ls.fire(Event.REVIEW_CHANGED)
         return {"runId": run_id, "accepted": list(result.accepted), "head": outcome.head}
 
     @server.command(DREAM_REJECT)
@@ -96,5 +96,5 @@ def register(server: LettaServer) -> None:
         with rpc_errors():
             run_id, paths = _run_and_paths(DREAM_REJECT, args)
             rejected = await ls.run_blocking(lambda: reviews_of(ls).reject(run_id, paths))
-            ls.fire(REVIEW_CHANGED)
+            ls.fire(Event.REVIEW_CHANGED)
         return {"runId": run_id, "rejected": list(rejected)}

@@ -4,7 +4,7 @@ Dreams and defrag run on the agent's ``MemorySubagents`` runner and /init on its
 same cross-process lock, so one run per agent goes at a time. This board hears each runner through a
 ``RunnerObserver`` of its own and keeps, per runner, what runs and what waits, with the run's latest
 progress message: an editor's status bar can say "init 40%: history workers 2/3 done" whatever the kind.
-Each change fires ``runs_changed``, and the status module sends a fresh ``letta/status``.
+Each change fires ``Event.RUNS_CHANGED``, and the status module sends a fresh ``letta/status``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import itertools
 from typing import Any
 
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Event, Feature
 from letta_ls.subagents.runner import RunInfo, RunnerObserver, RunnerStatus, RunResult
 
 _ids = itertools.count(1)
@@ -54,7 +55,7 @@ class _RunnerSeat(RunnerObserver):
         return {"kind": info.kind, "runId": info.run_id, "state": state, "message": None, "percentage": None}
 
 
-class RunBoard:
+class RunBoard(Feature):
     """Every runner's seat in this server; ``runs(agent_id)`` is what ``letta/status`` carries."""
 
     def __init__(self, ls: LettaServer) -> None:
@@ -80,8 +81,8 @@ class RunBoard:
             self.changed()
 
     def changed(self) -> None:
-        self.ls.fire("runs_changed")
+        self.ls.fire(Event.RUNS_CHANGED)
 
 
 def register(server: LettaServer) -> None:
-    server.runs = RunBoard(server)  # type: ignore[attr-defined]
+    server.add_feature(RunBoard(server))

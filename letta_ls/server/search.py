@@ -19,6 +19,7 @@ from letta_ls.search.memory import index_memory
 from letta_ls.search.service import SearchRequestError, search
 from letta_ls.server.app import LettaServer
 from letta_ls.server.errors import InvalidParams, param, rpc_errors
+from letta_ls.server.features import Feature
 from letta_ls.server.uris import conversation_uri, memory_uri
 
 SEARCH = "letta/search"
@@ -45,23 +46,31 @@ def run_search(ls: LettaServer, params: Any) -> dict[str, Any]:
     return result
 
 
-def register(server: LettaServer) -> None:
-    @server.feature(SEARCH)
-    async def letta_search(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            return await ls.run_blocking(run_search, ls, params)
+class SearchIndexFeature(Feature):
+    """Keeps the agent's search index caught up with memory after every commit (a cache: on failure the next
+    search catches up instead)."""
 
-    def after_commit(_paths: list[str]) -> None:
-        session = server.session
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+
+    def after_commit(self, paths: list[str]) -> None:
+        session = self.ls.session
         if session is None:
             return
 
         def catch_up() -> None:
             try:
                 index_memory(SearchIndex.for_agent(session.agent.dir), session.repo)
-            except Exception as exc:  # a cache: the next search catches up instead
+            except Exception as exc:
                 log.warning("could not update the search index after a commit: %s", exc)
 
-        server.spawn(server.run_blocking(catch_up), name="search-index")
+        self.ls.spawn(self.ls.run_blocking(catch_up), name="search-index")
 
-    server.on("after_commit", after_commit)
+
+def register(server: LettaServer) -> None:
+    @server.feature(SEARCH)
+    async def letta_search(ls: LettaServer, params: Any) -> dict:
+        with rpc_errors():
+            return await ls.run_blocking(run_search, ls, params)
+
+    server.add_feature(SearchIndexFeature(server))

@@ -19,6 +19,7 @@ from pygls.uris import to_fs_path
 from letta_ls.doctor.findings import Finding, regrade
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Event, Feature
 from letta_ls.server.lifecycle import workspace_folders
 from letta_ls.staleness.check import StaleChecker
 from letta_ls.staleness.workspace import Workspace, load_workspace, updated
@@ -28,7 +29,7 @@ DEBOUNCE_SECONDS = 0.1
 _WATCH_ID = "letta-workspace-files"
 
 
-class StaleNotes:
+class StaleNotes(Feature):
     """The workspaces' facts and the ``memory-stale`` findings they give."""
 
     def __init__(self, ls: LettaServer) -> None:
@@ -107,7 +108,15 @@ class StaleNotes:
                     checker.update(load_workspace(root), everything=True)
 
         await self.ls.run_blocking(apply)
-        self.ls.fire("workspace_changed")
+        self.ls.fire(Event.WORKSPACE_CHANGED)
+
+    def initialized(self) -> None:
+        async def later() -> None:
+            await self.load()
+            self.ls.fire(Event.WORKSPACE_CHANGED)
+            await _watch_files(self.ls, self)
+
+        self.ls.spawn(later(), name="read the workspace")
 
 
 _IGNORED_PARTS = {"node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
@@ -156,8 +165,7 @@ async def _watch_files(ls: LettaServer, notes: StaleNotes) -> None:
 
 
 def register(server: LettaServer) -> StaleNotes:
-    notes = StaleNotes(server)
-    server.stale_notes = notes  # type: ignore[attr-defined]
+    notes = server.add_feature(StaleNotes(server))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched(ls: LettaServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -171,13 +179,4 @@ def register(server: LettaServer) -> StaleNotes:
         for item in params.files:
             notes.report("rename", item.old_uri, item.new_uri)
 
-    def start() -> None:
-        async def later() -> None:
-            await notes.load()
-            server.fire("workspace_changed")
-            await _watch_files(server, notes)
-
-        server.spawn(later(), name="read the workspace")
-
-    server.on("initialized", start)
     return notes

@@ -10,68 +10,69 @@ import asyncio
 from typing import Any
 
 from letta_ls.agent.conversations import ConversationStore
-from letta_ls.memfs.snapshot import is_memory_markdown
-from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
-from letta_ls.server.review import REVIEW_CHANGED, pending_reviews
+from letta_ls.server.dreams import DreamsService
+from letta_ls.server.features import Feature
+from letta_ls.server.review import pending_reviews
+from letta_ls.server.runs import RunBoard
+from letta_ls.server.sync import SyncService
 
 STATUS = "letta/status"
 
 
-def dream_state(ls: LettaServer) -> str:
-    dreams = getattr(ls, "dreams", None)
-    return dreams.state if dreams is not None else "idle"
+class StatusFeature(Feature):
+    """Sends ``letta/status`` when anything it shows may have changed, in order and only when it did."""
 
+    def __init__(self, ls: LettaServer, dreams: DreamsService, runs: RunBoard, sync: SyncService) -> None:
+        self.ls = ls
+        self.dreams = dreams
+        self.runs = runs
+        self.sync = sync
+        self._last: dict[str, Any] | None = None
+        self._order = asyncio.Lock()  # FIFO: notifications leave in the order they were asked for
 
-def current_runs(ls: LettaServer) -> list[dict[str, Any]]:
-    """The current agent's subagent runs (on the event loop, where the board changes)."""
-    board = getattr(ls, "runs", None)
-    session = ls.session
-    return board.runs(session.agent.id) if board is not None and session is not None else []
+    def compute(self, dream: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The status now (blocking: reads the repository)."""
+        session = self.ls.current
+        model = session.settings.model
+        return {
+            "agentId": session.agent.id,
+            "agentName": session.agent.name,
+            "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
+            "model": model.name or model.provider,
+            "systemTokens": session.token_report().system,  # the doctor's count, as letta.doctor reports it
+            "dream": dream,
+            "sync": self.sync.status(),
+            "runs": runs,
+            "reviews": pending_reviews(self.ls),  # dreams waiting for the user (sleeptime.merge "review")
+        }
 
+    def send(self, *_args: Any) -> None:
+        """Capture the dream state and runs now (on the event loop, where they change); send in order."""
+        session = self.ls.session
+        runs = self.runs.runs(session.agent.id) if session is not None else []
+        self.ls.spawn(self._send(self.dreams.state, runs), name="status")
 
-def compute_status(ls: LettaServer, dream: str | None = None, runs: list[dict[str, Any]] | None = None
-                   ) -> dict[str, Any]:
-    session = ls.current
-    snap = session.repo.snapshot()
-    system_tokens = sum(
-        count_blob(session.counter, f.blob, f.text)
-        for f in snap.markdown("system") if f.text is not None and is_memory_markdown(f.path)
-    )
-    model = session.settings.model
-    return {
-        "agentId": session.agent.id,
-        "agentName": session.agent.name,
-        "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
-        "model": model.name or model.provider,
-        "systemTokens": system_tokens,
-        "dream": dream or dream_state(ls),
-        "sync": ls.sync.status() if ls.sync is not None else None,
-        "runs": runs if runs is not None else [],
-        "reviews": pending_reviews(ls),  # dreams waiting for the user (sleeptime.merge "review")
-    }
+    async def _send(self, dream: str, runs: list[dict[str, Any]]) -> None:
+        async with self._order:
+            status = await self.ls.run_blocking(self.compute, dream, runs)
+            if status != self._last:
+                self._last = status
+                self.ls.protocol.notify(STATUS, status)
+
+    # every event that can change what the status shows sends it again
+    initialized = settings_changed = agent_switched = runs_changed = sync_changed = review_changed = send
+
+    def after_commit(self, paths: list[str]) -> None:
+        self.send()
+
+    def conversation_changed(self, conversation_id: str) -> None:
+        self.send()
+
+    def dream_changed(self, state: str) -> None:
+        self.send()
 
 
 def register(server: LettaServer) -> None:
-    last: dict[str, Any] = {}
-    order = asyncio.Lock()  # FIFO: notifications leave in the order they were asked for
-
-    def send(*_args: Any) -> None:
-        server.spawn(_send(dream_state(server), current_runs(server)), name="status")
-
-    async def _send(dream: str, runs: list[dict[str, Any]]) -> None:
-        async with order:
-            status = await server.run_blocking(compute_status, server, dream, runs)
-            if status != last.get("sent"):
-                last["sent"] = status
-                server.protocol.notify(STATUS, status)
-
-    server.on("initialized", send)
-    server.on("after_commit", send)
-    server.on("settings_changed", send)
-    server.on("agent_switched", send)
-    server.on("conversation_changed", send)
-    server.on("sync_changed", send)
-    server.on("dream_changed", send)
-    server.on("runs_changed", send)
-    server.on(REVIEW_CHANGED, send)
+    server.add_feature(StatusFeature(server, server.get_feature(DreamsService), server.get_feature(RunBoard),
+                                     server.get_feature(SyncService)))

@@ -21,16 +21,17 @@ from lsprotocol import types
 from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import rpc_errors
+from letta_ls.server.features import Event, Feature
 from letta_ls.settings import unstructure_settings
 from letta_ls.subagents.resolve import resolver_for
 from letta_ls.sync.memory_sync import SyncResult, sync_memory_async
 from letta_ls.sync.remote import BadRemoteError, SyncError, parse_remote
 
 log = logging.getLogger("letta_ls.server")
-STATUS_EVENT = "sync_changed"
+STATUS_EVENT = Event.SYNC_CHANGED
 
 
-class SyncService:
+class SyncService(Feature):
     """Whether a sync runs, and each agent's latest outcome, for ``letta/status``."""
 
     def __init__(self, ls: LettaServer) -> None:
@@ -54,7 +55,7 @@ class SyncService:
         before = unstructure_settings(session.settings)
         await ls.run_blocking(session.reload_settings)
         if unstructure_settings(session.settings) != before:
-            ls.fire("settings_changed")
+            ls.fire(Event.SETTINGS_CHANGED)
         agent_id = session.agent.id
         try:
             remote = parse_remote(session.settings.sync.remote)  # before any progress: says how to set one
@@ -99,8 +100,7 @@ def _now() -> str:
 
 
 def register(server: LettaServer) -> None:
-    service = SyncService(server)
-    server.sync = service
+    service = server.add_feature(SyncService(server))
 
     @server.command("letta.sync")
     async def sync(ls: LettaServer, *args: Any) -> dict:

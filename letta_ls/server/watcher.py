@@ -2,8 +2,8 @@
 
 The repository's ``.git`` folder is watched with inotify (watchfiles); only changes to ``HEAD``,
 ``refs/heads/*`` and ``packed-refs`` count. When the head moved to a commit this server did not just
-make itself, the changed paths are computed with ``git diff --name-only`` and announced through the
-server's one notifier. If the watch cannot start (no inotify, a limit reached) it falls back to
+make itself, the changed paths come from the core (``memfs.checkout.changed_path_names``) and are
+announced through the server's one notifier. If the watch cannot start (no inotify, a limit reached) it falls back to
 checking the ref files' modification time every two seconds: a stat, not a git process.
 """
 
@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-from pathlib import Path
 
+from letta_ls.memfs.checkout import changed_path_names
 from letta_ls.server.app import LettaServer
+from letta_ls.server.features import Feature
 
 log = logging.getLogger("letta_ls.server")
 POLL_SECONDS = 2.0
-
-
-def changed_paths(repo_path: Path, old: str | None, new: str) -> list[str]:
-    args = ["git", "diff", "--name-only", "-z", "--no-renames", old or "4b825dc642cb6eb9a060e54bf8d69288fbee4904", new]
-    out = subprocess.run(args, cwd=repo_path, capture_output=True, check=False)
-    return [p.decode("utf-8", "surrogateescape") for p in out.stdout.split(b"\x00") if p]
 
 
 def _is_ref_change(path: str) -> bool:
@@ -39,11 +33,11 @@ async def check_head(ls: LettaServer) -> None:
     if ls.pending_writes:
         return  # our own save is committing; it announces itself
     old = ls.announced_head
-    paths = await ls.run_blocking(changed_paths, session.repo.path, old, head)
+    paths = await ls.run_blocking(changed_path_names, session.repo, old, head)
     ls.notify_memory_changed(head, paths, own=head in ls.own_commits)
 
 
-async def watch(ls: LettaServer) -> None:
+async def watch(ls: LettaServer, restart: asyncio.Event) -> None:
     ls.spawn(_catch_up(ls), name="first head check")
     while True:
         git_dir = ls.current.repo.common_dir
@@ -52,11 +46,11 @@ async def watch(ls: LettaServer) -> None:
 
             async for changes in awatch(git_dir, debounce=100, step=25, recursive=True,
                                         watch_filter=lambda _change, path: _is_ref_change(path),
-                                        stop_event=ls.watch_restart):
+                                        stop_event=restart):
                 if any(_is_ref_change(p) for _c, p in changes):
                     await check_head(ls)
-            if ls.watch_restart.is_set():
-                ls.watch_restart.clear()
+            if restart.is_set():
+                restart.clear()
                 continue
             return
         except asyncio.CancelledError:
@@ -79,14 +73,19 @@ async def poll(ls: LettaServer) -> None:
         await check_head(ls)
 
 
+class GitWatcher(Feature):
+    """Starts watching once the session is open; watches the new agent's repository after a switch."""
+
+    def __init__(self, ls: LettaServer) -> None:
+        self.ls = ls
+        self.restart = asyncio.Event()
+
+    def initialized(self) -> None:
+        self.ls.spawn(watch(self.ls, self.restart), name="git watcher")
+
+    def agent_switched(self) -> None:
+        self.restart.set()
+
+
 def register(server: LettaServer) -> None:
-    server.watch_restart = asyncio.Event()  # type: ignore[attr-defined]
-
-    def start() -> None:
-        server.spawn(watch(server), name="git watcher")
-
-    def restart() -> None:
-        server.watch_restart.set()  # type: ignore[attr-defined]
-
-    server.on("initialized", start)
-    server.on("agent_switched", restart)
+    server.add_feature(GitWatcher(server))

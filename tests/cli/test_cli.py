@@ -9,6 +9,7 @@ import pytest
 
 from letta_ls.cli import main
 from letta_ls.home import Home
+from letta_ls.memfs.authors import user_author
 
 LETTA_CODE_MEMORY = {
     "system/persona.md": "---\ndescription: Who I am.\n---\nI am Letta Code, a coding assistant.\n",
@@ -66,6 +67,19 @@ def test_doctor_fix_applies_safe_fixes_each_as_a_commit(tmp_path):
     assert (memory / "skills/deploy/SKILL.md").exists() and not (memory / "skills/deploy.md").exists()
     assert (memory / "reference/notes.md").read_text().startswith("---\ndescription:")
     assert run("doctor", str(memory)).returncode == 0
+
+
+def test_doctor_fix_on_the_current_agent_commits_as_the_user():
+    home = Home()
+    agent = home.current_agent()
+    repo = home.memory_repo(agent)
+    repo.commit({"skills/deploy.md": b"---\ndescription: how to deploy\n---\nRun make deploy.\n"}, "agent wrote",
+                agent.author)
+    proc = run("doctor", "--fix")
+    assert "fixed skills/deploy.md" in proc.stdout, proc.stdout + proc.stderr
+    fix = repo.history(limit=1)[0]
+    assert (fix.author, fix.email) == (user_author(repo.path).name, user_author(repo.path).email)
+    assert fix.author != agent.author.name
 
 
 def test_doctor_fix_refuses_a_directory_without_git(tmp_path):

@@ -4,6 +4,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from letta_ls.memfs.authors import user_author
+
 SPEC_COMMANDS = [
     "letta.chat", "letta.remember", "letta.doctor", "letta.init", "letta.dream", "letta.defrag", "letta.sleeptime",
     "letta.newConversation", "letta.listConversations", "letta.listAgents", "letta.createAgent",
@@ -43,6 +45,18 @@ async def test_doctor_fix_commits_each_safe_fix_and_announces_it(client):
     assert len(repo.history()) == before + 1
     event = await client.recorder.wait_for("letta/memoryChanged")
     assert any("skills/deploy" in uri for uri in event.uris)
+
+
+async def test_doctor_fix_commits_as_the_user_who_asked_for_it(client):
+    """The user asked for the fixes, so they are the author, as with the quick fix and `letta-ls doctor --fix`."""
+    repo = client.home.memory_repo(client.agent)
+    repo.commit({"skills/deploy.md": b"---\ndescription: how to deploy\n---\nRun make deploy.\n"}, "agent wrote",
+                client.agent.author)
+    await run(client, "letta.doctor", {"fix": True})
+    fix = repo.history(limit=1)[0]
+    assert "skills/deploy/SKILL.md" in repo.snapshot()
+    assert (fix.author, fix.email) == (user_author(repo.path).name, user_author(repo.path).email)
+    assert fix.author != client.agent.author.name
 
 
 async def test_agents_create_switch_pin_from_arguments(client):

@@ -90,6 +90,21 @@ async def test_tree_of_a_memfs_v2_memory_puts_the_root_files_in_the_prompt(clien
     assert tree.totals.systemTokens == sum(e.tokens for e in tree.entries if e.path in ("MEMORY.md", "core.md"))
 
 
+async def test_status_tree_and_doctor_count_the_same_system_tokens(client):
+    """One count of the prompt's memory: a system file that is not UTF-8 (Latin-1) weighs the same everywhere."""
+    first = await client.recorder.wait_for("letta/status")
+    repo = client.home.memory_repo(client.agent)
+    latin1 = "---\ndescription: café notes\n---\nLe café est très bon à Paris, déjà vu.\n".encode("latin-1")
+    repo.commit({"system/notes.md": latin1}, "a Latin-1 file", client.agent.author)
+    status = await client.recorder.wait_for("letta/status", lambda s: s.systemTokens != first.systemTokens)
+    doctor = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="letta.doctor", arguments=[{}]))
+    tree = await request(client, "letta/memoryTree", {})
+    notes = next(e for e in tree.entries if e.path == "system/notes.md")
+    assert notes.tokens == next(f["tokens"] for f in doctor["tokens"]["files"] if f["path"] == "system/notes.md")
+    assert status.systemTokens == tree.totals.systemTokens == doctor["tokens"]["system"]
+
+
 async def test_history_and_revision_documents(client):
     uri = uri_of(client, "system/human.md")
     first = await request(client, "letta/memoryRead", {"uri": uri})

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from letta_ls.doctor.checks.secrets import REDACTED
+from letta_ls.memfs.authors import user_author
 from letta_ls.memfs.repo import Author
 from letta_ls.server.editing import link_context
 from letta_ls.server.textpos import from_client_units, to_client_units
@@ -165,7 +166,9 @@ async def test_add_description_quick_fix_commits_once(client):
     text = repo.read(path).text
     assert "description: Café ☕ notes" in text and "limit: 500" in text
     assert text.endswith("# Café ☕ notes\n\nThe user likes tea.\n")
-    assert repo.history(limit=1)[0].message == result["message"]
+    fixed = repo.history(limit=1)[0]
+    assert fixed.message == result["message"]
+    assert (fixed.author, fixed.email) == (user_author(repo.path).name, user_author(repo.path).email)
 
 
 async def test_flat_skill_moves_into_its_folder_and_is_shown(client):

@@ -128,3 +128,13 @@ def test_an_edit_made_between_the_crash_and_the_recovery_is_kept_aside(repo, mon
     asides = [p for p in (repo.path / "system").iterdir() if ".moved-aside-" in p.name]
     assert [p.read_text() for p in asides] == ["typed after the crash"]
     assert (repo.path / "system/human.md").read_text().endswith("merged\n") and status(repo) == ""
+
+
+def test_changed_path_names_is_what_the_watcher_announces(repo, tmp_path):
+    first = repo.head()
+    second = repo.commit({"reference/a.md": b"a\n", "system/human.md": None}, "two changes", AUTHOR).commit
+    assert checkout.changed_path_names(repo, first, second) == ["reference/a.md", "system/human.md"]
+    # nothing announced yet: every file of the commit, with no hard-coded empty-tree id (SHA-256 repositories too)
+    assert checkout.changed_path_names(repo, None, second) == ["reference/a.md", "system/persona.md"]
+    other = MemoryRepo.create(tmp_path / "other", {"x.md": "x\n"}, AUTHOR)
+    assert checkout.changed_path_names(repo, other.head(), second) == ["reference/a.md", "system/persona.md"]

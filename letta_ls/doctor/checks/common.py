@@ -255,6 +255,17 @@ def derive_description(scan: Scan | None, limit: int = 100) -> str | None:
 TOKENS: BlobCache[int] = BlobCache()
 
 
+def file_tokens(file: MemoryFile, counter: TokenCounter) -> int:
+    """A file's tokens as the doctor counts them: the whole file, frontmatter included, and text that is not
+    UTF-8 decoded leniently (Letta Code puts the bytes in the prompt all the same). Cached by blob id."""
+
+    def count() -> int:
+        text = file.text
+        return counter.count(text if text is not None else file.data.decode("utf-8", "replace"))
+
+    return TOKENS.get((counter.encoding, counter.exact, file.blob), count)
+
+
 def finding(
     code: str, path: str, line: int, message: str, *, column: int = 0, end_line: int | None = None,
     end_column: int | None = None, fix: Fix | None = None, severity: str | None = None,
@@ -276,13 +287,7 @@ class CheckContext:
         return code not in self._off
 
     def tokens(self, file: MemoryFile) -> int:
-        counter = self.counter
-
-        def count() -> int:
-            text = file.text
-            return counter.count(text if text is not None else file.data.decode("utf-8", "replace"))
-
-        return TOKENS.get((counter.encoding, counter.exact, file.blob), count)
+        return file_tokens(file, self.counter)
 
     @cached_property
     def system_sizes(self) -> list[tuple[str, int]]:
