@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from letta_ls.server.init import InitService
+from letta_ls.server.init_command import InitService
 
 import letta_ls.server.app as app_module
 from letta_ls.server.app import build_server
