@@ -12,7 +12,7 @@ LAYERS: list[set[str]] = [
     {"atomic_files", "file_locks", "memfs"},  # storage
     {"doctor"},  # checks
     {"staleness"},  # checks against the workspace (the doctor's findings and fixes)
-    {"home", "session", "agent_import"},  # the session
+    {"home", "memory_fixes", "session", "agent_import"},  # the session and its core services
     {"agent", "search"},  # features: the agent's turn, tools, conversations, and their search index
     {"subagents"},  # features: runs beside the agent, merged back
     {"init", "sync"},  # features built on the subagents
