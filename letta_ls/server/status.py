@@ -10,6 +10,9 @@ import asyncio
 from typing import Any
 
 from letta_ls.agent.conversations import ConversationStore
+from letta_ls.contract import unstructure
+from letta_ls.contract.status import Status
+from letta_ls.contract.wire import converter
 from letta_ls.memfs.snapshot import is_memory_markdown
 from letta_ls.memfs.tokens import count_blob
 from letta_ls.server.app import LettaServer
@@ -62,7 +65,7 @@ def register(server: LettaServer) -> None:
             status = await server.run_blocking(compute_status, server, dream, runs)
             if status != last.get("sent"):
                 last["sent"] = status
-                server.protocol.notify(STATUS, status)
+                server.protocol.notify(STATUS, unstructure(converter.structure(status, Status)))
 
     server.on("initialized", send)
     server.on("after_commit", send)
