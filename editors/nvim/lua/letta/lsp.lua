@@ -9,7 +9,6 @@ local util = require('letta.util')
 local M = {}
 
 M.NAME = 'letta'
-M.CONTENT_MODIFIED = -32801
 
 local waiting = {} ---@type fun(client: vim.lsp.Client)[] callbacks until the client is initialized
 
