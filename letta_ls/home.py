@@ -45,7 +45,13 @@ STATE_KEYS = ("lastAgent", "pinned")
 
 
 class AgentError(ValueError):
-    """An agent could not be found or created; the message lists what exists."""
+    """An agent could not be found or created; the message lists what exists.
+
+    ``kind`` is the refusal as a stable word (``letta_ls.contract.errors.ErrorKind``'s values)."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _now() -> str:
@@ -231,7 +237,7 @@ class Home:
         names = ", ".join(f"{a.name} ({a.id})" for a in agents) or "none yet"
         if matches:
             raise AgentError(f"several agents are named {key!r}; use an id: {names}")
-        raise AgentError(f"no agent {key!r}; agents: {names}")
+        raise AgentError(f"no agent {key!r}; agents: {names}", "not-found")
 
     def create_agent(self, name: str, preset: str = "default", description: str | None = None) -> Agent:
         name = " ".join(str(name).split())
@@ -245,7 +251,8 @@ class Home:
         chosen = get_preset(preset)
         with self._locked():
             if any(a.name.casefold() == name.casefold() for a in self.list_agents()):
-                raise AgentError(f"an agent named {name!r} already exists; pick another name or `agents use` it")
+                raise AgentError(f"an agent named {name!r} already exists; pick another name or `agents use` it",
+                                 "conflict")
             agent_id = f"agent-{secrets.token_hex(8)}"
             directory = self.agents_dir / agent_id
             now = _now()

@@ -26,7 +26,12 @@ MOVING_KINDS = frozenset({"move", "skill-to-folder", "split"})
 
 
 class FixRefused(Exception):
-    """A fix that cannot be applied as asked; nothing was committed and the message says what to do."""
+    """A fix that cannot be applied as asked; nothing was committed and the message says what to do.
+    ``kind`` says why, in the words the editors switch on (``not-found``, ``stale``, ``conflict``)."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -86,18 +91,18 @@ def apply_fix_at(repo: MemoryRepo, settings: Settings, counter: TokenCounter, pa
     snapshot = repo.snapshot()
     committed = snapshot.get(path)
     if committed is None:
-        raise FixRefused(f"{path} is not saved in memory yet: save the file first, then apply the fix")
+        raise FixRefused(f"{path} is not saved in memory yet: save the file first, then apply the fix", "not-found")
     if buffer_text is not None and buffer_text != committed.text:
         raise FixRefused(f"{path} has unsaved changes: save the file first, then apply the fix "
-                         "(fixes apply to the saved file, and would otherwise drop your edits)")
+                         "(fixes apply to the saved file, and would otherwise drop your edits)", "stale")
     findings = check_document(snapshot, path, settings.memory, counter)
     chosen = [f for f in findings if f.code == code and f.fix is not None and f.line == line
               and (kind is None or f.fix.kind == kind)]
     if not chosen:
         raise FixRefused(f"there is no `{code}` problem with a fix on line {line + 1} of {path} any more "
-                         "(it may already be fixed); refresh the diagnostics and try again")
+                         "(it may already be fixed); refresh the diagnostics and try again", "stale")
     plan = plan_fix(snapshot, chosen[0])
     if plan is None:
         raise FixRefused(f"the fix for `{code}` on line {line + 1} of {path} no longer applies safely "
-                         "(its target may exist already); fix it by hand")
+                         "(its target may exist already); fix it by hand", "conflict")
     return commit_plan(repo, snapshot, chosen[0], plan)

@@ -52,7 +52,14 @@ def _is_skill_file(path: str) -> bool:
 
 
 class MemoryToolError(ValueError):
-    """A memory operation was refused; nothing was changed. The message says what to do instead."""
+    """A memory operation was refused; nothing was changed. The message says what to do instead.
+
+    ``kind`` is the refusal as a stable word (``letta_ls.contract.errors.ErrorKind``'s values): ``refused``
+    unless the path does not exist (``not-found``), the target exists (``conflict``) or is read only."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class MemoryOperations:
                 raise MemoryToolError(f"{path} is a folder; give a file inside it")
             near = [p for p in snap.files if p.endswith("/" + path.rsplit("/", 1)[-1])][:3]
             hint = f" Did you mean {', '.join(near)}?" if near else " Use view on a folder to list files."
-            raise MemoryToolError(f"{path} does not exist in memory.{hint}")
+            raise MemoryToolError(f"{path} does not exist in memory.{hint}", "not-found")
         text = found.text
         if text is None:
             raise MemoryToolError(f"{path} is not UTF-8 text; it cannot be edited with the memory tool")
@@ -130,7 +137,7 @@ class MemoryOperations:
         doc = found.document if found is not None else None
         if doc is not None and doc.read_only:
             raise MemoryToolError(f"{path} is read_only: only the user can change it. "
-                                  "Leave it as it is, or ask the user.")
+                                  "Leave it as it is, or ask the user.", "read-only")
 
     def _may_edit(self, snap: MemorySnapshot) -> Callable[[str], bool]:
         """Whether a file may be changed along with another (a link rewritten): read-only ones, by the
@@ -229,7 +236,7 @@ class MemoryOperations:
         body = file_text if isinstance(file_text, str) else ""
         snap = self.repo.snapshot()
         if path in snap or path in snap.folders:
-            raise MemoryToolError(f"{path} already exists; use str_replace or insert to change it")
+            raise MemoryToolError(f"{path} already exists; use str_replace or insert to change it", "conflict")
         if not body.endswith("\n") and body:
             body += "\n"
         fields = {"description": one_line_description(description)}
@@ -289,7 +296,7 @@ class MemoryOperations:
             path += ".md"
         doomed = [p for p in snap.files if p == path or p.startswith(path + "/")]
         if not doomed:
-            raise MemoryToolError(f"{path} does not exist in memory")
+            raise MemoryToolError(f"{path} does not exist in memory", "not-found")
         for p in doomed:
             self._check_writable(snap, p)
         return self._commit(snap, {path: None}, reason, verb="delete")
@@ -304,9 +311,9 @@ class MemoryOperations:
         dst = self._path(new_path, add_md=src.endswith(".md") and "." not in str(new_path).rsplit("/", 1)[-1])
         moving = [p for p in snap.files if p == src or p.startswith(src + "/")]
         if not moving:
-            raise MemoryToolError(f"{src} does not exist in memory")
+            raise MemoryToolError(f"{src} does not exist in memory", "not-found")
         if dst in snap or dst in snap.folders:
-            raise MemoryToolError(f"{dst} already exists; choose another name or delete it first")
+            raise MemoryToolError(f"{dst} already exists; choose another name or delete it first", "conflict")
         if dst.startswith(src + "/"):
             raise MemoryToolError(f"cannot move {src} into itself")
         changes: dict[str, str | None] = {}
@@ -360,7 +367,7 @@ class MemoryOperations:
         snap = self.repo.snapshot()
         existing = snap.get(path)
         if must_exist and existing is None:
-            raise MemoryToolError(f"{path} does not exist in memory")
+            raise MemoryToolError(f"{path} does not exist in memory", "not-found")
         if self.actor == "agent":
             self._check_writable(snap, path)
             self._check_read_only_key(existing.text if existing else None, text, path)

@@ -27,6 +27,8 @@ from pygls.protocol.language_server import lsp_method
 
 from letta_ls import __version__
 from letta_ls.config_problems import ConfigurationProblem
+from letta_ls.contract import ErrorKind, fail, unstructure
+from letta_ls.contract.memory import MemoryChanged
 from letta_ls.server.errors import as_rpc_error
 from letta_ls.server.features import Event, Feature, RecentCommits
 from letta_ls.server.protocol import GuardedProtocol
@@ -66,7 +68,8 @@ class LettaProtocol(GuardedProtocol):
         if isinstance(message, _Unreadable):
             method = message.method if isinstance(message.method, str) else repr(message.method)
             detail = f" ({message.reason})" if message.reason else ""
-            error = JsonRpcInvalidParams(f"{method}: the parameters do not have the shape this method takes{detail}")
+            error = JsonRpcInvalidParams(f"{method}: the parameters do not have the shape this method takes{detail}",
+                                         data={"kind": ErrorKind.INVALID.value})
             self._send_response(message.id, None, error.to_response_error())
             return None
         return super().handle_message(message)
@@ -150,7 +153,7 @@ class LettaServer(LanguageServer):
         if self.session is None:
             if self.config_problem is not None:  # a clear error naming the broken file, never a traceback
                 raise as_rpc_error(self.config_problem)
-            raise RuntimeError("the server is not initialized yet")
+            fail(ErrorKind.UNAVAILABLE, "the server is not initialized yet")
         return self.session
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
@@ -188,10 +191,8 @@ class LettaServer(LanguageServer):
             return
         self.announced_head = head
         if not own:
-            self.protocol.notify("letta/memoryChanged", {
-                "agentId": session.agent.id, "head": head,
-                "uris": [memory_uri(session.agent.id, p) for p in paths],
-            })
+            self.protocol.notify("letta/memoryChanged", unstructure(MemoryChanged(
+                session.agent.id, head, [memory_uri(session.agent.id, p) for p in paths])))
         self.fire(Event.AFTER_COMMIT, paths)
 
 

@@ -9,18 +9,18 @@ with ``letta/memoryChanged`` at once.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from letta_ls.agent.conversations import UnknownConversationError
 from letta_ls.agent.providers.base import ProviderError
 from letta_ls.agent.providers.select import select_provider
-from letta_ls.agent.remember import NothingToRemember, remember
+from letta_ls.agent.remember import remember
 from letta_ls.agent.runtime import AgentRuntime, ChatEvent
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract import chat as contract
+from letta_ls.contract.agents import ConversationRef, ConversationRow, ListConversationsParams, NewConversationParams
 from letta_ls.server.app import LettaServer
-from letta_ls.server.commands import single_argument
-from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
 from letta_ls.server.features import Event, Feature
 from letta_ls.server.lifecycle import workspace_folders
+from letta_ls.server.typed import command, notify
 
 log = logging.getLogger("letta_ls.server")
 CHAT_EVENT = "letta/chatEvent"
@@ -53,7 +53,7 @@ class ChatService(Feature):
             try:
                 provider = select_provider(session.settings.model)
             except ProviderError as exc:
-                raise RequestFailed(str(exc)) from exc
+                fail(ErrorKind.UNAVAILABLE, str(exc))
             self._runtime = AgentRuntime(session, provider, workspace=workspace_folders(self.ls),
                                          on_memory_commit=self._announce)
             self.ls.fire(Event.RUNTIME_CREATED, self._runtime)  # dreams count its steps and hear its compactions
@@ -63,73 +63,50 @@ class ChatService(Feature):
         self.ls.notify_memory_changed(commit, paths)
 
     def emit(self, event: ChatEvent) -> None:
-        self.ls.protocol.notify(CHAT_EVENT, event.to_json())
+        notify(self.ls, CHAT_EVENT, contract.ChatEvent(event.conversation_id, event.turn_id, event.kind,  # type: ignore[arg-type]
+                                                       **event.data))
 
-
-
-def _text(arg: dict[str, Any], name: str, command: str) -> str | None:
-    value = arg.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidParams(f"{command}: {name!r} must be text")
-    return value
 
 
 def register(server: LettaServer) -> None:
     service = server.add_feature(ChatService(server))
 
-    @server.command("letta.chat")
-    async def chat(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            arg = single_argument("letta.chat", args)
-            message = _text(arg, "message", "letta.chat")
-            conversation = _text(arg, "conversationId", "letta.chat")
-            if not message or not message.strip():
-                raise InvalidParams("letta.chat needs {\"message\": \"...\"}: what do you want to say?")
-            runtime = await ls.run_blocking(service.runtime)
-            try:
-                result = await runtime.run_turn(message, conversation_id=conversation, emit=service.emit)
-            except UnknownConversationError as exc:
-                raise InvalidParams(str(exc)) from exc
-            ls.fire(Event.CONVERSATION_CHANGED, result.conversation_id)
-            if result.error:
-                raise RequestFailed(result.error)
-            return {"conversationId": result.conversation_id, "reply": result.reply}
+    @command(server, "letta.chat")
+    async def chat(ls: LettaServer, params: contract.ChatParams) -> contract.ChatResult:
+        message = params.message
+        if not message or not message.strip():
+            fail(ErrorKind.INVALID, "letta.chat needs {\"message\": \"...\"}: what do you want to say?")
+        runtime = await ls.run_blocking(service.runtime)
+        result = await runtime.run_turn(message, conversation_id=params.conversation_id, emit=service.emit)
+        ls.fire(Event.CONVERSATION_CHANGED, result.conversation_id)
+        if result.error:
+            fail(ErrorKind.FAILED, result.error)
+        return contract.ChatResult(result.conversation_id, result.reply)
 
-    @server.command("letta.remember")
-    async def remember_command(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            arg = single_argument("letta.remember", args)
-            text = _text(arg, "text", "letta.remember")
-            conversation = _text(arg, "conversationId", "letta.remember")
-            runtime = await ls.run_blocking(service.runtime)
-            token = await ls.begin_progress("Remembering", (text or "")[:60] or None)
-            try:
-                result = await remember(runtime, text, conversation_id=conversation, emit=service.emit)
-            except NothingToRemember as exc:
-                raise InvalidParams(str(exc)) from exc
-            finally:
-                ls.end_progress(token, "done")
-            if result.commits:
-                ls.notify_memory_changed(ls.current.repo.head(), [result.stored_in] if result.stored_in else [])
-            return {"reply": result.reply, "commits": result.commits}
+    @command(server, "letta.remember")
+    async def remember_command(ls: LettaServer, params: contract.RememberParams) -> contract.RememberResult:
+        text = params.text
+        runtime = await ls.run_blocking(service.runtime)
+        token = await ls.begin_progress("Remembering", (text or "")[:60] or None)
+        try:
+            result = await remember(runtime, text, conversation_id=params.conversation_id, emit=service.emit)
+        finally:
+            ls.end_progress(token, "done")
+        if result.commits:
+            ls.notify_memory_changed(ls.current.repo.head(), [result.stored_in] if result.stored_in else [])
+        return contract.RememberResult(result.reply, result.commits)
 
-    @server.command("letta.newConversation")
-    async def new_conversation(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            single_argument("letta.newConversation", args)
-            runtime = await ls.run_blocking(service.runtime)
-            info = await ls.run_blocking(runtime.store.create)
-            await ls.run_blocking(runtime.store.set_last_used, info.conversation_id)
-            ls.fire(Event.CONVERSATION_CHANGED, info.conversation_id)
-            return {"conversationId": info.conversation_id}
+    @command(server, "letta.newConversation")
+    async def new_conversation(ls: LettaServer, params: NewConversationParams) -> ConversationRef:
+        runtime = await ls.run_blocking(service.runtime)
+        info = await ls.run_blocking(runtime.store.create)
+        await ls.run_blocking(runtime.store.set_last_used, info.conversation_id)
+        ls.fire(Event.CONVERSATION_CHANGED, info.conversation_id)
+        return ConversationRef(info.conversation_id)
 
-    @server.command("letta.listConversations")
-    async def list_conversations(ls: LettaServer, *args: Any) -> list:
-        with rpc_errors():
-            arg = single_argument("letta.listConversations", args)
-            include_runs = arg.get("includeSubagents") is True  # dreams' and defrags' own conversations
-            runtime = await ls.run_blocking(service.runtime)
-            infos = await ls.run_blocking(runtime.store.list)
-            return [{"conversationId": i.conversation_id, "title": i.title, "updated": i.updated,
-                     "messages": i.messages, **({"subagent": i.subagent} if i.subagent else {})}
-                    for i in infos if include_runs or not i.subagent]
+    @command(server, "letta.listConversations")
+    async def list_conversations(ls: LettaServer, params: ListConversationsParams) -> list[ConversationRow]:
+        runtime = await ls.run_blocking(service.runtime)
+        infos = await ls.run_blocking(runtime.store.list)
+        return [ConversationRow(i.conversation_id, i.title, i.updated, i.messages, i.subagent or None)
+                for i in infos if params.include_subagents or not i.subagent]

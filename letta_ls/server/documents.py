@@ -14,10 +14,27 @@ from typing import Any
 from lsprotocol import types
 
 from letta_ls.agent.conversations import ConversationStore, UnknownConversationError
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract.memory import (
+    HistoryEntry,
+    MemoryDeleteParams,
+    MemoryEntry,
+    MemoryHistoryParams,
+    MemoryMoveResult,
+    MemoryReadParams,
+    MemoryReadResult,
+    MemoryRenameParams,
+    MemoryTotals,
+    MemoryTree,
+    MemoryTreeParams,
+    MemoryWriteParams,
+    MemoryWriteResult,
+)
 from letta_ls.memfs.operations import MemoryOperations
 from letta_ls.memfs.repo import MemoryFileNotFoundError, MemoryRepo, user_author
 from letta_ls.server.app import LettaServer
-from letta_ls.server.errors import MAX_REASON_CHARS, RequestFailed, param, rpc_errors
+from letta_ls.server.errors import rpc_errors
+from letta_ls.server.typed import request
 from letta_ls.server.uris import (
     CONVERSATION,
     MEMORY,
@@ -55,12 +72,12 @@ def read_text(ls: LettaServer, uri: str) -> tuple[str, str | None, str | None]:
             agent = ls.current.home.find_agent(parsed.agent_id)
             return ConversationStore(agent.conversations_dir).render_markdown(parsed.conversation_id), None, None
         except UnknownConversationError as exc:
-            raise RequestFailed(str(exc.args[0]) if exc.args else str(exc)) from exc
+            fail(ErrorKind.NOT_FOUND, str(exc.args[0]) if exc.args else str(exc))
     repo = repo_for(ls, parsed.agent_id)
     rev = parsed.commit if parsed.scheme == MEMORY_REV else "HEAD"
     found = repo.read(parsed.path, rev)
     if found.text is None:
-        raise RequestFailed(f"{parsed.path} is not UTF-8 text; it cannot be shown as a document")
+        fail(ErrorKind.REFUSED, f"{parsed.path} is not UTF-8 text; it cannot be shown as a document")
     return found.text, found.blob, repo.head()
 
 
@@ -75,7 +92,7 @@ def editable(uri: str) -> Any:
     """The parsed ``letta-memory://`` URI, or a clear error for the read-only schemes."""
     parsed = parse_uri(uri)
     if parsed.scheme != MEMORY:
-        raise RequestFailed(f"{uri} is read only: only {MEMORY}:// files can be changed")
+        fail(ErrorKind.READ_ONLY, f"{uri} is read only: only {MEMORY}:// files can be changed")
     return parsed
 
 
@@ -92,97 +109,77 @@ def register(server: LettaServer) -> None:
             text, _version, _head = await ls.run_blocking(read_text, ls, params.uri)
         return types.TextDocumentContentResult(text=text)
 
-    @server.feature(MEMORY_READ)
-    async def memory_read(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            uri = param(params, "uri", kind=str, required=True)
-            text, version, head = await ls.run_blocking(read_text, ls, uri)
-        return {"uri": uri, "text": text, "version": version, "head": head}
+    @request(server, MEMORY_READ)
+    async def memory_read(ls: LettaServer, params: MemoryReadParams) -> MemoryReadResult:
+        text, version, head = await ls.run_blocking(read_text, ls, params.uri)
+        return MemoryReadResult(params.uri, text, version, head)
 
-    @server.feature(MEMORY_WRITE)
-    async def memory_write(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            uri = param(params, "uri", kind=str, required=True)
-            text = param(params, "text", kind=str, required=True)
-            base = param(params, "baseVersion", kind=str)
-            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
-            parsed = editable(uri)
+    @request(server, MEMORY_WRITE)
+    async def memory_write(ls: LettaServer, params: MemoryWriteParams) -> MemoryWriteResult:
+        parsed = editable(params.uri)
 
-            def write():
-                ops = user_operations(ls, parsed.agent_id)
-                result = ops.write_file(parsed.path, text, base_version=base,
-                                        reason=reason or f"edit {parsed.path} in the editor")
-                if result.commit is not None:
-                    ls.own_commits.add(result.commit)
-                return result, ops.repo
+        def write():
+            ops = user_operations(ls, parsed.agent_id)
+            result = ops.write_file(parsed.path, params.text, base_version=params.base_version,
+                                    reason=params.reason or f"edit {parsed.path} in the editor")
+            if result.commit is not None:
+                ls.own_commits.add(result.commit)
+            return result, ops.repo
 
-            ls.pending_writes += 1
-            try:
-                result, repo = await ls.run_blocking(write)
-            finally:
-                ls.pending_writes -= 1
+        ls.pending_writes += 1
+        try:
+            result, repo = await ls.run_blocking(write)
+        finally:
+            ls.pending_writes -= 1
         head = result.commit or repo.head()
         announce(ls, parsed.agent_id, result.commit, result.paths, own=True)
-        return {"version": result.versions.get(parsed.path), "commit": head}
+        return MemoryWriteResult(result.versions.get(parsed.path), head)
 
-    @server.feature(MEMORY_DELETE)
-    async def memory_delete(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            uri = param(params, "uri", kind=str, required=True)
-            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
-            parsed = editable(uri)
-            if not parsed.path:
-                raise RequestFailed("the whole memory cannot be deleted; delete its files or folders")
-            result = await ls.run_blocking(lambda: user_operations(ls, parsed.agent_id).delete(
-                parsed.path, reason or f"delete {parsed.path} in the editor"))
+    @request(server, MEMORY_DELETE)
+    async def memory_delete(ls: LettaServer, params: MemoryDeleteParams) -> MemoryMoveResult:
+        parsed = editable(params.uri)
+        if not parsed.path:
+            fail(ErrorKind.REFUSED, "the whole memory cannot be deleted; delete its files or folders")
+        result = await ls.run_blocking(lambda: user_operations(ls, parsed.agent_id).delete(
+            parsed.path, params.reason or f"delete {parsed.path} in the editor"))
         announce(ls, parsed.agent_id, result.commit, result.paths)
-        return {"commit": result.commit, "uris": [memory_uri(parsed.agent_id, p) for p in sorted(result.paths)]}
+        return MemoryMoveResult(result.commit, [memory_uri(parsed.agent_id, p) for p in sorted(result.paths)])
 
-    @server.feature(MEMORY_RENAME)
-    async def memory_rename(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            uri = param(params, "uri", kind=str, required=True)
-            new_uri = param(params, "newUri", kind=str, required=True)
-            reason = param(params, "reason", kind=str, max_chars=MAX_REASON_CHARS)
-            old, new = editable(uri), editable(new_uri)
-            if old.agent_id != new.agent_id:
-                raise RequestFailed("a memory file moves within one agent's memory; copy it to the other agent")
-            if not old.path or not new.path:
-                raise RequestFailed("the memory folder itself cannot be renamed")
-            result = await ls.run_blocking(lambda: user_operations(ls, old.agent_id).rename(
-                old.path, new.path, reason or f"rename {old.path} to {new.path} in the editor"))
+    @request(server, MEMORY_RENAME)
+    async def memory_rename(ls: LettaServer, params: MemoryRenameParams) -> MemoryMoveResult:
+        old, new = editable(params.uri), editable(params.new_uri)
+        if old.agent_id != new.agent_id:
+            fail(ErrorKind.REFUSED, "a memory file moves within one agent's memory; copy it to the other agent")
+        if not old.path or not new.path:
+            fail(ErrorKind.REFUSED, "the memory folder itself cannot be renamed")
+        result = await ls.run_blocking(lambda: user_operations(ls, old.agent_id).rename(
+            old.path, new.path, params.reason or f"rename {old.path} to {new.path} in the editor"))
         announce(ls, old.agent_id, result.commit, result.paths)
-        return {"commit": result.commit, "uris": [memory_uri(old.agent_id, p) for p in sorted(result.paths)]}
+        return MemoryMoveResult(result.commit, [memory_uri(old.agent_id, p) for p in sorted(result.paths)])
 
-    @server.feature(MEMORY_TREE)
-    async def memory_tree(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            agent_id = param(params, "agentId", kind=str) or ls.current.agent.id
-            return await ls.run_blocking(tree_of, ls, agent_id)
+    @request(server, MEMORY_TREE)
+    async def memory_tree(ls: LettaServer, params: MemoryTreeParams) -> MemoryTree:
+        return await ls.run_blocking(tree_of, ls, params.agent_id or ls.current.agent.id)
 
-    @server.feature(MEMORY_HISTORY)
-    async def memory_history(ls: LettaServer, params: Any) -> list:
-        with rpc_errors():
-            uri = param(params, "uri", kind=str, required=True)
-            limit = param(params, "limit", 50, kind=int)
-            parsed = parse_uri(uri)
+    @request(server, MEMORY_HISTORY)
+    async def memory_history(ls: LettaServer, params: MemoryHistoryParams) -> list[HistoryEntry]:
+        parsed = parse_uri(params.uri)
 
-            def history():
-                repo = repo_for(ls, parsed.agent_id)
-                entries = repo.history(parsed.path, limit=max(1, min(int(limit), 1000)))
-                if not entries and parsed.path not in repo.snapshot():
-                    raise MemoryFileNotFoundError(parsed.path)
-                return [{"commit": h.commit, "date": h.date, "author": h.author, "message": h.message,
-                         "uri": revision_uri(parsed.agent_id, h.commit, parsed.path)} for h in entries]
+        def history() -> list[HistoryEntry]:
+            repo = repo_for(ls, parsed.agent_id)
+            entries = repo.history(parsed.path, limit=max(1, min(params.limit, 1000)))
+            if not entries and parsed.path not in repo.snapshot():
+                raise MemoryFileNotFoundError(parsed.path)
+            return [HistoryEntry(h.commit, h.date, h.author, h.message,
+                                 revision_uri(parsed.agent_id, h.commit, parsed.path)) for h in entries]
 
-            return await ls.run_blocking(history)
+        return await ls.run_blocking(history)
 
 
-def tree_of(ls: LettaServer, agent_id: str) -> dict:
+def tree_of(ls: LettaServer, agent_id: str) -> MemoryTree:
     session = ls.current
     tree = memory_tree(repo_for(ls, agent_id).snapshot(), session.counter)  # the core's tree, as the CLI prints it
-    entries = [{"uri": memory_uri(agent_id, e.path), "path": e.path, "tier": e.tier, "description": e.description,
-                "tokens": e.tokens, "readOnly": e.read_only, "version": e.version} for e in tree.entries]
-    return {"agentId": agent_id, "head": tree.head, "entries": entries,
-            "totals": {"systemTokens": tree.system_tokens,
-                       "systemTokenBudget": session.settings.memory.systemTokenBudget}}
+    entries = [MemoryEntry(uri=memory_uri(agent_id, e.path), path=e.path, tier=e.tier, description=e.description,
+                           tokens=e.tokens, read_only=e.read_only, version=e.version) for e in tree.entries]
+    return MemoryTree(agent_id, tree.head, entries,
+                      MemoryTotals(tree.system_tokens, session.settings.memory.systemTokenBudget))

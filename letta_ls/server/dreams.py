@@ -19,16 +19,17 @@ from typing import Any
 
 from lsprotocol import types
 
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract.work import DefragParams, DefragResult, DreamParams, ReportResult
 from letta_ls.server.app import LettaServer
 from letta_ls.server.chat import ChatService
-from letta_ls.server.commands import single_argument
-from letta_ls.server.errors import RequestFailed, rpc_errors
 from letta_ls.server.features import Event, Feature
 from letta_ls.server.review import announce_review
 from letta_ls.server.runs import RunBoard
+from letta_ls.server.typed import command
 from letta_ls.subagents.dream import DreamResult
 from letta_ls.subagents.outcome import MergeOutcome
-from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, RunResult
+from letta_ls.subagents.runner import RunInfo, RunnerObserver, RunResult
 from letta_ls.subagents.scheduler import DreamState
 from letta_ls.subagents.service import MemorySubagents
 
@@ -144,11 +145,11 @@ class DreamsService(Feature):
 
     async def ready(self) -> MemorySubagents:
         if self._ready is None:
-            raise RequestFailed("the server is not initialized yet")
+            fail(ErrorKind.UNAVAILABLE, "the server is not initialized yet")
         try:
             return await asyncio.shield(self._ready)
         except Exception as exc:
-            raise RequestFailed(f"dreams and defrag are unavailable: {exc}") from exc
+            fail(ErrorKind.UNAVAILABLE, f"dreams and defrag are unavailable: {exc}")
 
     async def stop(self) -> None:
         subagents, self.subagents = self.subagents, None
@@ -228,29 +229,19 @@ class DreamsService(Feature):
 def register(server: LettaServer) -> None:
     service = server.add_feature(DreamsService(server, server.get_feature(RunBoard), server.get_feature(ChatService)))
 
-    @server.command("letta.dream")
-    async def dream(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            single_argument("letta.dream", args)
-            subagents = await service.ready()
-            try:
-                result = await subagents.dream()
-            except RunnerBusyError as exc:
-                raise RequestFailed(str(exc)) from exc
-            if not result.ok:
-                raise RequestFailed(result.report)
-            return result.to_json()
+    @command(server, "letta.dream")
+    async def dream(ls: LettaServer, params: DreamParams) -> ReportResult:
+        subagents = await service.ready()
+        result = await subagents.dream()  # a RunnerBusyError is ``busy``
+        if not result.ok:
+            fail(ErrorKind.FAILED, result.report)
+        return ReportResult(result.report, list(result.commits))
 
-    @server.command("letta.defrag")
-    async def defrag(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            single_argument("letta.defrag", args)
-            subagents = await service.ready()
-            try:
-                result = await subagents.defrag()
-            except RunnerBusyError as exc:
-                raise RequestFailed(str(exc)) from exc
-            if not result.ok:
-                raise RequestFailed(f"{result.report}\nRestore the backup with letta.memory.restore "
-                                    f"{{\"ref\": \"{result.backup}\"}} to undo what it changed.")
-            return result.to_json()
+    @command(server, "letta.defrag")
+    async def defrag(ls: LettaServer, params: DefragParams) -> DefragResult:
+        subagents = await service.ready()
+        result = await subagents.defrag()
+        if not result.ok:
+            fail(ErrorKind.FAILED, f"{result.report}\nRestore the backup with letta.memory.restore "
+                                   f"{{\"ref\": \"{result.backup}\"}} to undo what it changed.")
+        return DefragResult(result.report, result.backup, list(result.commits))

@@ -23,16 +23,17 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract.doctor import ApplyFixParams, ApplyFixResult
 from letta_ls.doctor.checks.common import file_tokens, split_lines
 from letta_ls.doctor.checks.links import Link, links_in, resolve_link
 from letta_ls.doctor.findings import Finding
 from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, tier_of
 from letta_ls.server.app import LettaServer
-from letta_ls.server.commands import single_argument
 from letta_ls.server.diagnostics import to_diagnostic
-from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
 from letta_ls.server.textpos import from_client_units, to_client_units
+from letta_ls.server.typed import command, plain_json
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 from letta_ls.session import Session
 
@@ -149,15 +150,11 @@ def resolved_links(buffer: Buffer) -> list[tuple[Link, str | None]]:
 # --- quick fixes ---------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    return value._asdict() if hasattr(value, "_asdict") else value
-
-
 def fix_data(diagnostic: types.Diagnostic) -> dict[str, Any] | None:
     """The fix ``to_diagnostic`` attached to a letta diagnostic, if it carries one."""
     if diagnostic.source != "letta":
         return None
-    data = _plain(diagnostic.data)
+    data = plain_json(diagnostic.data)
     if not isinstance(data, dict) or not isinstance(data.get("fix"), str) or not isinstance(data.get("title"), str):
         return None
     if not isinstance(data.get("line"), int) or not isinstance(data.get("code", diagnostic.code), str):
@@ -200,16 +197,6 @@ async def show_document(ls: LettaServer, uri: str) -> None:
         await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
     except Exception as exc:  # showing the file is a courtesy
         log.info("showDocument %s failed: %s", uri, exc)
-
-
-def _argument(arg: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
-    value = arg.get(name)
-    if value is None and not required:
-        return None
-    if value is None or not isinstance(value, kind) or isinstance(value, bool):
-        what = "an integer (0-based line)" if kind is int else "a string"
-        raise InvalidParams(f"{APPLY_FIX}: {name!r} must be {what}. {APPLY_FIX_USAGE}")
-    return value
 
 
 # --- completion ----------------------------------------------------------------------------------------
@@ -302,39 +289,30 @@ def register(server: LettaServer) -> None:
                 actions.append(quick_fix(uri, diagnostic, data))
         return actions
 
-    @server.command(APPLY_FIX)
-    async def apply_fix(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            arg = single_argument(APPLY_FIX, args)
-            if not arg:
-                raise InvalidParams(APPLY_FIX_USAGE)
-            uri = _argument(arg, "uri", str)
-            code = _argument(arg, "code", str)
-            line = _argument(arg, "line", int)
-            kind = _argument(arg, "fix", str, required=False)
-            parsed = parse_uri(uri)
-            if parsed.scheme != MEMORY:
-                raise InvalidParams(f"{uri} is read only: fixes apply to {MEMORY}:// documents")
-            session = ls.current
-            if parsed.agent_id != session.agent.id:
-                raise RequestFailed(f"{uri} belongs to agent {parsed.agent_id}, not the current agent "
+    @command(server, APPLY_FIX, usage=APPLY_FIX_USAGE)
+    async def apply_fix(ls: LettaServer, params: ApplyFixParams) -> ApplyFixResult:
+        uri, code, line, kind = params.uri, params.code, params.line, params.fix
+        parsed = parse_uri(uri)
+        if parsed.scheme != MEMORY:
+            fail(ErrorKind.READ_ONLY, f"{uri} is read only: fixes apply to {MEMORY}:// documents")
+        session = ls.current
+        if parsed.agent_id != session.agent.id:
+            fail(ErrorKind.REFUSED, f"{uri} belongs to agent {parsed.agent_id}, not the current agent "
                                     f"{session.agent.id}: switch to it (letta.switchAgent) to fix its memory")
-            ls.pending_writes += 1  # the git watcher leaves the announcement to us
-            try:
-                applied = await ls.run_blocking(session.apply_fix, parsed.path, code, line, kind,
-                                                open_text(ls, uri))
-            finally:
-                ls.pending_writes -= 1
+        ls.pending_writes += 1  # the git watcher leaves the announcement to us
+        try:
+            applied = await ls.run_blocking(session.apply_fix, parsed.path, code, line, kind, open_text(ls, uri))
+        finally:
+            ls.pending_writes -= 1
         result = applied.result
         agent_id = session.agent.id
         if result.commit is None:
-            return {"commit": None, "paths": [], "message": applied.message}
+            return ApplyFixResult(None, [], applied.message)
         ls.notify_memory_changed(result.commit, result.paths)
         if applied.shown is not None and get_capability(ls.client_capabilities, "window.show_document.support",
                                                         False):
             ls.spawn(show_document(ls, memory_uri(agent_id, applied.shown)), name="show fixed document")
-        return {"commit": result.commit, "paths": [memory_uri(agent_id, p) for p in result.paths],
-                "message": applied.message}
+        return ApplyFixResult(result.commit, [memory_uri(agent_id, p) for p in result.paths], applied.message)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_LINK, types.DocumentLinkOptions(resolve_provider=False))
     async def document_link(ls: LettaServer, params: types.DocumentLinkParams) -> list[types.DocumentLink]:

@@ -14,18 +14,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from typing import Any
 
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract.work import InitParams, ReportResult
 from letta_ls.init.questions import InitQuestion
 from letta_ls.init.run import InitError, InitRequest, MemoryInitializer, init_provider
 from letta_ls.server.app import LettaServer
-from letta_ls.server.commands import ask, single_argument
-from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
+from letta_ls.server.commands import ask
 from letta_ls.server.features import Feature
 from letta_ls.server.lifecycle import workspace_folders
 from letta_ls.server.runs import RunBoard
+from letta_ls.server.typed import command
 from letta_ls.subagents.outcome import MergeOutcome
-from letta_ls.subagents.runner import RunInfo, RunnerBusyError, RunnerObserver, SubagentRunner
+from letta_ls.subagents.runner import RunInfo, RunnerObserver, SubagentRunner
 
 log = logging.getLogger("letta_ls.server")
 TITLE = "Initializing memory (/init)"
@@ -65,46 +66,35 @@ class InitService(Feature):
         return found
 
 
-def _arguments(args: tuple[Any, ...]) -> tuple[str | None, bool | None]:
-    arg = single_argument("letta.init", args)
-    depth, history = arg.get("depth"), arg.get("history")
-    if depth is not None and depth not in ("standard", "deep"):
-        raise InvalidParams(f'letta.init: depth is "standard" or "deep", not {depth!r}')
-    if history is not None and not isinstance(history, bool):
-        raise InvalidParams(f"letta.init: history is true or false, not {history!r}")
-    return depth, history
-
-
 def register(server: LettaServer) -> None:
     service = server.add_feature(InitService(server, server.get_feature(RunBoard)))
 
-    @server.command("letta.init")
-    async def init(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            depth, history = _arguments(args)
-            initializer = await service.initializer()
-            if initializer.running:
-                raise RequestFailed("/init is already running for this agent; wait for it to finish (its progress "
-                                    "shows in the editor) before starting another")
-            request = InitRequest(tuple(workspace_folders(ls)), depth, history)  # type: ignore[arg-type]
-            provider, note = init_provider(initializer.session.settings.model)
+    @command(server, "letta.init")
+    async def init(ls: LettaServer, params: InitParams) -> ReportResult:
+        depth, history = params.depth, params.history
+        initializer = await service.initializer()
+        if initializer.running:
+            fail(ErrorKind.BUSY, "/init is already running for this agent; wait for it to finish (its progress "
+                                 "shows in the editor) before starting another")
+        request = InitRequest(tuple(workspace_folders(ls)), depth, history)  # type: ignore[arg-type]
+        provider, note = init_provider(initializer.session.settings.model)
 
-            async def ask_user(question: InitQuestion) -> str | None:
-                return await ask(ls, question.message, question.titles)
+        async def ask_user(question: InitQuestion) -> str | None:
+            return await ask(ls, question.message, question.titles)
 
-            token = await ls.begin_progress(TITLE, "starting")
-            ending = "failed"
-            try:
-                result = await initializer.run(request, ask=ask_user, provider=provider, provider_note=note,
-                                               progress=lambda message, pct: ls.report_progress(token, message, pct))
-                ending = {"merged": "done", "no_changes": "done: nothing to change"}.get(
-                    result.status, f"{result.status}: see the report")
-            except (InitError, RunnerBusyError) as exc:
-                raise RequestFailed(str(exc)) from exc
-            finally:
-                ls.end_progress(token, ending)
-                close = getattr(provider, "aclose", None)
-                if close is not None:
-                    with contextlib.suppress(Exception):
-                        await close()
-            return result.to_json()
+        token = await ls.begin_progress(TITLE, "starting")
+        ending = "failed"
+        try:
+            result = await initializer.run(request, ask=ask_user, provider=provider, provider_note=note,
+                                           progress=lambda message, pct: ls.report_progress(token, message, pct))
+            ending = {"merged": "done", "no_changes": "done: nothing to change"}.get(
+                result.status, f"{result.status}: see the report")
+        except InitError as exc:
+            fail(ErrorKind.FAILED, str(exc))
+        finally:
+            ls.end_progress(token, ending)
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        return ReportResult(result.report, list(result.commits))

@@ -19,24 +19,14 @@ from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.app import LettaServer
 from letta_ls.server.features import Event
 from letta_ls.server.health import ConfigHealth
+from letta_ls.server.typed import plain_json
 from letta_ls.settings import SettingsError, merge_sources, structure_settings
 
 log = logging.getLogger("letta_ls.server")
 
 
-def _plain(value: Any) -> Any:
-    """pygls hands unknown JSON to us as namedtuples; turn them back into dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _letta_section(raw: Any) -> dict[str, Any]:
-    raw = _plain(raw)
+    raw = plain_json(raw)
     if not isinstance(raw, dict):
         return {}
     if isinstance(raw.get("letta"), dict):

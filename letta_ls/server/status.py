@@ -10,6 +10,9 @@ import asyncio
 from typing import Any
 
 from letta_ls.agent.conversations import ConversationStore
+from letta_ls.contract import unstructure
+from letta_ls.contract.status import Status
+from letta_ls.contract.wire import converter
 from letta_ls.server.app import LettaServer
 from letta_ls.server.dreams import DreamsService
 from letta_ls.server.features import Feature
@@ -58,7 +61,7 @@ class StatusFeature(Feature):
             status = await self.ls.run_blocking(self.compute, dream, runs)
             if status != self._last:
                 self._last = status
-                self.ls.protocol.notify(STATUS, status)
+                self.ls.protocol.notify(STATUS, unstructure(converter.structure(status, Status)))
 
     # every event that can change what the status shows sends it again
     initialized = settings_changed = agent_switched = runs_changed = sync_changed = review_changed = send

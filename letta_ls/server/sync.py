@@ -18,10 +18,11 @@ from typing import Any
 
 from lsprotocol import types
 
+from letta_ls.contract import work as contract
+from letta_ls.contract.wire import converter
 from letta_ls.server.app import LettaServer
-from letta_ls.server.commands import single_argument
-from letta_ls.server.errors import rpc_errors
 from letta_ls.server.features import Event, Feature
+from letta_ls.server.typed import command
 from letta_ls.settings import unstructure_settings
 from letta_ls.subagents.resolve import resolver_for
 from letta_ls.sync.memory_sync import SyncResult, sync_memory_async
@@ -102,9 +103,7 @@ def _now() -> str:
 def register(server: LettaServer) -> None:
     service = server.add_feature(SyncService(server))
 
-    @server.command("letta.sync")
-    async def sync(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            single_argument("letta.sync", args)
-            result = await service.sync()
-            return result.to_json()
+    @command(server, "letta.sync")
+    async def sync(ls: LettaServer, params: contract.SyncParams) -> contract.SyncResult:
+        result = await service.sync()
+        return converter.structure(result.to_json(), contract.SyncResult)

@@ -147,23 +147,24 @@ async def test_own_save_is_not_announced_back(client):
 
 
 @pytest.mark.parametrize(
-    ("method", "params", "message"),
+    ("method", "params", "message", "kind"),
     [
-        ("letta/memoryWrite", {"uri": "file:///etc/passwd", "text": "x"}, "unknown URI scheme"),
-        ("letta/memoryWrite", {"uri": "letta-memory://agent-x/../escape.md", "text": "x"}, "'..'"),
-        ("letta/memoryWrite", {"uri": "letta-memory-rev://agent-x/abcd/x.md", "text": "x"}, "read only"),
-        ("letta/memoryRead", {"uri": 42}, "must be str"),
-        ("letta/memoryRead", {}, "missing parameter 'uri'"),
-        ("letta/memoryHistory", {"uri": "letta-memory://agent-nope/x.md"}, "no agent"),
-        ("letta/memoryDelete", {"uri": "letta-memory://agent-x/../escape.md"}, "'..'"),
-        ("letta/memoryDelete", {"uri": "letta-memory-rev://agent-x/abcd/x.md"}, "read only"),
-        ("letta/memoryRename", {"uri": "letta-memory://agent-x/a.md"}, "missing parameter 'newUri'"),
+        ("letta/memoryWrite", {"uri": "file:///etc/passwd", "text": "x"}, "unknown URI scheme", "invalid"),
+        ("letta/memoryWrite", {"uri": "letta-memory://agent-x/../escape.md", "text": "x"}, "'..'", "invalid"),
+        ("letta/memoryWrite", {"uri": "letta-memory-rev://agent-x/abcd/x.md", "text": "x"}, "read only", "read-only"),
+        ("letta/memoryRead", {"uri": 42}, "must be str", "invalid"),
+        ("letta/memoryRead", {}, "missing parameter 'uri'", "invalid"),
+        ("letta/memoryHistory", {"uri": "letta-memory://agent-nope/x.md"}, "no agent", "not-found"),
+        ("letta/memoryDelete", {"uri": "letta-memory://agent-x/../escape.md"}, "'..'", "invalid"),
+        ("letta/memoryDelete", {"uri": "letta-memory-rev://agent-x/abcd/x.md"}, "read only", "read-only"),
+        ("letta/memoryRename", {"uri": "letta-memory://agent-x/a.md"}, "missing parameter 'newUri'", "invalid"),
     ],
 )
-async def test_bad_requests_get_clear_errors(client, method, params, message):
+async def test_bad_requests_get_clear_errors(client, method, params, message, kind):
     with pytest.raises(JsonRpcException) as err:
         await request(client, method, params)
     assert message in err.value.message
+    assert err.value.data["kind"] == kind
 
 
 async def test_the_editor_deletes_and_renames_memory_files_as_commits_it_can_undo(client):

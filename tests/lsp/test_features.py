@@ -8,7 +8,6 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from letta_ls.server.init_command import InitService
 
 import letta_ls.server.app as app_module
 from letta_ls.server.app import build_server
@@ -17,6 +16,7 @@ from letta_ls.server.diagnostics import DiagnosticsPublisher
 from letta_ls.server.dreams import DreamsService
 from letta_ls.server.features import Event, Feature, RecentCommits
 from letta_ls.server.health import ConfigHealth
+from letta_ls.server.init_command import InitService
 from letta_ls.server.runs import RunBoard
 from letta_ls.server.status import StatusFeature
 from letta_ls.server.sync import SyncService

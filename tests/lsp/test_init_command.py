@@ -168,8 +168,9 @@ async def test_a_second_init_while_one_runs_is_refused_and_the_first_lands(clien
             if model.init_requests:
                 break
             await asyncio.sleep(0.05)
-        with pytest.raises(JsonRpcException, match="already running"):
+        with pytest.raises(JsonRpcException, match="already running") as busy:
             await run(client, "letta.init", {"history": False})
+        assert busy.value.data["kind"] == "busy"
         result = await first
     # the /init agent wrote nothing, so the draft landed instead, and the report says so
     assert "wrote nothing, so the deterministic draft was committed instead" in result["report"]

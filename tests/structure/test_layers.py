@@ -8,7 +8,7 @@ from tests.structure.modules import modules, unguarded_imports
 
 # lowest first; a name is a package or a top-level module of letta_ls
 LAYERS: list[set[str]] = [
-    {"settings", "secret_scan", "config_problems", "__init__"},  # foundations: import nothing of letta_ls
+    {"settings", "secret_scan", "config_problems", "contract", "__init__"},  # foundations: import nothing above
     {"atomic_files", "file_locks", "memfs"},  # storage
     {"doctor"},  # checks
     {"staleness"},  # checks against the workspace (the doctor's findings and fixes)

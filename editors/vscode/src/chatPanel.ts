@@ -32,7 +32,7 @@ export class ChatPanel implements vscode.Disposable {
   /** Open the panel (or bring it forward), optionally on a given conversation. */
   static show(extensionUri: vscode.Uri, client: LettaClient, conversationId?: string): ChatPanel {
     if (!ChatPanel.instance) {
-      const panel = vscode.window.createWebviewPanel('letta.chat', 'Letta Chat',
+      const panel = vscode.window.createWebviewPanel('letta.chatPanel', 'Letta Chat',
         { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
           enableScripts: true,
           retainContextWhenHidden: true,

@@ -17,19 +17,30 @@
  */
 
 import * as vscode from 'vscode';
-import { LettaClient, errorMessage, isResponseError } from './client';
+import { LettaClient, errorMessage } from './client';
 import { askAboutConflict, discardChanges, showComparison } from './conflict';
 import { MemoryModel } from './memoryModel';
 import {
-  CONTENT_MODIFIED,
   MEMORY_SCHEME,
   MemoryMoveResult,
   MemoryReadResult,
   MemoryWriteParams,
   MemoryWriteResult,
   Methods,
+  errorKindOf,
+  fileSystemErrorFor,
   memoryPathOf,
 } from './protocol';
+
+/** The `vscode.FileSystemError` an error's `data.kind` stands for, or a plain one carrying the server's words. */
+function fileSystemError(uri: vscode.Uri, error: unknown, prefix: string): vscode.FileSystemError {
+  const message = `${prefix}${errorMessage(error)}`;
+  const name = fileSystemErrorFor(errorKindOf(error));
+  if (name === 'FileNotFound') {
+    return vscode.FileSystemError.FileNotFound(uri);
+  }
+  return name ? vscode.FileSystemError[name](message) : new vscode.FileSystemError(message);
+}
 
 interface Known {
   version: string | null;
@@ -121,8 +132,8 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
       await this.write(uri, text, base);
       return;
     } catch (error) {
-      if (!isResponseError(error, CONTENT_MODIFIED)) {
-        throw new vscode.FileSystemError(`Not saved: ${errorMessage(error)}`);
+      if (errorKindOf(error) !== 'stale') {
+        throw fileSystemError(uri, error, 'Not saved: ');
       }
     }
     const current = await this.read(uri).catch(() => undefined);
@@ -132,7 +143,7 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
         await this.write(uri, text, current?.version ?? undefined);
         return;
       } catch (error) {
-        throw new vscode.FileSystemError(`Not saved: ${errorMessage(error)}`);
+        throw fileSystemError(uri, error, 'Not saved: ');
       }
     }
     if (choice === 'compare' && current?.head) {
@@ -204,14 +215,7 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
     try {
       result = await this.client.request<MemoryMoveResult>(method, params);
     } catch (error) {
-      const message = errorMessage(error);
-      if (/already exists/.test(message)) {
-        throw vscode.FileSystemError.FileExists(message);
-      }
-      if (/does not exist/.test(message)) {
-        throw vscode.FileSystemError.FileNotFound(uri);
-      }
-      throw new vscode.FileSystemError(`${memoryPathOf(uri)} was not ${what}: ${message}`);
+      throw fileSystemError(uri, error, `${memoryPathOf(uri)} was not ${what}: `);
     }
     for (const gone of result.uris) {
       this.latest.delete(gone);
@@ -259,11 +263,8 @@ export class MemoryFileSystem implements vscode.FileSystemProvider, vscode.Dispo
   }
 
   private notFound(uri: vscode.Uri, error: unknown): vscode.FileSystemError {
-    const message = errorMessage(error);
-    this.client.output.debug(`letta/memoryRead ${uri.toString()}: ${message}`);
-    return /no memory file|not found|no such|does not exist/i.test(message)
-      ? vscode.FileSystemError.FileNotFound(uri)
-      : new vscode.FileSystemError(`${memoryPathOf(uri)}: ${message}`);
+    this.client.output.debug(`${Methods.memoryRead} ${uri.toString()}: ${errorMessage(error)}`);
+    return fileSystemError(uri, error, `${memoryPathOf(uri)}: `);
   }
 }
 

@@ -53,6 +53,38 @@ export interface MemoryMoveResult {
 /** JSON-RPC error code of a save whose baseVersion is stale (LSP ContentModified). */
 export const CONTENT_MODIFIED = -32801;
 
+/**
+ * Every error a request or command returns carries `data.kind`, one of these words (letta_ls/contract/errors.py);
+ * the extension switches on the kind, never on the English message.
+ */
+export const ERROR_KINDS = [
+  'stale', 'not-found', 'read-only', 'refused', 'invalid', 'config', 'conflict', 'busy', 'unavailable', 'failed',
+] as const;
+export type ErrorKind = typeof ERROR_KINDS[number];
+
+/** `data.kind` of an error a request returned; undefined for an error without one (the connection broke). */
+export function errorKindOf(error: unknown): ErrorKind | undefined {
+  const data = typeof error === 'object' && error !== null ? (error as { data?: unknown }).data : undefined;
+  const kind = typeof data === 'object' && data !== null ? (data as { kind?: unknown }).kind : undefined;
+  return typeof kind === 'string' && (ERROR_KINDS as readonly string[]).includes(kind) ? kind as ErrorKind : undefined;
+}
+
+/** The `vscode.FileSystemError` factory that says what an error kind means to the explorer and the editor. */
+export type FileSystemErrorName = 'FileNotFound' | 'FileExists' | 'NoPermissions' | 'Unavailable';
+
+export function fileSystemErrorFor(kind: ErrorKind | undefined): FileSystemErrorName | undefined {
+  switch (kind) {
+    case 'not-found': return 'FileNotFound';
+    case 'conflict': return 'FileExists';
+    case 'read-only':
+    case 'refused': return 'NoPermissions';
+    case 'busy':
+    case 'unavailable':
+    case 'config': return 'Unavailable';
+    default: return undefined;
+  }
+}
+
 export type Tier = 'system' | 'external' | 'skill';
 
 export interface MemoryReadResult {
@@ -160,14 +192,14 @@ export interface Finding {
   path: string;
   code: string;
   severity: 'error' | 'warning' | 'info' | 'hint';
-  line: number | null;
+  line: number;
   message: string;
-  fix?: string;
+  fix?: { kind: string; title: string; data?: Record<string, unknown> };
 }
 
 export interface DoctorResult {
   findings: Finding[];
-  tokens: { system: number; total: number; budget: number };
+  tokens: { system: number; total: number; budget: number; files: { path: string; tokens: number }[] };
   report: string;
 }
 

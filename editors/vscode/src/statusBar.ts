@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { LettaClient } from './client';
 import { MemoryModel } from './memoryModel';
+import { Commands } from './protocol';
 import { DREAM_WORDS, runLines, statusText } from './statusText';
 
 export const MENU_COMMAND = 'letta.ui.menu';
@@ -78,10 +79,10 @@ export class LettaStatusBar implements vscode.Disposable {
       { label: '$(output) Show Server Log', command: 'letta.ui.showLog' },
       { label: '$(debug-restart) Restart Server', command: 'letta.ui.restartServer' },
     ] : [
-      { label: '$(comment-discussion) Chat', command: 'letta.chat' },
-      { label: '$(pulse) Doctor', command: 'letta.doctor' },
-      { label: '$(add) New Conversation', command: 'letta.newConversation' },
-      { label: '$(arrow-swap) Switch Agent', command: 'letta.switchAgent' },
+      { label: '$(comment-discussion) Chat', command: Commands.chat },
+      { label: '$(pulse) Doctor', command: Commands.doctor },
+      { label: '$(add) New Conversation', command: Commands.newConversation },
+      { label: '$(arrow-swap) Switch Agent', command: Commands.switchAgent },
       { label: '$(history) Memory History', command: 'letta.ui.memoryHistory' },
       { label: '$(output) Show Server Log', command: 'letta.ui.showLog' },
     ];

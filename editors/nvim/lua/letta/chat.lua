@@ -2,6 +2,7 @@
 -- reply as they come, tool calls and results show as short lines, memory edits as openable
 -- letta-memory:// lines (<CR> opens one), errors as warnings. The header says which agent,
 -- conversation and model it talks to. Messages typed while a reply streams wait their turn.
+local api = require('letta.api')
 local lsp = require('letta.lsp')
 local state = require('letta.state')
 local util = require('letta.util')
@@ -198,10 +199,9 @@ send_next = function()
       return
     end
     this.client = client
-    local ok, id = client:request('workspace/executeCommand', { command = 'letta.chat', arguments = { arg } },
-      function(err, result)
-        finish_turn(this, err, result)
-      end)
+    local ok, id = api.chat(client, arg, function(err, result)
+      finish_turn(this, err, result)
+    end)
     if not ok then
       finish_turn(this, { message = 'the letta-ls client has stopped' }, nil)
     else
@@ -308,7 +308,7 @@ end
 
 --- :Letta new: a fresh conversation for the chat buffer.
 function M.new_conversation()
-  lsp.command('letta.newConversation', nil, function(err, result)
+  api.new_conversation(nil, function(err, result)
     if err then
       util.error('new conversation: ' .. util.error_text(err))
       return
@@ -322,7 +322,7 @@ end
 
 --- :Letta conversations: switch the chat buffer to another conversation of this agent.
 function M.pick_conversation()
-  lsp.command('letta.listConversations', nil, function(err, conversations)
+  api.list_conversations(nil, function(err, conversations)
     if err then
       util.error('conversations: ' .. util.error_text(err))
       return

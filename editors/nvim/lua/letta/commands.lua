@@ -1,6 +1,6 @@
 -- :Letta {subcommand} [args]: every command of the contract a Neovim user needs, with completion of
 -- subcommands and of their arguments (agent names, sleep-time triggers, memory paths).
-local lsp = require('letta.lsp')
+local api = require('letta.api')
 local report = require('letta.report')
 local state = require('letta.state')
 local util = require('letta.util')
@@ -21,8 +21,9 @@ local function text_or_ask(text, prompt, fn)
 end
 
 --- Run a letta command; on error tell the user, else call `on_result`.
-local function run(label, command, arg, on_result)
-  lsp.command(command, arg, function(err, result)
+---@param call fun(arg: table?, callback: fun(err: table?, result: any)) a command of letta.api
+local function run(label, call, arg, on_result)
+  call(arg, function(err, result)
     if err then
       util.error(label .. ': ' .. util.error_text(err))
       return
@@ -35,8 +36,7 @@ end
 ---@param timeout_ms integer?
 ---@return table[]
 local function agents_now(timeout_ms)
-  local err, agents = lsp.request_sync('workspace/executeCommand',
-    { command = 'letta.listAgents', arguments = { vim.empty_dict() } }, timeout_ms or 2000)
+  local err, agents = api.list_agents_sync(timeout_ms or 2000)
   if err or type(agents) ~= 'table' then
     return {}
   end
@@ -45,7 +45,7 @@ end
 
 --- An agent by name or id; calls `fn(agent)` or tells the user none matched.
 local function with_agent(key, fn)
-  run('agents', 'letta.listAgents', nil, function(agents)
+  run('agents', api.list_agents, nil, function(agents)
     for _, agent in ipairs(agents) do
       if agent.name == key or agent.agentId == key then
         fn(agent)
@@ -58,7 +58,7 @@ end
 
 --- Memory paths, fetched synchronously (for completion).
 local function memory_paths()
-  local err, tree = lsp.request_sync('letta/memoryTree', vim.empty_dict(), 1000)
+  local err, tree = api.memory_tree_sync(nil, 1000)
   if err or not tree then
     return {}
   end
@@ -68,7 +68,7 @@ local function memory_paths()
 end
 
 local function switch_to(agent)
-  run('switch agent', 'letta.switchAgent', { agentId = agent.agentId }, function(result)
+  run('switch agent', api.switch_agent, { agentId = agent.agentId }, function(result)
     util.notify(string.format('now talking to %s (%s)', result.name, result.agentId))
   end)
 end
@@ -111,7 +111,7 @@ M.subcommands = {
         if state.conversation then
           arg.conversationId = state.conversation
         end
-        run('remember', 'letta.remember', arg, function(result)
+        run('remember', api.remember, arg, function(result)
           local commits = type(result.commits) == 'table' and #result.commits or 0
           util.notify(string.format('%s (%d commit%s)', result.reply or 'remembered', commits, commits == 1 and '' or 's'))
         end)
@@ -124,7 +124,7 @@ M.subcommands = {
       return { 'fix' }
     end,
     run = function(args)
-      run('doctor', 'letta.doctor', { fix = args == 'fix' }, report.doctor)
+      run('doctor', api.doctor, { fix = args == 'fix' }, report.doctor)
     end,
   },
   init = {
@@ -141,7 +141,7 @@ M.subcommands = {
           arg.history = false
         end
       end
-      run('init', 'letta.init', arg, function(result)
+      run('init', api.init, arg, function(result)
         report.job('init', result)
       end)
     end,
@@ -149,7 +149,7 @@ M.subcommands = {
   dream = {
     help = 'dream: run a dream (memory reflection) now',
     run = function()
-      run('dream', 'letta.dream', nil, function(result)
+      run('dream', api.dream, nil, function(result)
         report.job('dream', result)
       end)
     end,
@@ -157,7 +157,7 @@ M.subcommands = {
   defrag = {
     help = 'defrag: reorganise memory (a backup is made first)',
     run = function()
-      run('defrag', 'letta.defrag', nil, function(result)
+      run('defrag', api.defrag, nil, function(result)
         report.job('defrag', result)
       end)
     end,
@@ -198,14 +198,14 @@ M.subcommands = {
     run = function(args)
       local new_name = args:match('^new%s+(.+)$')
       if new_name then
-        run('create agent', 'letta.createAgent', { name = vim.trim(new_name) }, function(result)
+        run('create agent', api.create_agent, { name = vim.trim(new_name) }, function(result)
           util.notify(string.format('created %s (%s); :Letta agents %s switches to it', result.name,
             result.agentId, result.name))
         end)
       elseif args ~= '' then
         with_agent(args, switch_to)
       else
-        run('agents', 'letta.listAgents', nil, function(agents)
+        run('agents', api.list_agents, nil, function(agents)
           local current = state.agent_id()
           vim.ui.select(agents, {
             prompt = 'letta: switch to which agent?',
@@ -227,7 +227,7 @@ M.subcommands = {
     help = 'pin [name]: pin an agent (default: the current one)',
     run = function(args)
       local function pin(agent_id)
-        run('pin', 'letta.pin', agent_id and { agentId = agent_id } or nil, function(result)
+        run('pin', api.pin, agent_id and { agentId = agent_id } or nil, function(result)
           util.notify('pinned ' .. result.agentId)
         end)
       end
@@ -244,7 +244,7 @@ M.subcommands = {
     help = 'unpin [name]: unpin an agent (default: the current one)',
     run = function(args)
       local function unpin(agent_id)
-        run('unpin', 'letta.unpin', agent_id and { agentId = agent_id } or nil, function(result)
+        run('unpin', api.unpin, agent_id and { agentId = agent_id } or nil, function(result)
           util.notify('unpinned ' .. result.agentId)
         end)
       end
@@ -273,12 +273,12 @@ M.subcommands = {
         if steps ~= '' then
           arg.stepCount = tonumber(steps)
         end
-        run('sleeptime', 'letta.sleeptime', arg, function(result)
+        run('sleeptime', api.sleeptime, arg, function(result)
           util.notify(describe_sleeptime(result))
         end)
         return
       end
-      run('sleeptime', 'letta.sleeptime', {}, function(current)
+      run('sleeptime', api.sleeptime, {}, function(current)
         vim.ui.select(TRIGGERS, {
           prompt = 'letta: ' .. describe_sleeptime(current) .. '. Run dreams on:',
           format_item = function(t)
@@ -286,7 +286,7 @@ M.subcommands = {
           end,
         }, function(picked)
           if picked then
-            run('sleeptime', 'letta.sleeptime', { trigger = picked }, function(result)
+            run('sleeptime', api.sleeptime, { trigger = picked }, function(result)
               util.notify(describe_sleeptime(result))
             end)
           end
@@ -330,7 +330,7 @@ M.subcommands = {
   backup = {
     help = 'backup: back memory up (a ref and a git bundle)',
     run = function()
-      run('backup', 'letta.memory.backup', nil, function(result)
+      run('backup', api.backup, nil, function(result)
         util.notify('backed up as ' .. tostring(result.ref))
       end)
     end,
@@ -340,7 +340,7 @@ M.subcommands = {
     run = function(args)
       text_or_ask(args, 'Restore which backup (name, ref or commit)? ', function(ref)
         if ref and ref:match('%S') then
-          run('restore', 'letta.memory.restore', { ref = vim.trim(ref) }, function(result)
+          run('restore', api.restore, { ref = vim.trim(ref) }, function(result)
             util.notify('restored ' .. tostring(result.ref))
           end)
         end
@@ -351,7 +351,7 @@ M.subcommands = {
   sync = {
     help = 'sync: push and pull memory with its git remote',
     run = function()
-      run('sync', 'letta.sync', nil, function(result)
+      run('sync', api.sync, nil, function(result)
         util.notify(string.format('sync: pushed %s, pulled %s, conflicts %s', tostring(result.pushed),
           tostring(result.pulled), vim.inspect(result.conflicts)))
       end)

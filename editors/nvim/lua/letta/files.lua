@@ -2,7 +2,7 @@
 -- letta/memoryDelete). Each is one commit the file's history can undo. Buffers of what moved or went away
 -- follow: an unmodified buffer of a renamed file is replaced by the new one, an unmodified buffer of a
 -- deleted file is wiped; a buffer with unsaved edits is left alone (writing it stores the file again).
-local lsp = require('letta.lsp')
+local api = require('letta.api')
 local state = require('letta.state')
 local uri_mod = require('letta.uri')
 local util = require('letta.util')
@@ -77,7 +77,7 @@ function M.rename(args)
   end
   local parsed = uri_mod.parse(uri)
   local new_uri = uri_mod.memory(parsed.agent_id, words[#words])
-  lsp.request('letta/memoryRename', { uri = uri, newUri = new_uri }, function(err, result)
+  api.memory_rename({ uri = uri, newUri = new_uri }, function(err, result)
     if err then
       util.error('mv: ' .. util.error_text(err))
       return
@@ -104,7 +104,7 @@ function M.delete(args)
     if choice ~= 'Delete' then
       return
     end
-    lsp.request('letta/memoryDelete', { uri = uri }, function(err, result)
+    api.memory_delete({ uri = uri }, function(err, result)
       if err then
         util.error('rm: ' .. util.error_text(err))
         return

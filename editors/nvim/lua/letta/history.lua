@@ -1,6 +1,6 @@
 -- :Letta history [path]: the commits of a memory file (letta/memoryHistory), picked with vim.ui.select;
 -- the chosen revision opens read-only as a letta-memory-rev:// buffer.
-local lsp = require('letta.lsp')
+local api = require('letta.api')
 local uri_mod = require('letta.uri')
 local util = require('letta.util')
 
@@ -14,7 +14,7 @@ function M.pick(target)
     util.error('history: ' .. why .. ', e.g. :Letta history system/human.md')
     return
   end
-  lsp.request('letta/memoryHistory', { uri = uri }, function(err, entries)
+  api.memory_history({ uri = uri }, function(err, entries)
     if err then
       util.error('history: ' .. util.error_text(err))
       return

@@ -1,6 +1,7 @@
 -- The `letta` LSP client: starting it, its handlers for the server's notifications, and request
 -- helpers that wait for initialization and turn LSP errors into messages a person can read.
 -- The client is started detached (attach = false) and attached only to letta-memory:// buffers.
+local api = require('letta.api')
 local config = require('letta.config')
 local state = require('letta.state')
 local util = require('letta.util')
@@ -8,7 +9,6 @@ local util = require('letta.util')
 local M = {}
 
 M.NAME = 'letta'
-M.CONTENT_MODIFIED = -32801
 
 local waiting = {} ---@type fun(client: vim.lsp.Client)[] callbacks until the client is initialized
 
@@ -24,7 +24,7 @@ local function on_status(_, params)
     state.conversation = params.conversationId
   end
   if previous == nil or previous.agentId ~= params.agentId or state.budget == nil then
-    M.request('letta/memoryTree', vim.empty_dict(), function(err, tree)
+    api.memory_tree(nil, function(err, tree)
       if not err and tree and tree.totals then
         state.budget = tree.totals.systemTokenBudget
         vim.schedule(function()
@@ -41,13 +41,13 @@ local function on_status(_, params)
 end
 
 local handlers = {
-  ['letta/status'] = on_status,
-  ['letta/memoryChanged'] = function(_, params)
+  [api.notifications.status] = on_status,
+  [api.notifications.memoryChanged] = function(_, params)
     vim.schedule(function()
       state.emit('memoryChanged', params)
     end)
   end,
-  ['letta/chatEvent'] = function(_, params)
+  [api.notifications.chatEvent] = function(_, params)
     state.emit('chatEvent', params)
   end,
   ['letta/dreamReview'] = function(_, params)

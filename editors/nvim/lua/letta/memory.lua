@@ -6,6 +6,7 @@
 -- editor or git. When that happens (-32801) the buffer keeps its text, unsaved, and the user picks:
 -- compare, overwrite, reload or keep editing. letta/memoryChanged reloads unmodified buffers and
 -- warns about modified ones.
+local api = require('letta.api')
 local lsp = require('letta.lsp')
 local state = require('letta.state')
 local uri_mod = require('letta.uri')
@@ -18,7 +19,13 @@ local NEW_FILE_TEMPLATE = '---\ndescription: \n---\n'
 ---@param err table
 ---@return boolean
 local function is_not_found(err)
-  return tostring(err.message or ''):find('no memory file', 1, true) ~= nil
+  return api.kind(err) == api.kinds.NOT_FOUND
+end
+
+---@param err table
+---@return boolean
+local function is_stale(err)
+  return api.kind(err) == api.kinds.STALE
 end
 
 ---@param buf integer
@@ -50,7 +57,7 @@ local function read_memory(buf, uri)
   vim.b[buf].letta_uri = uri
   vim.bo[buf].buftype = 'acwrite'
   vim.bo[buf].swapfile = false
-  local err, result = lsp.request_sync('letta/memoryRead', { uri = uri })
+  local err, result = api.memory_read_sync({ uri = uri })
   if err and is_not_found(err) then
     load_text(buf, NEW_FILE_TEMPLATE)
     vim.b[buf].letta_version = nil
@@ -135,7 +142,7 @@ end
 --- Save and wait for the answer (BufWriteCmd: :wq must not quit before the commit exists).
 ---@return table? err
 local function save_now(buf, uri, text, base)
-  local err, result = lsp.request_sync('letta/memoryWrite', { uri = uri, text = text, baseVersion = base })
+  local err, result = api.memory_write_sync({ uri = uri, text = text, baseVersion = base })
   if not err then
     saved(buf, uri, text, result)
   end
@@ -151,7 +158,7 @@ function M.reload(buf, done)
     return
   end
   local path = uri_mod.parse(uri).path
-  lsp.request('letta/memoryRead', { uri = uri }, function(err, result)
+  api.memory_read({ uri = uri }, function(err, result)
     if not vim.api.nvim_buf_is_valid(buf) then
       return
     end
@@ -188,7 +195,7 @@ function M.compare(buf)
   if not parsed then
     return
   end
-  lsp.request('letta/memoryRead', { uri = uri }, function(err, result)
+  api.memory_read({ uri = uri }, function(err, result)
     if err then
       util.error(string.format('cannot read the saved %s: %s', parsed.path, util.error_text(err)))
       return
@@ -235,10 +242,10 @@ function M.on_conflict(buf, uri, err)
         M.compare(buf)
       elseif idx == 2 then
         local mine = util.buffer_text(buf)
-        lsp.request('letta/memoryWrite', { uri = uri, text = mine, baseVersion = current }, function(again, result)
+        api.memory_write({ uri = uri, text = mine, baseVersion = current }, function(again, result)
           if not again then
             saved(buf, uri, mine, result)
-          elseif again.code == lsp.CONTENT_MODIFIED then
+          elseif is_stale(again) then
             M.on_conflict(buf, uri, again) -- it moved again meanwhile: ask again
           else
             util.error(string.format('%s was not saved: %s. Your text is still in this buffer.', path,
@@ -267,7 +274,7 @@ function M.write(buf, target)
   local text = util.buffer_text(buf)
   if target ~= uri then
     -- :write letta-memory://.../other.md from any buffer: a copy under that name; this buffer stays as it is
-    local err, result = lsp.request_sync('letta/memoryWrite', { uri = target, text = text })
+    local err, result = api.memory_write_sync({ uri = target, text = text })
     if err then
       util.error(string.format('%s was not saved: %s', parsed.path, util.error_text(err)))
     elseif uri == nil and vim.api.nvim_buf_get_name(buf) == target then
@@ -291,7 +298,7 @@ function M.write(buf, target)
   if not err then
     return
   end
-  if err.code == lsp.CONTENT_MODIFIED then
+  if is_stale(err) then
     M.on_conflict(buf, uri, err)
   else
     util.error(string.format('%s was not saved: %s. Your text is still in this buffer.', parsed.path,

@@ -1,7 +1,7 @@
 -- The memory tree buffer (:Letta tree): system, external and skills, each file with its token count
 -- and description, and the system total against its budget. <CR> opens a file, H shows its history,
 -- R refreshes; it refreshes by itself on letta/memoryChanged and when the agent changes.
-local lsp = require('letta.lsp')
+local api = require('letta.api')
 local state = require('letta.state')
 local util = require('letta.util')
 
@@ -109,7 +109,7 @@ function M.refresh(done)
   if not buf then
     return
   end
-  lsp.request('letta/memoryTree', vim.empty_dict(), function(err, tree)
+  api.memory_tree(nil, function(err, tree)
     if not vim.api.nvim_buf_is_valid(buf) then
       return
     end
