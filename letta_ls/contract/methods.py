@@ -8,7 +8,15 @@ from typing import Any, Literal
 
 import attrs
 
-from letta_ls.contract import agents, chat, doctor, memory, status, work
+# the areas as modules, not through this package's __init__ (which imports this table)
+import letta_ls.contract.agents as agents
+import letta_ls.contract.chat as chat
+import letta_ls.contract.doctor as doctor
+import letta_ls.contract.memory as memory
+import letta_ls.contract.review as review
+import letta_ls.contract.search as search
+import letta_ls.contract.status as status
+import letta_ls.contract.work as work
 
 Role = Literal["request", "command", "notification"]
 
@@ -56,7 +64,15 @@ METHODS: dict[str, Method] = _table(
     Method("letta.unpin", "command", agents.PinParams, agents.PinResult),
     Method("letta.memory.backup", "command", memory.BackupParams, memory.BackupResult),
     Method("letta.memory.restore", "command", memory.RestoreParams, memory.RestoreResult),
+    # beyond SPEC: dreams reviewed in the editor (issue 16) and search (issue 14)
+    Method("letta/dreamChanges", "request", review.DreamChangesParams, review.DreamChangesResult),
+    Method("letta.dreamAccept", "command", review.DreamDecisionParams, review.DreamAcceptResult),
+    Method("letta.dreamReject", "command", review.DreamDecisionParams, review.DreamRejectResult),
+    Method("letta/dreamReview", "notification", review.DreamReview),
+    Method("letta/search", "request", search.SearchParams, dict[str, Any]),
 )
 
-BEYOND_SPEC = frozenset({"letta/memoryRead", "letta/memoryDelete", "letta/memoryRename", "letta.applyFix"})
+BEYOND_SPEC = frozenset({"letta/memoryRead", "letta/memoryDelete", "letta/memoryRename", "letta.applyFix",
+                         "letta/dreamChanges", "letta.dreamAccept", "letta.dreamReject", "letta/dreamReview",
+                         "letta/search"})
 """Methods the editors use that SPEC.md does not list (yet): the test against SPEC.md knows them by name."""

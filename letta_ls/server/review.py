@@ -17,10 +17,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from letta_ls.contract.review import (
+    DreamAcceptResult,
+    DreamChange,
+    DreamChangesParams,
+    DreamChangesResult,
+    DreamDecisionParams,
+    DreamRejectResult,
+    DreamReview,
+)
 from letta_ls.server.app import LettaServer
-from letta_ls.server.commands import single_argument
-from letta_ls.server.errors import InvalidParams, param, rpc_errors
 from letta_ls.server.features import Event
+from letta_ls.server.typed import command, notify, request
 from letta_ls.server.uris import revision_uri
 from letta_ls.subagents.dream_review import DreamReviews, PendingChange
 
@@ -40,21 +48,13 @@ def pending_reviews(ls: LettaServer) -> list[dict[str, Any]]:
     return [{"runId": run_id, "changes": count} for run_id, count in reviews_of(ls).pending_counts()]
 
 
-def change_json(agent_id: str, change: PendingChange) -> dict[str, Any]:
+def change_of(agent_id: str, change: PendingChange) -> DreamChange:
     before_path = change.old_path or change.path
-    return {"path": change.path, "kind": change.kind, "oldPath": change.old_path,
-            "beforeUri": revision_uri(agent_id, change.base, before_path) if change.before_blob else None,
-            "afterUri": revision_uri(agent_id, change.head, change.path) if change.after_blob else None,
-            "reason": change.reason}
-
-
-def _run_and_paths(command: str, args: tuple[Any, ...]) -> tuple[str, list[str] | None]:
-    arg = single_argument(command, args)
-    run_id = param(arg, "runId", kind=str, required=True)
-    paths = param(arg, "paths", kind=list)
-    if paths is not None and not all(isinstance(p, str) for p in paths):
-        raise InvalidParams(f"{command}: parameter 'paths' must be a list of memory paths")
-    return run_id, paths
+    return DreamChange(
+        path=change.path, kind=change.kind, old_path=change.old_path,
+        before_uri=revision_uri(agent_id, change.base, before_path) if change.before_blob else None,
+        after_uri=revision_uri(agent_id, change.head, change.path) if change.after_blob else None,
+        reason=change.reason)
 
 
 def announce_review(ls: LettaServer, run_id: str) -> None:
@@ -62,39 +62,33 @@ def announce_review(ls: LettaServer, run_id: str) -> None:
 
     async def send() -> None:
         count = len(await ls.run_blocking(lambda: reviews_of(ls).changes(run_id)))
-        ls.protocol.notify(DREAM_REVIEW, {
-            "runId": run_id, "changes": count,
-            "message": f"letta: a dream changed {count} memory file(s); they wait for your review"})
+        notify(ls, DREAM_REVIEW, DreamReview(
+            run_id, count, f"letta: a dream changed {count} memory file(s); they wait for your review"))
         ls.fire(Event.REVIEW_CHANGED)
 
     ls.spawn(send(), name=f"announce review {run_id}")
 
 
 def register(server: LettaServer) -> None:
-    @server.feature(DREAM_CHANGES)
-    async def dream_changes(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            run_id = param(params, "runId", kind=str, required=True)
-            agent_id = ls.current.agent.id
-            changes = await ls.run_blocking(lambda: reviews_of(ls).changes(run_id))
-        return {"runId": run_id, "changes": [change_json(agent_id, c) for c in changes]}
+    @request(server, DREAM_CHANGES)
+    async def dream_changes(ls: LettaServer, params: DreamChangesParams) -> DreamChangesResult:
+        agent_id = ls.current.agent.id
+        changes = await ls.run_blocking(lambda: reviews_of(ls).changes(params.run_id))
+        return DreamChangesResult(params.run_id, [change_of(agent_id, c) for c in changes])
 
-    @server.command(DREAM_ACCEPT)
-    async def dream_accept(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            run_id, paths = _run_and_paths(DREAM_ACCEPT, args)
-            session = ls.current
-            result = await ls.run_blocking(lambda: reviews_of(ls).accept(run_id, paths, session.agent.author))
-            outcome = result.outcome
-            if outcome.kind != "up_to_date":
-                ls.notify_memory_changed(outcome.head, outcome.changed)
-            ls.fire(Event.REVIEW_CHANGED)
-        return {"runId": run_id, "accepted": list(result.accepted), "head": outcome.head}
+    @command(server, DREAM_ACCEPT)
+    async def dream_accept(ls: LettaServer, params: DreamDecisionParams) -> DreamAcceptResult:
+        session = ls.current
+        result = await ls.run_blocking(lambda: reviews_of(ls).accept(params.run_id, params.paths,
+                                                                      session.agent.author))
+        outcome = result.outcome
+        if outcome.kind != "up_to_date":
+            ls.notify_memory_changed(outcome.head, outcome.changed)
+        ls.fire(Event.REVIEW_CHANGED)
+        return DreamAcceptResult(params.run_id, list(result.accepted), outcome.head)
 
-    @server.command(DREAM_REJECT)
-    async def dream_reject(ls: LettaServer, *args: Any) -> dict:
-        with rpc_errors():
-            run_id, paths = _run_and_paths(DREAM_REJECT, args)
-            rejected = await ls.run_blocking(lambda: reviews_of(ls).reject(run_id, paths))
-            ls.fire(Event.REVIEW_CHANGED)
-        return {"runId": run_id, "rejected": list(rejected)}
+    @command(server, DREAM_REJECT)
+    async def dream_reject(ls: LettaServer, params: DreamDecisionParams) -> DreamRejectResult:
+        rejected = await ls.run_blocking(lambda: reviews_of(ls).reject(params.run_id, params.paths))
+        ls.fire(Event.REVIEW_CHANGED)
+        return DreamRejectResult(params.run_id, list(rejected))

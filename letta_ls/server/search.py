@@ -13,32 +13,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from letta_ls.contract import ErrorKind, fail
+from letta_ls.contract.search import SearchParams
 from letta_ls.search.agent_tools import message_filter
 from letta_ls.search.index import SearchIndex
 from letta_ls.search.memory import index_memory
 from letta_ls.search.service import SearchRequestError, search
 from letta_ls.server.app import LettaServer
-from letta_ls.server.errors import InvalidParams, param, rpc_errors
 from letta_ls.server.features import Feature
+from letta_ls.server.typed import request
 from letta_ls.server.uris import conversation_uri, memory_uri
 
 SEARCH = "letta/search"
 log = logging.getLogger("letta_ls.server")
 
 
-def run_search(ls: LettaServer, params: Any) -> dict[str, Any]:
-    """Blocking: check the params, search the current agent, add each hit's URI."""
+def run_search(ls: LettaServer, params: SearchParams) -> dict[str, Any]:
+    """Blocking: search the current agent, add each hit's URI."""
     session = ls.current
     try:
-        filters = message_filter({"roles": param(params, "roles", kind=(list, str)),
-                                  "start_date": param(params, "startDate", kind=str),
-                                  "end_date": param(params, "endDate", kind=str),
-                                  "conversation_id": param(params, "conversationId", kind=str)})
-        result = search(session.agent.dir, session.repo, param(params, "query", kind=str, required=True),
-                        scope=param(params, "scope", "all", kind=str), limit=param(params, "limit", kind=int),
+        filters = message_filter({"roles": params.roles, "start_date": params.start_date,
+                                  "end_date": params.end_date, "conversation_id": params.conversation_id})
+        result = search(session.agent.dir, session.repo, params.query, scope=params.scope, limit=params.limit,
                         filters=filters)
     except SearchRequestError as exc:
-        raise InvalidParams(str(exc)) from exc
+        fail(ErrorKind.INVALID, str(exc))
     for hit in result.get("memory", ()):
         hit["uri"] = memory_uri(session.agent.id, hit["path"])
     for hit in result.get("conversations", ()):
@@ -68,9 +67,8 @@ class SearchIndexFeature(Feature):
 
 
 def register(server: LettaServer) -> None:
-    @server.feature(SEARCH)
-    async def letta_search(ls: LettaServer, params: Any) -> dict:
-        with rpc_errors():
-            return await ls.run_blocking(run_search, ls, params)
+    @request(server, SEARCH)
+    async def letta_search(ls: LettaServer, params: SearchParams) -> dict[str, Any]:
+        return await ls.run_blocking(run_search, ls, params)
 
     server.add_feature(SearchIndexFeature(server))
