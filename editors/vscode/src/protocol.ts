@@ -20,6 +20,7 @@ export const Methods = {
   status: 'letta/status',
   dreamChanges: 'letta/dreamChanges',
   dreamReview: 'letta/dreamReview',
+  search: 'letta/search',
 } as const;
 
 /** `letta/dreamChanges`: one pending change of a dream held for review (sleeptime.merge "review"). */

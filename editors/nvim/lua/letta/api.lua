@@ -12,6 +12,8 @@ M.requests = {
   memoryHistory = 'letta/memoryHistory',
   memoryDelete = 'letta/memoryDelete',
   memoryRename = 'letta/memoryRename',
+  dreamChanges = 'letta/dreamChanges',
+  search = 'letta/search',
 }
 
 --- Notifications from the server (letta.lsp registers a handler for each).
@@ -19,6 +21,7 @@ M.notifications = {
   memoryChanged = 'letta/memoryChanged',
   chatEvent = 'letta/chatEvent',
   status = 'letta/status',
+  dreamReview = 'letta/dreamReview',
 }
 
 --- `data.kind` of every error a request or command returns (letta_ls/contract/errors.py): switch on these,
@@ -133,6 +136,22 @@ M.memory_delete = request(M.requests.memoryDelete)
 ---@type fun(params: { uri: string, newUri: string, reason: string? }, callback: fun(err: letta.Error?, result: { commit: string?, uris: string[] }?))
 M.memory_rename = request(M.requests.memoryRename)
 
+---@class letta.DreamChange
+---@field path string
+---@field kind 'added'|'modified'|'deleted'|'renamed'
+---@field oldPath string?
+---@field beforeUri string?
+---@field afterUri string?
+---@field reason string
+
+---@type fun(params: { runId: string }, callback: fun(err: letta.Error?, result: { runId: string, changes: letta.DreamChange[] }?))
+M.dream_changes = request(M.requests.dreamChanges)
+---@type fun(params: { runId: string }, timeout_ms: integer?): letta.Error?, { runId: string, changes: letta.DreamChange[] }?
+M.dream_changes_sync = request_sync(M.requests.dreamChanges)
+
+---@type fun(params: { query: string, scope: ('memory'|'conversations'|'all')?, limit: integer? }, callback: fun(err: letta.Error?, result: table?))
+M.search = request(M.requests.search)
+
 -- Commands (workspace/executeCommand with one JSON object) -----------------------------------------------
 
 M.chat_command = 'letta.chat'
@@ -155,6 +174,10 @@ M.doctor = command('letta.doctor')
 M.init = command('letta.init')
 --- letta.dream `{}` → `{report, commits}`.
 M.dream = command('letta.dream')
+--- letta.dreamAccept `{runId, paths?}` → `{runId, accepted, head}`: merges those of a held dream's changes.
+M.dream_accept = command('letta.dreamAccept')
+--- letta.dreamReject `{runId, paths?}` → `{runId, rejected}`: they stay on the dream's ref, off main.
+M.dream_reject = command('letta.dreamReject')
 --- letta.defrag `{}` → `{report, backup, commits}`.
 M.defrag = command('letta.defrag')
 --- letta.sleeptime `{trigger?, stepCount?, idleSeconds?, merge?}` → the sleeptime settings in force.

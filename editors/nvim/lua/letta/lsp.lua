@@ -50,7 +50,7 @@ local handlers = {
   [api.notifications.chatEvent] = function(_, params)
     state.emit('chatEvent', params)
   end,
-  ['letta/dreamReview'] = function(_, params)
+  [api.notifications.dreamReview] = function(_, params)
     require('letta.review').announced(params)
   end,
 }

@@ -54,7 +54,7 @@ function M.open()
     util.notify('no dream waits for review')
     return
   end
-  lsp.request('letta/dreamChanges', { runId = run }, function(err, result)
+  require('letta.api').dream_changes({ runId = run }, function(err, result)
     if err then
       util.error('review: ' .. util.error_text(err))
       return
@@ -93,8 +93,9 @@ function M.decide(action, path)
   if path and path ~= '' then
     arg.paths = { path }
   end
-  local command = action == 'accept' and 'letta.dreamAccept' or 'letta.dreamReject'
-  lsp.command(command, arg, function(err, result)
+  local api = require('letta.api')
+  local send = action == 'accept' and api.dream_accept or api.dream_reject
+  send(arg, function(err, result)
     if err then
       util.error('review ' .. action .. ': ' .. util.error_text(err))
       return
@@ -119,7 +120,7 @@ M.subcommand = {
   complete = function(_, words)
     if words and (words[2] == 'accept' or words[2] == 'reject') then
       local run = pending_run()
-      local err, result = lsp.request_sync('letta/dreamChanges', { runId = run }, 1000)
+      local err, result = require('letta.api').dream_changes_sync({ runId = run }, 1000)
       if not run or err or not result then
         return {}
       end
