@@ -11,7 +11,14 @@ group and one finding per file, not 2,000 × 1,999 comparisons.
 from __future__ import annotations
 
 from letta_ls.doctor.checks.common import CheckContext, finding, is_markdown, scan_file
-from letta_ls.doctor.checks.duplicate_index import DuplicateGroup, Hit, clear_indexes, groups_in, hits_in
+from letta_ls.doctor.checks.duplicate_index import (
+    DuplicateGroup,
+    Hit,
+    PassageIndex,
+    clear_indexes,
+    groups_in,
+    hits_in,
+)
 from letta_ls.doctor.checks.passages import passages_of
 from letta_ls.doctor.findings import Finding
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
@@ -25,6 +32,12 @@ __all__ = ["DuplicateGroup", "check_file", "clear_indexes", "duplicate_groups"]
 def duplicate_groups(snapshot: MemorySnapshot) -> list[DuplicateGroup]:
     """Every group of files holding the same passage (exact) or the same paragraph lightly edited (near)."""
     return groups_in(snapshot)
+
+
+def _fresh_index(snapshot: MemorySnapshot) -> PassageIndex:
+    index = PassageIndex()
+    index.sync(snapshot)
+    return index
 
 
 def _stretches(hits: list[Hit]) -> list[Hit]:
@@ -64,7 +77,11 @@ def check_file(ctx: CheckContext, file: MemoryFile) -> list[Finding]:
     passages = passages_of(file)
     if not passages.units and not passages.runs:
         return []
-    hits = hits_in(ctx.snapshot, file.path)
+    if ctx.fresh:  # a full audit from scratch: a private index, built once for this audit
+        index = ctx.memo("duplicates.index", lambda: _fresh_index(ctx.snapshot))
+        hits = index.hits(file.path)
+    else:
+        hits = hits_in(ctx.snapshot, file.path)
     if not hits:
         return []
     lines = scan_file(file).lines  # type: ignore[union-attr]
