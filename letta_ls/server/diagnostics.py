@@ -2,8 +2,9 @@
 
 Open ``letta-memory://`` documents are checked from their buffer text laid over committed ``HEAD``;
 every other memory file is checked from ``HEAD`` after each commit, so editors can list them all. The
-doctor runs in the worker pool; positions are converted to the client's negotiated encoding (UTF-16
-for VS Code, UTF-8 for Neovim) from the exact line text.
+audit of ``HEAD`` runs in a worker process (``letta_ls.server.audits``: no request waits on it, a newer
+``HEAD`` supersedes it), an open buffer's check in the worker threads; positions are converted to
+the client's negotiated encoding (UTF-16 for VS Code, UTF-8 for Neovim) from the exact line text.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from letta_ls.doctor import audit, check_document
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
+from letta_ls.server.audits import PROCESS_AUDIT_MIN_FILES, BackgroundAuditor
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 
 log = logging.getLogger("letta_ls.server")
@@ -82,6 +84,7 @@ class DiagnosticsPublisher:
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
+        self.auditor = BackgroundAuditor()
 
     # open documents ------------------------------------------------------------
     def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
@@ -138,7 +141,14 @@ class DiagnosticsPublisher:
     async def _refresh_committed(self) -> None:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
-        result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
+        if snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
+            result = await self.ls.run_blocking(audit, snap, session.settings.memory, session.counter)
+        else:
+            found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory,
+                                             session.counter.exact)
+            if found is None:
+                return  # superseded: the audit of a newer HEAD publishes
+            result = found
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in result.findings:
             by_path[finding.path].append(finding)
@@ -198,6 +208,7 @@ def register(server: LettaServer) -> None:
         server.spawn(later(), name="first audit")
 
     server.on("initialized", first_refresh)
+    server.on("shutdown", publisher.auditor.close)
     server.on("after_commit", lambda paths: publisher.refresh_committed())
     server.on("settings_changed", publisher.refresh_committed)
     # the Problems list follows the current agent: the old agent's findings go, the new one's come

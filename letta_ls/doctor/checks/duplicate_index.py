@@ -85,6 +85,17 @@ class PassageIndex:
         self._hits: dict[str, list[Hit]] | None = None  # resolved groups; None after a change
         self._groups: list[DuplicateGroup] = []
 
+    def copy(self) -> PassageIndex:
+        """A new index holding this one's passages (for the next ``HEAD``: only what changed is re-indexed)."""
+        other = PassageIndex()
+        with self.lock:
+            other.blobs = dict(self.blobs)
+            other.passages = dict(self.passages)
+            other.exact = {key: dict(holders) for key, holders in self.exact.items()}
+            other.runs = {key: dict(holders) for key, holders in self.runs.items()}
+            other.anchors = {anchor: set(bucket) for anchor, bucket in self.anchors.items()}
+        return other
+
     # --- keeping the index up to date ------------------------------------------------------------
     def sync(self, snapshot: MemorySnapshot) -> None:
         current = {f.path: f for f in snapshot if is_markdown(f.path) and f.text is not None}
@@ -260,7 +271,9 @@ def _index_of(head: str | None) -> PassageIndex:
     with _INDEXES_LOCK:
         index = _INDEXES.get(head)
         if index is None:
-            index = _INDEXES[head] = PassageIndex()
+            # a new HEAD starts from the latest index: the sync then re-indexes only the files that changed
+            latest = next(reversed(_INDEXES.values()), None)
+            index = _INDEXES[head] = latest.copy() if latest is not None else PassageIndex()
             while len(_INDEXES) > MAX_INDEXES:
                 _INDEXES.popitem(last=False)
         else:
