@@ -189,12 +189,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["doctor", "lsp"])
+    parser.add_argument("--rounds", type=int, default=3, help="CLI runs per point (the median is kept)")
     args = parser.parse_args()
     sizes = [100, 1000] if args.quick else [100, 1000, 2000, 10_000]
     results = []
     with tempfile.TemporaryDirectory(prefix="letta-bench-scale-") as tmp:
         if args.only in (None, "doctor"):
-            results += bench_doctor(Path(tmp), sizes, 1 if args.quick else 3)
+            results += bench_doctor(Path(tmp), sizes, 1 if args.quick else args.rounds)
         if args.only in (None, "lsp"):
             n, samples = (1000, 100) if args.quick else (10_000, 400)
             results.append(bench_lsp_during_audit(Path(tmp), n, samples))

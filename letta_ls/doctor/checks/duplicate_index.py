@@ -84,6 +84,10 @@ class PassageIndex:
         self.current: MemorySnapshot | None = None  # the snapshot the index was last brought up to date with
         self._hits: dict[str, list[Hit]] | None = None  # resolved groups; None after a change
         self._groups: list[DuplicateGroup] = []
+        # near-copy candidates of each paragraph (by text hash), valid while none of its anchors' buckets
+        # changed: a commit re-examines only the paragraphs that share an anchor with what it changed
+        self._near: dict[int, list[int]] = {}
+        self._dirty: set[int] = set()
 
     def copy(self) -> PassageIndex:
         """A new index holding this one's passages (for the next ``HEAD``: only what changed is re-indexed)."""
@@ -94,6 +98,8 @@ class PassageIndex:
             other.exact = {key: dict(holders) for key, holders in self.exact.items()}
             other.runs = {key: dict(holders) for key, holders in self.runs.items()}
             other.anchors = {anchor: set(bucket) for anchor, bucket in self.anchors.items()}
+            other._near = dict(self._near)
+            other._dirty = set(self._dirty)
         return other
 
     # --- keeping the index up to date ------------------------------------------------------------
@@ -114,6 +120,7 @@ class PassageIndex:
             self.exact.setdefault(unit.key, {}).setdefault(path, idx)
             for anchor in unit.anchors:
                 self.anchors.setdefault(anchor, set()).add((path, idx))
+                self._dirty.add(anchor)
         for idx, (key, _first, _last) in enumerate(passages.runs):
             self.runs.setdefault(key, {}).setdefault(path, idx)
 
@@ -124,6 +131,7 @@ class PassageIndex:
         for idx, unit in enumerate(passages.units):
             _drop(self.exact, unit.key, path, idx)
             for anchor in unit.anchors:
+                self._dirty.add(anchor)
                 bucket = self.anchors.get(anchor)
                 if bucket is not None:
                     bucket.discard((path, idx))
@@ -192,13 +200,20 @@ class PassageIndex:
         that otherwise differs) gets no near hit: the exact stretch is the more precise report.
         """
         links = _UnionFind()
+        dirty, self._dirty = self._dirty, set()
+        if len(self._near) > 2 * len(self.exact) + 1024:  # forget paragraphs no file holds any more
+            self._near = {key: found for key, found in self._near.items() if key in self.exact}
         for key, holders in self.exact.items():
             path, idx = next(iter(holders.items()))
             unit = self.passages[path].units[idx]
             if not unit.anchors:
                 continue
-            for other_key in self._near_keys(unit):
-                links.union(key, other_key)
+            near = self._near.get(key)
+            if near is None or not dirty.isdisjoint(unit.anchors):
+                near = self._near[key] = self._near_keys(unit)
+            for other_key in near:
+                if other_key in self.exact:
+                    links.union(key, other_key)
         components: dict[int, list[int]] = {}
         for key in list(links.parent):
             components.setdefault(links.find(key), []).append(key)
