@@ -55,9 +55,9 @@ def memory_of(n: int, kind: str) -> dict[str, str]:
         head, _, body = text.partition("\n---\n")
         if kind == "header":
             body = f"{HEADER}\n\n{body}"
-        elif kind == "identical":
-            first_body = first_body or body
-            body = first_body
+        elif kind == "identical":  # one note's body everywhere (the first note long enough to count)
+            first_body = first_body or (body if len(body) > 400 else None)
+            body = first_body or body
         out[path] = f"{head}\n---\n{body}"
     return out
 
@@ -85,12 +85,12 @@ def cli_doctor_seconds(directory: Path, rounds: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def bench_doctor(tmp: Path, sizes: list[int], rounds: int) -> list[dict]:
+def bench_doctor(tmp: Path, sizes: list[int], rounds: int, kinds: tuple[str, ...] = KINDS) -> list[dict]:
     one = write_tree(tmp / "doctor-1", memory_of(1, "distinct"))
     floor, floor_cpu = cli_doctor_seconds(one, rounds)
     counter = get_token_counter()
     results = []
-    for kind in KINDS:
+    for kind in kinds:
         curve = []
         for n in sizes:
             files = memory_of(n, kind)
@@ -190,12 +190,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["doctor", "lsp"])
     parser.add_argument("--rounds", type=int, default=3, help="CLI runs per point (the median is kept)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="which memories: distinct,header,identical")
     args = parser.parse_args()
     sizes = [100, 1000] if args.quick else [100, 1000, 2000, 10_000]
     results = []
     with tempfile.TemporaryDirectory(prefix="letta-bench-scale-") as tmp:
         if args.only in (None, "doctor"):
-            results += bench_doctor(Path(tmp), sizes, 1 if args.quick else args.rounds)
+            results += bench_doctor(Path(tmp), sizes, 1 if args.quick else args.rounds,
+                                    tuple(args.kinds.split(",")))
         if args.only in (None, "lsp"):
             n, samples = (1000, 100) if args.quick else (10_000, 400)
             results.append(bench_lsp_during_audit(Path(tmp), n, samples))

@@ -190,8 +190,9 @@ class PassageIndex:
         for found in hits.values():
             found.sort(key=lambda hit: (hit.first, hit.last, hit.group.ident))
         self._hits = hits
-        self._groups = sorted({h.group for found in hits.values() for h in found},
-                              key=lambda g: (g.members[0], not g.exact, len(g.members)))
+        # distinct groups by their ident (hashing a group hashes its members: once per file would be quadratic)
+        distinct = {h.group.ident: h.group for found in hits.values() for h in found}
+        self._groups = sorted(distinct.values(), key=lambda g: (g.members[0], not g.exact, len(g.members)))
 
     def _resolve_near(self, hits: dict[str, list[Hit]], group_of, paths_of: dict[int, frozenset[str]]) -> None:
         """Join near-copy paragraphs into components; a component adds a hit where it names new files.
