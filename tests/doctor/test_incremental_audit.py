@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from letta_ls.doctor import audit
 from letta_ls.doctor.audit import AuditSuperseded
+from letta_ls.doctor.checks import duplicate_index
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.settings import MemorySettings
@@ -55,6 +56,20 @@ def key(findings):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=commits, budget=st.booleans())
 def test_incremental_audit_equals_a_full_audit_after_every_commit(history, budget):
+    check_history(history, budget)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=commits)
+def test_incremental_equals_full_when_anchor_buckets_cross_their_cap(history):
+    """With the cap on an anchor's bucket at 1, commits push buckets over and under it (the near-copy
+    cache must notice), as boilerplate does in a big memory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(duplicate_index, "MAX_BUCKET", 1)
+        check_history(history, False)
+
+
+def check_history(history, budget):
     counter = get_token_counter()
     memory_settings = SMALL_BUDGET if budget else None
     files: dict[str, str] = dict(HEALTHY)  # type: ignore[arg-type]

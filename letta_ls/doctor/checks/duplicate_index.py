@@ -119,8 +119,10 @@ class PassageIndex:
         for idx, unit in enumerate(passages.units):
             self.exact.setdefault(unit.key, {}).setdefault(path, idx)
             for anchor in unit.anchors:
-                self.anchors.setdefault(anchor, set()).add((path, idx))
-                self._dirty.add(anchor)
+                bucket = self.anchors.setdefault(anchor, set())
+                bucket.add((path, idx))
+                if len(bucket) <= MAX_BUCKET + 1:  # a bucket over the cap before and after is never read
+                    self._dirty.add(anchor)
         for idx, (key, _first, _last) in enumerate(passages.runs):
             self.runs.setdefault(key, {}).setdefault(path, idx)
 
@@ -131,10 +133,11 @@ class PassageIndex:
         for idx, unit in enumerate(passages.units):
             _drop(self.exact, unit.key, path, idx)
             for anchor in unit.anchors:
-                self._dirty.add(anchor)
                 bucket = self.anchors.get(anchor)
                 if bucket is not None:
                     bucket.discard((path, idx))
+                    if len(bucket) <= MAX_BUCKET:
+                        self._dirty.add(anchor)
                     if not bucket:
                         del self.anchors[anchor]
         for idx, (key, _first, _last) in enumerate(passages.runs):
