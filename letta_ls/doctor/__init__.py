@@ -9,6 +9,7 @@ into new file texts, ``safe_fixes`` picks the ones ``doctor --fix`` may apply un
 from __future__ import annotations
 
 from letta_ls.doctor.audit import AuditResult, TokenReport, audit, check_document, measure_tokens
+from letta_ls.doctor.checks.duplicates import DuplicateGroup, duplicate_groups
 from letta_ls.doctor.checks.secrets import SecretMatch, find_secrets
 from letta_ls.doctor.findings import CODES, Finding, Fix
 from letta_ls.doctor.fixes import FixPlan, apply_plan, plan_fix, plan_fixes, safe_fixes
@@ -17,6 +18,7 @@ from letta_ls.doctor.report import render_report
 __all__ = [
     "CODES",
     "AuditResult",
+    "DuplicateGroup",
     "Finding",
     "Fix",
     "FixPlan",
@@ -25,6 +27,7 @@ __all__ = [
     "apply_plan",
     "audit",
     "check_document",
+    "duplicate_groups",
     "find_secrets",
     "measure_tokens",
     "plan_fix",

@@ -5,14 +5,25 @@ This is the doctor's entry point for the LSP server (diagnostics, ``letta.doctor
 It applies ``memory.diagnostics`` (codes switched off or re-graded) and sorts findings, and it reports
 token use: every ``.md`` file counted whole, ``system/`` summed against ``memory.systemTokenBudget``.
 Counts and per-file facts are cached by blob id, so a re-audit only works on what changed.
+
+An audit is incremental (issue 14): a file's own findings are kept, keyed by its path, its blob and
+the few facts about the rest of the memory that per-file checks may read (the settings, the set of
+paths, MemFS v2 or not, the file's share of an over-budget ``system/``), so after a commit only the
+changed files are re-checked, and a change to the set of paths re-checks path-dependent facts only.
+The duplicate check reads other files' *content*, so it is never cached per file: it asks the passage
+index, which is itself kept per ``HEAD`` and updated by blob. A per-file check must not read another
+file's content (put such a rule in a snapshot check or behind an index); ``incremental=False`` runs
+every check afresh (with a private duplicate index), which the tests compare the incremental audit to.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from letta_ls.doctor.checks import FILE_CHECKS, SNAPSHOT_CHECKS
+from letta_ls.doctor.checks import FILE_CHECKS, SNAPSHOT_CHECKS, duplicates
 from letta_ls.doctor.checks.common import CheckContext, is_markdown
 from letta_ls.doctor.findings import Finding, regrade, sort_findings
 from letta_ls.memfs.snapshot import MemorySnapshot
@@ -77,17 +88,59 @@ def measure_tokens(
     """The token use ``audit`` reports, without running the checks: what ``letta/status``, the memory tree and
     the CLI show, so that every place counts the prompt's memory the same way."""
     return token_report(_context(snapshot, settings, counter))
+class AuditSuperseded(Exception):
+    """An audit given up because a newer one was asked for (its ``should_stop`` said so)."""
+
+
+# checks of one file whose findings may be kept between audits (see the module docstring)
+_CACHEABLE_CHECKS = tuple(check for check in FILE_CHECKS if check is not duplicates.check_file)
+_FILE_FINDINGS: dict[tuple[Any, ...], list[Finding]] = {}
+_FILE_FINDINGS_LOCK = threading.Lock()
+MAX_KEPT_FINDINGS = 100_000
+
+
+def _settings_key(ctx: CheckContext) -> tuple[Any, ...]:
+    s = ctx.settings
+    return (s.systemTokenBudget, s.fileTokenLimit, tuple(sorted(s.diagnostics.items())), ctx.counter.encoding,
+            ctx.counter.exact, ctx.v2, hash(frozenset(ctx.snapshot.files)))
+
+
+def _own_findings(ctx: CheckContext, file: Any, context_key: tuple[Any, ...]) -> list[Finding]:
+    share = ctx.over_budget.get(file.path)
+    key = (file.path, file.blob, context_key, share, ctx.system_total if share is not None else None)
+    kept = _FILE_FINDINGS.get(key)
+    if kept is not None:
+        return kept
+    found = [f for check in _CACHEABLE_CHECKS for f in check(ctx, file)]
+    with _FILE_FINDINGS_LOCK:
+        if len(_FILE_FINDINGS) >= MAX_KEPT_FINDINGS:
+            _FILE_FINDINGS.clear()
+        _FILE_FINDINGS[key] = found
+    return found
 
 
 def audit(
-    snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None
+    snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None, *,
+    incremental: bool = True, should_stop: Callable[[], bool] | None = None,
 ) -> AuditResult:
-    """Every finding in ``snapshot`` (graded by ``settings.diagnostics``, sorted) and its token use."""
+    """Every finding in ``snapshot`` (graded by ``settings.diagnostics``, sorted) and its token use.
+
+    ``should_stop`` is asked between files; when it says True the audit raises ``AuditSuperseded``
+    (a newer ``HEAD`` makes this audit's answer useless, so its remaining work is skipped).
+    """
     ctx = _context(snapshot, settings, counter)
+    ctx.fresh = not incremental
     found: list[Finding] = []
-    for file in snapshot:
-        for check in FILE_CHECKS:
-            found.extend(check(ctx, file))
+    context_key = _settings_key(ctx)
+    for number, file in enumerate(snapshot):
+        if should_stop is not None and number % 64 == 0 and should_stop():
+            raise AuditSuperseded(snapshot.head)
+        if incremental:
+            found.extend(_own_findings(ctx, file, context_key))
+        else:
+            for check in _CACHEABLE_CHECKS:
+                found.extend(check(ctx, file))
+        found.extend(duplicates.check_file(ctx, file))
     for snapshot_check in SNAPSHOT_CHECKS:
         found.extend(snapshot_check(ctx))
     return AuditResult(sort_findings(regrade(found, ctx.settings.diagnostics)), token_report(ctx))

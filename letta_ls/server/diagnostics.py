@@ -2,8 +2,9 @@
 
 Open ``letta-memory://`` documents are checked from their buffer text laid over committed ``HEAD``;
 every other memory file is checked from ``HEAD`` after each commit, so editors can list them all. The
-doctor runs in the worker pool; positions are converted to the client's negotiated encoding (UTF-16
-for VS Code, UTF-8 for Neovim) from the exact line text.
+audit of ``HEAD`` runs in a worker process (``letta_ls.server.audits``: no request waits on it, a newer
+``HEAD`` supersedes it), an open buffer's check in the worker threads; positions are converted to
+the client's negotiated encoding (UTF-16 for VS Code, UTF-8 for Neovim) from the exact line text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lsprotocol import types
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
+from letta_ls.server.audits import PROCESS_AUDIT_MIN_FILES, BackgroundAuditor
 from letta_ls.server.features import Feature
 from letta_ls.server.stale_notes import StaleNotes
 from letta_ls.server.textpos import to_client_units
@@ -79,6 +81,7 @@ class DiagnosticsPublisher(Feature):
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
+        self.auditor = BackgroundAuditor()
 
     # events ----------------------------------------------------------------------
     def initialized(self) -> None:
@@ -87,6 +90,9 @@ class DiagnosticsPublisher(Feature):
             self.refresh_committed()
 
         self.ls.spawn(later(), name="first audit")
+
+    async def stop(self) -> None:
+        await self.auditor.close()  # the audit worker process goes with the server
 
     def after_commit(self, paths: list[str]) -> None:
         self.refresh_committed()
@@ -156,7 +162,14 @@ class DiagnosticsPublisher(Feature):
     async def _refresh_committed(self) -> None:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
-        result = await self.ls.run_blocking(session.audit, snap)
+        if snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
+            result = await self.ls.run_blocking(session.audit, snap)
+        else:  # a large memory is audited in the worker process: requests never wait behind it
+            found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory,
+                                             session.counter.exact)
+            if found is None:
+                return  # superseded: the audit of a newer HEAD publishes
+            result = found
         extra = await self.ls.run_blocking(self.stale.findings, snap) if self.stale is not None else []
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in [*result.findings, *extra]:

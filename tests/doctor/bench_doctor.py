@@ -13,7 +13,7 @@ import sys
 import time
 
 from letta_ls.doctor import audit, check_document
-from letta_ls.doctor.checks import common, duplicates, links, placement, secrets
+from letta_ls.doctor.checks import common, duplicates, links, passages, placement, secrets
 from letta_ls.memfs import snapshot as snapshot_module
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import get_token_counter
@@ -75,10 +75,10 @@ def build(n: int, seed: int = 1) -> dict[str, str]:
 
 
 def clear_caches() -> None:
-    for cache in (common.SCANS, common.TOKENS, secrets._MATCHES, duplicates._PASSAGES, links._LINKS, placement._STATS):
+    for cache in (common.SCANS, common.TOKENS, secrets._MATCHES, passages._PASSAGES, links._LINKS, placement._STATS):
         cache.clear()
     snapshot_module.DOCUMENTS._items.clear()
-    duplicates._INDEXES.clear()
+    duplicates.clear_indexes()
 
 
 def main() -> None:

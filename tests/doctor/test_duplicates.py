@@ -116,3 +116,77 @@ def test_check_document_compares_an_editor_buffer_with_the_rest():
     found = check_document(snap.with_text(path, doc("B.", f"{PARAGRAPH}\n")), "reference/a.md")
     assert [f.code for f in found] == ["duplicate-content"]
     assert check_document(snap, "reference/a.md") == []
+
+
+# --- groups of copies at scale (issue 14): one finding per group in each file, found in near-linear time ----------
+
+HEADER = (
+    "This memory file follows the team template. Keep each note short, dated and sourced; move anything "
+    "older than a quarter to the archive, and link related notes instead of copying their text between files."
+)
+
+
+def _unique_body(i: int) -> str:
+    """A paragraph no other file shares: every word carries the file's number."""
+    return " ".join(f"w{i}x{k}" for k in range(40)) + ". " + " ".join(f"v{i}y{k}" for k in range(10)) + "."
+
+
+def _memory(n: int, kind: str) -> dict[str, str]:
+    files = {}
+    for i in range(n):
+        body = {"identical": PARAGRAPH, "header": f"{HEADER}\n\n{_unique_body(i)}", "distinct": _unique_body(i)}[kind]
+        files[f"reference/group-{i % 20}/note-{i}.md"] = doc(f"Note {i}.", f"{body}\n")
+    return files
+
+
+def test_two_thousand_identical_files_make_one_group_and_one_finding_per_file():
+    from letta_ls.doctor import duplicate_groups
+
+    files = _memory(2000, "identical")
+    snap = MemorySnapshot.from_mapping({**HEALTHY, **files}, head="e" * 40)
+    groups = duplicate_groups(snap)
+    assert len(groups) == 1 and groups[0].exact
+    assert sorted(path for path, _line in groups[0].members) == sorted(files)
+    found = dup_findings(files)
+    assert len(found) == 2000 and {f.path for f in found} == set(files)
+    assert all("(and 1998 more files)" in f.message and "2000 files hold it" in f.message for f in found)
+
+
+def test_two_thousand_files_sharing_a_header_make_one_group():
+    from letta_ls.doctor import duplicate_groups
+
+    files = _memory(2000, "header")
+    groups = duplicate_groups(MemorySnapshot.from_mapping({**HEALTHY, **files}, head="f" * 40))
+    assert [(len(g.members), g.exact) for g in groups] == [(2000, True)]
+    assert {line for _path, line in groups[0].members} == {3}
+    found = dup_findings(files)
+    assert len(found) == 2000 and all((f.line, f.end_line) == (3, 3) for f in found)
+
+
+def test_two_thousand_distinct_files_make_no_group():
+    from letta_ls.doctor import duplicate_groups
+
+    files = _memory(2000, "distinct")
+    assert duplicate_groups(MemorySnapshot.from_mapping({**HEALTHY, **files}, head="0" * 40)) == []
+    assert dup_findings(files) == []
+
+
+def test_a_small_group_names_every_member():
+    files = {f"reference/c{i}.md": doc(f"Copy {i}.", f"{PARAGRAPH}\n") for i in range(4)}
+    found = dup_findings(files)
+    assert len(found) == 4
+    for f in found:
+        assert all(f"`{other}`" in f.message for other in files if other != f.path)
+
+
+def test_exact_and_near_copies_of_one_passage_are_separate_groups():
+    from letta_ls.doctor import duplicate_groups
+
+    edited = PARAGRAPH.replace("three times", "five times").replace("every night", "each night")
+    files = {"reference/a.md": doc("A.", f"{PARAGRAPH}\n"), "reference/b.md": doc("B.", f"{PARAGRAPH}\n"),
+             "reference/c.md": doc("C.", f"{edited}\n")}
+    groups = duplicate_groups(MemorySnapshot.from_mapping({**HEALTHY, **files}, head="1" * 40))
+    assert sorted((sorted(p for p, _ in g.members), g.exact) for g in groups) == [
+        (["reference/a.md", "reference/b.md"], True),
+        (["reference/a.md", "reference/b.md", "reference/c.md"], False),
+    ]

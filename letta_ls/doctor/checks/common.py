@@ -282,6 +282,7 @@ class CheckContext:
         self.settings = settings
         self.counter = counter
         self._off = frozenset(code for code, level in settings.diagnostics.items() if level == "off")
+        self.fresh = False  # True: compute everything afresh (no index shared between audits)
 
     def enabled(self, code: str) -> bool:
         return code not in self._off

@@ -1,0 +1,130 @@
+"""The passages the duplicate check compares, extracted from one file and cached by blob id.
+
+A passage is a paragraph (a run of non-blank body lines between blank lines, headings and code fences)
+of at least ~200 characters or two sentences, or a run of three identical substantial lines anywhere.
+Text is normalised (case, whitespace, list/quote markers); frontmatter, headings, fence lines and short
+lines never count. A long prose paragraph also carries a MinHash-style sketch (the six smallest hashes of
+its uncommon words) so near copies can be found through an index instead of by comparing pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from letta_ls.doctor.checks.common import BlobCache, scan_file
+from letta_ls.memfs.snapshot import MemoryFile
+
+MIN_PASSAGE_CHARS = 200
+MIN_SENTENCES_CHARS = 80
+MIN_LINE_CHARS = 20
+ANCHORS = 6
+MIN_SHARED_ANCHORS = 2
+# common words say nothing about which paragraph a word set comes from; left out of the sketch
+_STOPWORDS = (
+    "a an and are as at be but by can do for from has have he her his i if in into is it its me my no not of on "
+    "or our she so that the their them then there these they this to up us was we were what when which who will "
+    "with you your also about after all any because been before both each had how just like make more most "
+    "must only other over same should some such than those through very where while would use used using "
+    "could does did done get gets got one two new see"
+)
+_STOP_HASHES = frozenset(map(hash, _STOPWORDS.split()))
+
+_MARKERS = re.compile(r"^[ \t]*(?:[-*+][ \t]+(?:\[[ xX]\][ \t]+)?|\d+[.)][ \t]+|>[ \t]*)+", re.M)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
+_HR = re.compile(r"^(?:[-*_] ?){3,}$")  # on normalised text
+_HR_FIRST = frozenset("-*_")
+
+
+class Unit(NamedTuple):
+    """A paragraph: its lines [start, end], the hash of its normalised text, and for a long prose
+    paragraph the text itself (for shingles) and its sketch (the smallest hashes of its uncommon words)."""
+
+    start: int
+    end: int
+    key: int
+    text: str | None
+    anchors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Passages:
+    units: tuple[Unit, ...]
+    runs: tuple[tuple[int, int, int], ...]  # (hash of three significant lines, first line, last line)
+
+
+def _unit(start: int, end: int, text: str, is_code: bool) -> Unit | None:
+    long_enough = len(text) >= MIN_PASSAGE_CHARS
+    if not long_enough and (
+        is_code or len(text) < MIN_SENTENCES_CHARS or len(_SENTENCE_END.findall(text)) < 2
+    ):
+        return None
+    if long_enough and not is_code:
+        anchors = sorted(set(map(hash, text.split())) - _STOP_HASHES)[:ANCHORS]
+        if len(anchors) >= MIN_SHARED_ANCHORS:
+            return Unit(start, end, hash(text), text, tuple(anchors))
+    return Unit(start, end, hash(text), None, ())
+
+
+_SHINGLES: BlobCache[frozenset[int]] = BlobCache(20_000)
+
+
+def shingles_of(unit: Unit) -> frozenset[int]:
+    """The paragraph's word 3-grams, hashed; computed only for candidates of a near-copy, then cached."""
+
+    def compute() -> frozenset[int]:
+        words = (unit.text or "").split()
+        return frozenset(map(hash, zip(words, words[1:], words[2:], strict=False)))
+
+    return _SHINGLES.get(unit.key, compute)
+
+
+def _passages(file: MemoryFile) -> Passages:
+    scan = scan_file(file)
+    if scan is None:
+        return Passages((), ())
+    lines, code = scan.lines, scan.code
+    n, start = len(lines), scan.body_start
+    if start >= n:
+        return Passages((), ())
+    # every body line normalised at once: list/quote markers dropped, lowercased, whitespace collapsed
+    norms = [" ".join(t.split()) for t in _MARKERS.sub("", "\n".join(lines[start:])).lower().split("\n")]
+    if "--" in "".join(norms):
+        norms = ["" if t[:1] in "|:-" and _TABLE_RULE.match(t) else t for t in norms]
+    hard = {line for line, _level, _text in scan.headings}
+    hard.update(i for i in range(start, n) if scan.fence[i])
+    # passages: blocks of lines between blank lines, headings, fences and horizontal rules
+    bounds = [
+        i for i, t in enumerate(norms, start)
+        if not t or i in hard or (t[0] in _HR_FIRST and not code[i] and _HR.match(t) is not None)
+    ]
+    units: list[Unit] = []
+    previous = start - 1
+    for bound in [*bounds, n]:
+        first, previous = previous + 1, bound
+        if bound > first:
+            text = " ".join(t for t in norms[first - start : bound - start] if t)
+            if text:
+                unit = _unit(first, bound - 1, text, code[first])
+                if unit is not None:
+                    units.append(unit)
+    # runs of three consecutive substantial lines; blank lines between them are allowed, headings,
+    # fences and short lines end a run
+    seq = [(i, t if len(t) >= MIN_LINE_CHARS and i not in hard else "") for i, t in enumerate(norms, start)
+           if t or i in hard]
+    runs = tuple(
+        (hash((a[1], b[1], c[1])), a[0], c[0])
+        for a, b, c in zip(seq, seq[1:], seq[2:], strict=False) if a[1] and b[1] and c[1]
+    )
+    return Passages(tuple(units), runs)
+
+
+_PASSAGES: BlobCache[Passages] = BlobCache()
+
+
+def passages_of(file: MemoryFile) -> Passages:
+    return _PASSAGES.get(file.blob, lambda: _passages(file))
+
+

@@ -1,0 +1,113 @@
+"""Full audits of committed memory in a separate process, so no request ever waits on one (issue 14).
+
+A full audit of a 10,000-file memory is seconds of pure-Python CPU. Run in the server's worker
+threads it held the GIL and the pool, and a read or a save arriving meanwhile waited behind it (a
+``letta/memoryWrite`` after 300 reads got no answer in 30 s). Here it runs in one worker *process*
+(``ProcessPoolExecutor`` with the ``spawn`` context: never ``fork``, which would copy the server's
+threads and locks; not ``forkserver``, whose server process outlives a killed editor), created on
+first use and kept, so its blob-keyed caches and duplicate index stay warm and each later audit only
+re-checks what changed. The worker watches its parent and exits when the server is gone, however the
+server ended (a ``ProcessPoolExecutor`` worker otherwise waits for work for ever).
+
+The worker reads the commit itself from git (only the repository path and the commit id cross the
+process boundary, not the files). A newer ``HEAD`` supersedes an audit in progress: the worker checks
+a shared generation counter between files and gives up on a stale audit, and an audit asked for while
+one runs waits its turn with only the newest ``HEAD`` kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from letta_ls.doctor.audit import AuditResult, AuditSuperseded, audit
+from letta_ls.memfs.repo import MemoryRepo
+from letta_ls.memfs.tokens import get_token_counter
+from letta_ls.settings import MemorySettings
+
+log = logging.getLogger("letta_ls.server")
+# below this many files an audit is milliseconds: it runs in a worker thread, without the process hop
+# (and without starting the worker process, a fresh interpreter that loads the tokenizer: seconds)
+PROCESS_AUDIT_MIN_FILES = 300
+
+# --- in the worker process ---------------------------------------------------------------------------
+_generation: Any = None  # multiprocessing.Value shared with the server: the newest audit asked for
+_repos: dict[str, MemoryRepo] = {}
+
+
+def _init_worker(generation: Any, server_pid: int) -> None:
+    global _generation
+    _generation = generation
+
+    def exit_with_the_server() -> None:
+        while os.getppid() == server_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_the_server, name="letta-audit-parent-watch", daemon=True).start()
+
+
+def _audit_commit(repo_path: str, commit: str, settings: MemorySettings, exact: bool, generation: int) -> AuditResult:
+    repo = _repos.get(repo_path)
+    if repo is None:
+        repo = _repos[repo_path] = MemoryRepo(Path(repo_path))
+    snapshot = repo.snapshot(commit)
+
+    def superseded() -> bool:
+        return _generation is not None and _generation.value != generation
+
+    return audit(snapshot, settings, get_token_counter(exact), should_stop=superseded)
+
+
+# --- in the server -----------------------------------------------------------------------------------
+class BackgroundAuditor:
+    """Audits of committed snapshots in one worker process; the newest ``HEAD`` wins."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._context = multiprocessing.get_context("spawn")
+        self._generation = self._context.Value("q", 0, lock=False)
+        self._lock = threading.Lock()
+        self._turn = asyncio.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context,
+                                                 initializer=_init_worker, initargs=(self._generation, os.getpid()))
+            return self._pool
+
+    async def audit(self, repo_path: Path, commit: str, settings: MemorySettings, exact: bool) -> AuditResult | None:
+        """The audit of ``commit``, or None when a newer audit was asked for before this one finished."""
+        self._generation.value += 1
+        mine = self._generation.value
+        async with self._turn:  # one at a time; a stale one waiting its turn is skipped at once
+            if self._generation.value != mine:
+                return None
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._executor(), _audit_commit, str(repo_path), commit, settings,
+                                                  exact, mine)
+            except AuditSuperseded:
+                return None
+            except BrokenProcessPool:  # the worker died (killed, out of memory): start a new one next time
+                log.warning("the audit worker process died; restarting it")
+                with self._lock:
+                    self._pool = None
+                return None
+
+    async def close(self) -> None:
+        """Stop the worker (a ``shutdown`` hook): an audit in progress is superseded, nothing waits for it."""
+        self._generation.value += 1
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
