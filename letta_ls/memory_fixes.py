@@ -11,7 +11,8 @@ overwriting it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from letta_ls.doctor import FixPlan, audit, check_document, plan_fix, safe_fixes
 from letta_ls.doctor.findings import Finding
@@ -20,6 +21,7 @@ from letta_ls.memfs.repo_errors import StaleVersionError
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import TokenCounter
 from letta_ls.settings import Settings
+from letta_ls.staleness.check import other_fixes
 
 MOVING_KINDS = frozenset({"move", "skill-to-folder", "split"})
 """Fixes that put content in a new file: the editor brings that file up afterwards."""
@@ -84,7 +86,8 @@ def apply_safe_fixes(repo: MemoryRepo, settings: Settings, author: Author | None
 
 
 def apply_fix_at(repo: MemoryRepo, settings: Settings, counter: TokenCounter, path: str, code: str, line: int,
-                 kind: str | None = None, buffer_text: str | None = None) -> AppliedFix:
+                 kind: str | None = None, buffer_text: str | None = None,
+                 extra: Callable[[MemorySnapshot, str], list[Finding]] | None = None) -> AppliedFix:
     """The quick fix on one diagnostic: re-audit the *committed* file, find the ``code`` finding on ``line``
     (0-based) and commit its fix. ``buffer_text`` is the editor's unsaved buffer, if any: a fix applies to the
     saved file, so unsaved edits refuse it rather than being silently dropped."""
@@ -96,8 +99,11 @@ def apply_fix_at(repo: MemoryRepo, settings: Settings, counter: TokenCounter, pa
         raise FixRefused(f"{path} has unsaved changes: save the file first, then apply the fix "
                          "(fixes apply to the saved file, and would otherwise drop your edits)", "stale")
     findings = check_document(snapshot, path, settings.memory, counter)
-    chosen = [f for f in findings if f.code == code and f.fix is not None and f.line == line
-              and (kind is None or f.fix.kind == kind)]
+    if extra is not None:  # checks beyond the doctor's (memory-stale, against the editor's workspace)
+        findings += extra(snapshot, path)
+    offered = [f for f in findings if f.fix is not None] + [
+        replace(f, fix=other) for f in findings for other in other_fixes(f)]
+    chosen = [f for f in offered if f.code == code and f.line == line and (kind is None or f.fix.kind == kind)]
     if not chosen:
         raise FixRefused(f"there is no `{code}` problem with a fix on line {line + 1} of {path} any more "
                          "(it may already be fixed); refresh the diagnostics and try again", "stale")

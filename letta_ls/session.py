@@ -7,7 +7,7 @@ types). It composes the layers (memfs, doctor) that must not import each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,10 +132,11 @@ class Session:
         """Apply every safe fix, each as its own commit by the user (who asked for them)."""
         return apply_safe_fixes(self.repo, self.settings, findings=findings, counter=self.counter)
 
-    def apply_fix(self, path: str, code: str, line: int, kind: str | None = None,
-                  buffer_text: str | None = None) -> AppliedFix:
-        """The quick fix on one finding (``code`` on 0-based ``line`` of ``path``); ``FixRefused`` says why not."""
-        return apply_fix_at(self.repo, self.settings, self.counter, path, code, line, kind, buffer_text)
+    def apply_fix(self, path: str, code: str, line: int, kind: str | None = None, buffer_text: str | None = None,
+                  extra: Callable[[MemorySnapshot, str], list[Finding]] | None = None) -> AppliedFix:
+        """The quick fix on one finding (``code`` on 0-based ``line`` of ``path``); ``FixRefused`` says why not.
+        ``extra`` adds findings beyond the doctor's (the editor's workspace checks)."""
+        return apply_fix_at(self.repo, self.settings, self.counter, path, code, line, kind, buffer_text, extra)
 
     def backup(self, label: str = "manual") -> str:
         return self.repo.backup(self.agent.backups_dir, label)

@@ -69,3 +69,15 @@ class ApplyFixResult:
     commit: str | None
     paths: list[str]
     message: str
+
+
+@attrs.define
+class OpenWorkspaceFileParams:
+    """``letta.openWorkspaceFile``: a ``memory-stale`` quick fix opens the workspace file a note is about."""
+
+    uri: str
+
+
+@attrs.define
+class OpenWorkspaceFileResult:
+    shown: bool

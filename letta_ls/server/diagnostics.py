@@ -58,6 +58,7 @@ def to_diagnostic(finding: Finding, lines: list[str], encoding: Any) -> types.Di
     )
     if finding.fix is not None:
         diagnostic.data = {"fix": finding.fix.kind, "title": finding.fix.title, "path": finding.path,
+                           **({"about": finding.fix.data["about"]} if "about" in finding.fix.data else {}),
                            "line": finding.line, "code": finding.code}
     return diagnostic
 

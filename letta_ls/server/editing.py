@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,7 +26,7 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 
 from letta_ls.contract import ErrorKind, fail
-from letta_ls.contract.doctor import ApplyFixParams, ApplyFixResult
+from letta_ls.contract.doctor import ApplyFixParams, ApplyFixResult, OpenWorkspaceFileParams, OpenWorkspaceFileResult
 from letta_ls.doctor.checks.common import file_tokens, split_lines
 from letta_ls.doctor.checks.links import Link, links_in, resolve_link
 from letta_ls.doctor.findings import Finding
@@ -32,14 +34,17 @@ from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, tier_of
 from letta_ls.server.app import LettaServer
 from letta_ls.server.diagnostics import to_diagnostic
+from letta_ls.server.stale_notes import StaleNotes
 from letta_ls.server.textpos import from_client_units, to_client_units
 from letta_ls.server.typed import command, plain_json
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 from letta_ls.session import Session
+from letta_ls.staleness.check import CODE as STALE_CODE
 
 log = logging.getLogger("letta_ls.server")
 
 APPLY_FIX = "letta.applyFix"
+OPEN_WORKSPACE_FILE = "letta.openWorkspaceFile"
 APPLY_FIX_USAGE = (
     f"{APPLY_FIX} needs one argument {{uri, code, line, fix}} naming a letta diagnostic; it is run by the "
     "quick fix on that diagnostic (the lightbulb in VS Code, vim.lsp.buf.code_action() in Neovim), not from "
@@ -180,9 +185,32 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any]) -> t
     )
 
 
-def findings_in_range(buffer: Buffer, session: Session, first: int, last: int) -> list[Finding]:
-    """Fixable findings on the buffer whose lines meet ``first..last`` (blocking: runs the doctor)."""
+def quick_fixes(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any]) -> list[types.CodeAction]:
+    """The diagnostic's own fix, and for ``memory-stale`` the others: remove the line (when the fix is to
+    replace a renamed path) and open the workspace file the note is about."""
+    actions = [quick_fix(uri, diagnostic, data)]
+    if data.get("code", diagnostic.code) != STALE_CODE:
+        return actions
+    if data["fix"] != "remove-line":
+        actions.append(quick_fix(uri, diagnostic, {**data, "fix": "remove-line",
+                                                   "title": "Remove this line from the note"}))
+    about = data.get("about")
+    if isinstance(about, str):
+        name = about.rsplit("/", 1)[-1]
+        actions.append(types.CodeAction(
+            title=f"Open {name}", kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic], is_preferred=False,
+            command=types.Command(title=f"Open {name}", command=OPEN_WORKSPACE_FILE,
+                                  arguments=[{"uri": Path(about).as_uri()}])))
+    return actions
+
+
+def findings_in_range(buffer: Buffer, session: Session, first: int, last: int,
+                      extra: Callable[[MemorySnapshot, str], list[Finding]] | None = None) -> list[Finding]:
+    """Fixable findings on the buffer whose lines meet ``first..last`` (blocking: runs the doctor, and the
+    ``extra`` checks: memory-stale against the workspace)."""
     found = session.check_document(buffer.snapshot, buffer.path)
+    if extra is not None:
+        found = found + extra(buffer.snapshot, buffer.path)
     out = []
     for finding in found:
         end = finding.end_line if finding.end_line is not None else finding.line
@@ -261,7 +289,25 @@ def hover_markdown(buffer: Buffer, link: Link, resolved: str | None, session: Se
 # --- registration --------------------------------------------------------------------------------------
 
 
+def stale_in(ls: LettaServer) -> Callable[[MemorySnapshot, str], list[Finding]]:
+    """The memory-stale findings of one file, for a quick fix to find its finding among."""
+    stale = ls.get_feature(StaleNotes)
+    return lambda snapshot, path: stale.findings(snapshot, [path])
+
+
 def register(server: LettaServer) -> None:
+    @command(server, OPEN_WORKSPACE_FILE)
+    async def open_workspace_file(ls: LettaServer, params: OpenWorkspaceFileParams) -> OpenWorkspaceFileResult:
+        """A quick fix's "Open <file>": the workspace file a stale note is about, shown in the editor."""
+        if not params.uri.startswith("file://"):
+            fail(ErrorKind.INVALID, f"{OPEN_WORKSPACE_FILE} opens workspace files (file:// URIs), not {params.uri}")
+        try:
+            shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=params.uri, take_focus=True))
+        except Exception as exc:  # an editor that cannot show documents keeps its view
+            log.info("showDocument %s failed: %s", params.uri, exc)
+            return OpenWorkspaceFileResult(False)
+        return OpenWorkspaceFileResult(bool(shown and shown.success))
+
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     async def code_action(ls: LettaServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -272,21 +318,21 @@ def register(server: LettaServer) -> None:
         sent = [d for d in params.context.diagnostics if d.source == "letta"]
         if sent:
             pairs = [(d, data) for d in sent if (data := fix_data(d)) is not None and data.get("path", path) == path]
-            return [quick_fix(uri, d, data) for d, data in pairs]
+            return [action for d, data in pairs for action in quick_fixes(uri, d, data)]
         # the client sent no diagnostics of ours (Neovim does, for a range request): find them ourselves
         buffer = await buffer_for(ls, uri)
         if buffer is None:
             return []
         session = ls.current
         findings = await ls.run_blocking(findings_in_range, buffer, session,
-                                         params.range.start.line, params.range.end.line)
+                                         params.range.start.line, params.range.end.line, stale_in(ls))
         encoding = ls.workspace.position_encoding
         actions = []
         for finding in findings:
             diagnostic = to_diagnostic(finding, buffer.lines, encoding)
             data = fix_data(diagnostic)
             if data is not None:
-                actions.append(quick_fix(uri, diagnostic, data))
+                actions.extend(quick_fixes(uri, diagnostic, data))
         return actions
 
     @command(server, APPLY_FIX, usage=APPLY_FIX_USAGE)
@@ -301,7 +347,8 @@ def register(server: LettaServer) -> None:
                                     f"{session.agent.id}: switch to it (letta.switchAgent) to fix its memory")
         ls.pending_writes += 1  # the git watcher leaves the announcement to us
         try:
-            applied = await ls.run_blocking(session.apply_fix, parsed.path, code, line, kind, open_text(ls, uri))
+            applied = await ls.run_blocking(session.apply_fix, parsed.path, code, line, kind, open_text(ls, uri),
+                                            stale_in(ls))
         finally:
             ls.pending_writes -= 1
         result = applied.result

@@ -33,10 +33,26 @@ def _listing(names: Iterable[str]) -> str:
     return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "") if names else "none"
 
 
-def _finding(file: MemoryFile, claim: Claim, message: str, fix: Fix | None = None) -> Finding:
+def _finding(file: MemoryFile, claim: Claim, message: str, fix: Fix | None = None,
+             about: str | None = None) -> Finding:
+    """``about``: the workspace file the claim is about (absolute), which the editor offers to open."""
+    fix = fix or Fix("remove-line", "Remove this line from the note", {"line": claim.line})
+    if about is not None:
+        fix = Fix(fix.kind, fix.title, {**fix.data, "about": about})
     return Finding(file.path, CODE, "warning", claim.line, message, column=claim.column, end_line=claim.line,
-                   end_column=claim.end_column, fix=fix or Fix("remove-line", "Remove this line from the note",
-                                                                {"line": claim.line}))
+                   end_column=claim.end_column, fix=fix)
+
+
+def other_fixes(finding: Finding) -> list[Fix]:
+    """The fixes a ``memory-stale`` finding offers beside its own: removing the line, when its own fix is
+    to replace a renamed path."""
+    if finding.code != CODE or finding.fix is None or finding.fix.kind == "remove-line":
+        return []
+    return [Fix("remove-line", "Remove this line from the note", {"line": finding.line})]
+
+
+def _first(ws: Workspace, names: tuple[str, ...]) -> str | None:
+    return next((str(ws.root / n) for n in names if n in ws.files), None)
 
 
 def _in_memory(snapshot: MemorySnapshot, note: str, value: str) -> bool:
@@ -66,7 +82,7 @@ def _path_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cla
                                      f"`{event.new}` in {event.commit}.",
                         Fix("replace-path", f"Replace with `{new}`", {
                             "line": claim.line, "column": claim.column, "end_column": claim.end_column,
-                            "old": claim.value, "target": new}))
+                            "old": claim.value, "target": new}), about=str(ws.root / event.new))
     if event is not None:
         return _finding(file, claim, f"{shown} no longer exists in the workspace: git shows it was deleted in "
                                      f"{event.commit}.")
@@ -79,16 +95,20 @@ def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cl
         return _path_finding(snapshot, ws, file, claim)
     if kind == "make" and ws.make_targets is not None and claim.value not in ws.make_targets:
         return _finding(file, claim, f"`make {claim.value}`: the workspace's Makefile has no target "
-                                     f"`{claim.value}` (targets: {_listing(ws.make_targets)}).")
+                                     f"`{claim.value}` (targets: {_listing(ws.make_targets)}).",
+                        about=_first(ws, ("GNUmakefile", "makefile", "Makefile")))
     if kind == "script" and ws.scripts is not None and claim.value not in ws.scripts:
         return _finding(file, claim, f"`{claim.tool} run {claim.value}`: package.json has no script "
-                                     f"`{claim.value}` (scripts: {_listing(ws.scripts)}).")
+                                     f"`{claim.value}` (scripts: {_listing(ws.scripts)}).",
+                        about=_first(ws, ("package.json",)))
     if kind == "just" and ws.just_recipes is not None and claim.value not in ws.just_recipes:
         return _finding(file, claim, f"`just {claim.value}`: the justfile has no recipe `{claim.value}` "
-                                     f"(recipes: {_listing(ws.just_recipes)}).")
+                                     f"(recipes: {_listing(ws.just_recipes)}).",
+                        about=_first(ws, ("justfile", "Justfile", ".justfile")))
     if kind == "task" and ws.tasks is not None and claim.value not in ws.tasks:
         return _finding(file, claim, f"`task {claim.value}`: the Taskfile has no task `{claim.value}` "
-                                     f"(tasks: {_listing(ws.tasks)}).")
+                                     f"(tasks: {_listing(ws.tasks)}).",
+                        about=_first(ws, ("Taskfile.yml", "Taskfile.yaml", "taskfile.yml")))
     if kind == "cargo" and ws.cargo_packages and claim.value not in ws.cargo_packages:
         return _finding(file, claim, f"`cargo -p {claim.value}`: no crate of that name in the workspace "
                                      f"(crates: {_listing(ws.cargo_packages)}).")
@@ -98,7 +118,8 @@ def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cl
         if present and claim.value not in present:
             locks = sorted(name for name, tool in LOCKFILES.items() if tool in present and name in ws.files)
             return _finding(file, claim, f"The note says {claim.value}, but the workspace's lockfile is "
-                                         f"{', '.join(f'`{n}`' for n in locks)} ({', '.join(sorted(present))}).")
+                                         f"{', '.join(f'`{n}`' for n in locks)} ({', '.join(sorted(present))}).",
+                            about=str(ws.root / locks[0]) if locks else None)
     return None
 
 

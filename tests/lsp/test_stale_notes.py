@@ -3,6 +3,7 @@ workspace changes (``workspace/didRenameFiles``, ``workspace/didChangeWatchedFil
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import subprocess
 from pathlib import Path
@@ -93,3 +94,40 @@ async def test_an_editor_that_cannot_watch_files_gets_the_servers_own_watch(clie
             except AssertionError:
                 continue
     await wait_diagnostics(client, uri, lambda d: 3 not in stale(d), timeout=20)
+
+
+async def test_quick_fixes_replace_the_renamed_path_remove_the_line_or_open_the_file(client, lsp_workspace):
+    uri = f"letta-memory://{client.agent.id}/reference/where.md"
+    await client.protocol.send_request_async("letta/memoryWrite", {"uri": uri, "text": NOTE})
+    open_doc(client, uri, NOTE)
+    found = await wait_diagnostics(client, uri, lambda d: 3 in stale(d))
+    diagnostic = next(d for d in found if d.code == "memory-stale" and d.range.start.line == 3)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    titles = [a.title for a in actions]
+    assert titles == [f"Replace with `{CHAINED[1]}`", "Remove this line from the note", "Open defaults.py"]
+
+    def command_of(action):
+        """The command of a code action, however the test client chose to read the union of the answer."""
+        inner = action.command
+        if isinstance(inner, str) and inner.startswith("{"):  # read as a Command: its command is our object
+            inner = ast.literal_eval(inner)
+        if isinstance(inner, str):
+            return action
+        if isinstance(inner, dict):
+            return types.Command(title=inner["title"], command=inner["command"], arguments=inner.get("arguments"))
+        return inner
+
+    opened = command_of(actions[2])
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=opened.command, arguments=opened.arguments))
+    assert [d.uri for d in client.shown_documents] == [(lsp_workspace / CHAINED[1]).as_uri()]
+
+    replace = command_of(actions[0])
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=replace.command, arguments=replace.arguments))
+    repo = client.home.memory_repo(client.agent)
+    assert result["commit"] == repo.head()
+    text = repo.read("reference/where.md").text
+    assert f"Config: `{CHAINED[1]}`." in text and "Entry: `src/app/main.py`." in text

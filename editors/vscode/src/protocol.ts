@@ -234,6 +234,7 @@ export const Commands = {
   sync: 'letta.sync',
   dreamAccept: 'letta.dreamAccept',
   dreamReject: 'letta.dreamReject',
+  openWorkspaceFile: 'letta.openWorkspaceFile',
 } as const;
 
 /** The path part of a letta-memory URI (`letta-memory://<agent>/<path>`), decoded; '' for the agent root. */

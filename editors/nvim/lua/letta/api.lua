@@ -178,6 +178,8 @@ M.dream = command('letta.dream')
 M.dream_accept = command('letta.dreamAccept')
 --- letta.dreamReject `{runId, paths?}` → `{runId, rejected}`: they stay on the dream's ref, off main.
 M.dream_reject = command('letta.dreamReject')
+--- letta.openWorkspaceFile `{uri}` → `{shown}`: a memory-stale quick fix shows the file a note is about.
+M.open_workspace_file = command('letta.openWorkspaceFile')
 --- letta.defrag `{}` → `{report, backup, commits}`.
 M.defrag = command('letta.defrag')
 --- letta.sleeptime `{trigger?, stepCount?, idleSeconds?, merge?}` → the sleeptime settings in force.
