@@ -180,6 +180,9 @@ class LocalProvider:
     name = "local"
     # a small model: its memory calls are repaired, and storing a worked example word for word is refused
     repair_examples = EXAMPLE_TEXTS
+    # a call that fails validation goes back once with the error as its result; a second failure ends the turn
+    # (a small model that failed twice tends to loop, and each step is seconds on two cores)
+    failed_call_retries = 1
 
     def __init__(self, *, model: str | None = None, context_window: int = LOCAL_CONTEXT_LIMIT,
                  n_threads: int | None = None, seed: int = 0) -> None:
