@@ -20,6 +20,8 @@ from letta_ls.server.app import LettaServer
 from letta_ls.server.commands import single_argument
 from letta_ls.server.errors import InvalidParams, RequestFailed, rpc_errors
 from letta_ls.server.lifecycle import workspace_folders
+from letta_ls.server.slash import parse_slash, run_slash
+from letta_ls.server.slash import register as register_slash_commands
 
 log = logging.getLogger("letta_ls.server")
 CHAT_EVENT = "letta/chatEvent"
@@ -68,6 +70,7 @@ def register(server: LettaServer) -> None:
     server.chat = service  # type: ignore[attr-defined]
     server.on("settings_changed", service.reset)
     server.on("agent_switched", service.reset)
+    register_slash_commands(server)  # letta.slashCommands: the list the chats complete from
 
     @server.command("letta.chat")
     async def chat(ls: LettaServer, *args: Any) -> dict:
@@ -77,6 +80,9 @@ def register(server: LettaServer) -> None:
             conversation = _text(arg, "conversationId", "letta.chat")
             if not message or not message.strip():
                 raise InvalidParams("letta.chat needs {\"message\": \"...\"}: what do you want to say?")
+            slash = parse_slash(message)
+            if slash is not None:  # /remember, /new, /doctor …: the same commands in every editor's chat
+                return await run_slash(ls, *slash, conversation, service.emit)
             runtime = await ls.run_blocking(service.runtime)
             try:
                 result = await runtime.run_turn(message, conversation_id=conversation, emit=service.emit)
