@@ -99,6 +99,17 @@ class _Prepared:
 Emit = Callable[[ChatEvent], None]
 
 
+def edited_only(outcomes: list[ToolOutcome]) -> bool:
+    """Every call of the step succeeded and committed a memory edit (a view or a search needs another step)."""
+    return bool(outcomes) and all(not o.is_error and o.edit is not None and o.edit.commit for o in outcomes)
+
+
+def saved_note(edits: list[Any]) -> str:
+    """The reply the program writes after the embedded model's memory edit: where it went, with the commit."""
+    places = ", ".join(f"{', '.join(edit.paths)} (commit {edit.commit[:7]})" for edit in edits)
+    return f"Saved to memory: {places}."
+
+
 def gave_up_note(error: str) -> str:
     """What the user reads when the model's memory call failed validation twice in a turn (nothing was written)."""
     detail = error.removeprefix("Error:").strip().splitlines()[0] if error.strip() else "it was not valid"
@@ -242,6 +253,12 @@ class AgentRuntime:
                                 "reason": outcome.reason or ""}))
                         if self.on_memory_commit is not None:
                             self.on_memory_commit(edit.commit, list(edit.paths))
+                if getattr(self.provider, "ends_turn_after_memory_edit", False) and edited_only(outcomes):
+                    note = saved_note([o.edit for o in outcomes])
+                    reply_parts.append(note)
+                    await finish([*results, Message("assistant", note, turn_id=turn_id)])
+                    emit(ChatEvent(conv, turn_id, "text", {"text": note}))
+                    break
                 failed = [outcome.text for outcome in outcomes if outcome.is_error]
                 failures += bool(failed)
                 if retries is not None and failed and failures > retries:

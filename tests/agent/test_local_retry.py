@@ -72,7 +72,7 @@ async def test_a_failed_call_is_retried_once_with_the_error_and_the_second_answe
     events = []
     result = await AgentRuntime(session, provider).run_turn("Remember that I always use pnpm in this repo.",
                                                              emit=events.append)
-    assert len(llama.prompts) == 3  # the failed call, the retry, the reply after the stored fact
+    assert len(llama.prompts) == 2  # the failed call and the retry; the program says where the fact was saved
     retry_prompt = llama.prompts[1][-1]
     assert retry_prompt["role"] == "user"
     assert "Error:" in retry_prompt["content"] and "old_string" in retry_prompt["content"]
@@ -80,6 +80,7 @@ async def test_a_failed_call_is_retried_once_with_the_error_and_the_second_answe
     assert error.startswith("Error:") and error in retry_prompt["content"]  # the tool's own error text
     assert len(result.commits) == 1 and session.repo.head() != head
     assert "pnpm" in session.repo.snapshot().get("system/human.md").text
+    assert result.reply == f"Saved to memory: system/human.md (commit {result.commits[0][:7]})."
 
 
 async def test_a_second_failure_ends_the_turn_with_a_clear_message_and_nothing_written(tmp_path, monkeypatch):

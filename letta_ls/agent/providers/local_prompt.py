@@ -2,8 +2,9 @@
 
 It exists apart from the provider because building the prompt is pure text work (no llama.cpp beyond its
 tokenizer) that reads and tests on its own. With tools, the system prompt gains a section describing
-each tool and the JSON answer format the grammar enforces (``local_grammar.py``), and earlier assistant
-turns are written in that format, so the model sees its own format in the history. ``fit_messages``
+each tool and the answer format the grammar enforces (``local_grammar.py``: a call as a JSON object, a
+reply in plain text), and earlier assistant turns are written in that format, so the model sees its own
+format in the history. ``fit_messages``
 then cuts the result to the window: the user's last message and what follows it are always kept, the
 system prompt and long messages are cut in the middle (head and tail stay), and older messages are
 kept newest first while they fit.
@@ -77,7 +78,7 @@ def memory_examples() -> str:
         call = {"type": "tool", "name": "memory", "arguments": arguments}
         lines.append(f"User: {request}\nYou: {json.dumps(call, ensure_ascii=False)}")
     question, reply = NO_CALL_EXAMPLE
-    lines.append(f"User: {question}\nYou: {json.dumps({'type': 'message', 'text': reply})}")
+    lines.append(f"User: {question}\nYou: {reply}")
     return "\n".join(lines)
 
 
@@ -89,9 +90,9 @@ def tool_instructions(tools: Sequence[ToolSpec]) -> str:
         if len(description) > TOOL_DESCRIPTION_CHARS:
             description = description[:TOOL_DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " ..."
         lines.append(f"- {tool.name}: {description} Arguments: {_summarise_parameters(tool.parameters)}.")
-    lines += ["", "Answer with exactly one JSON object. To call a tool: "
-              '{"type": "tool", "name": "<tool name>", "arguments": {...}}. To reply to the user: '
-              '{"type": "message", "text": "<your reply>"}.']
+    lines += ["", "To call a tool, answer with only this JSON object: "
+              '{"type": "tool", "name": "<tool name>", "arguments": {...}}. Otherwise reply to the user in plain '
+              "text."]
     if any(tool.name == "memory" for tool in tools):
         lines += ["", memory_examples()]
     return "\n".join(lines)
@@ -161,8 +162,8 @@ def to_local_messages(system: str, messages: Sequence[Message],
     the index of the last message the user wrote (``None`` without one), which fitting always keeps.
 
     With tools, the tool section joins the system prompt and earlier assistant turns are written in the
-    JSON answer format the grammar enforces, so the model sees its own format in the history; tool
-    results become user text naming the tool.
+    answer format the grammar enforces (a call as JSON, a reply as plain text), so the model sees its own
+    format in the history; tool results become user text naming the tool.
     """
     # the tool section comes first: it never changes, so llama.cpp reuses its evaluation from turn to turn
     # (memory, which changes on each edit, follows; the per-step metadata is near the end)
@@ -177,9 +178,8 @@ def to_local_messages(system: str, messages: Sequence[Message],
             wire.append({"role": "user", "content": message.content})
         elif message.role == "assistant":
             parts: list[str] = []
-            if tools:
-                if message.content:
-                    parts.append(json.dumps({"type": "message", "text": message.content}, ensure_ascii=False))
+            if tools:  # a reply in plain text, a call as its JSON object: the two forms the grammar allows
+                parts = [message.content] if message.content and not message.tool_calls else []
                 parts += [_call_json(call) for call in message.tool_calls]
             else:
                 parts = [message.content] if message.content else []
