@@ -60,6 +60,7 @@ async def test_streaming_starts_within_a_second_of_the_prompt_being_read(provide
     assert timing.first_delta_after_prompt < 1.0, timing
 
 
+@pytest.mark.timeout(900)  # a cold prompt read is minutes when the two cores are shared with a test run
 @pytest.mark.parametrize("run", range(int(os.environ.get("LETTA_TEST_REPEAT", "1"))))
 async def test_remember_pnpm_in_the_chat_ends_in_a_commit_whose_file_says_pnpm(provider: LocalProvider,
                                                                               run: int) -> None:

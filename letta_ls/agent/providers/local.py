@@ -67,6 +67,7 @@ from letta_ls.agent.providers.local_prompt import (
     TOOL_DESCRIPTION_CHARS,
     asks_to_change_memory,
     fit_messages,
+    requested_commands,
     to_local_messages,
     tool_instructions,
     tools_for_small_model,
@@ -163,8 +164,10 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
                 emit: Callable[[object], None]) -> None:
     llama = engine.llama
     max_tokens = max(1, min(request.max_output_tokens, MAX_OUTPUT_TOKENS, engine.window // 4))
-    tools = tools_for_small_model(request.tools)
-    wire, anchor = to_local_messages(request.system, request.messages, tools)
+    # the prompt describes every memory command (its prefix stays the same from turn to turn); the grammar may
+    # allow fewer, chosen from the request's words
+    wire, anchor = to_local_messages(request.system, request.messages, tools_for_small_model(request.tools))
+    tools = tools_for_small_model(request.tools, requested_commands(request.messages))
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if tools:

@@ -139,7 +139,8 @@ def _with_plain_reply(calls: str, call_required: bool) -> str:
 
 def tool_grammar(engine: Engine, tools: Sequence[ToolSpec], call_required: bool = False) -> Any:
     """The grammar for a reply with these tools, checked by llama.cpp itself (call with the engine lock held)."""
-    key = json.dumps([call_required, [[tool.name, tool.parameters] for tool in tools]], sort_keys=True, default=str)
+    key = json.dumps([call_required, [[tool.name, tool.parameters, tool.strict_parameters] for tool in tools]],
+                     sort_keys=True, default=str)
     grammar = engine.grammars.get(key)
     if grammar is not None:
         return grammar

@@ -124,10 +124,30 @@ def asks_to_change_memory(messages: Sequence[Message]) -> bool:
     return last is not None and last.role == "user" and bool(MEMORY_REQUEST.search(last.content or ""))
 
 
+# Words that make a request to remember more than adding a fact: something stored is wrong, changed or to go.
+CHANGE_WORDS = re.compile(r"\b(actually|not|n't|instead|wrong|fix|correct(ion)?|update[ds]?|chang(e|ed|es)|moved?|"
+                          r"switched|now|no longer|anymore|forget|delete|remove|rename|replace|edit)\b", re.IGNORECASE)
+ADD_COMMANDS = frozenset({"insert", "create"})
+
+
+def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
+    """The memory commands the grammar allows for this request: only adding (``insert``, ``create``) when the user
+    asks to remember something and says nothing of it changing; None (every command) otherwise.
+
+    Why: held to a call, a 0.5B model asked to remember a new fact often reaches for ``str_replace`` on a
+    file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
+    the request's words first, then letting the model write the arguments, is what it does reliably.
+    """
+    if not asks_to_change_memory(messages):
+        return None
+    text = messages[-1].content or ""
+    return None if CHANGE_WORDS.search(text) else ADD_COMMANDS
+
+
 SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
 
 
-def _small_model_memory(tool: ToolSpec) -> ToolSpec:
+def _small_model_memory(tool: ToolSpec, commands: frozenset[str] | None = None) -> ToolSpec:
     """The memory tool as the small model may call it: its grammar without ``update_description`` (which it
     picks whenever a request says "update") and with ``file_text`` required by ``create`` (it otherwise
     creates an empty file and believes the fact stored)."""
@@ -137,7 +157,7 @@ def _small_model_memory(tool: ToolSpec) -> ToolSpec:
     kept = []
     for alternative in union:
         command = alternative.get("properties", {}).get("command", {}).get("const")
-        if command in SMALL_MODEL_LEFT_OUT:
+        if command in SMALL_MODEL_LEFT_OUT or (commands is not None and command not in commands):
             continue
         if command == "create":
             alternative = {**alternative, "required": [*alternative["required"], "file_text"]}
@@ -145,10 +165,11 @@ def _small_model_memory(tool: ToolSpec) -> ToolSpec:
     return dataclasses.replace(tool, strict_parameters={"anyOf": kept})
 
 
-def tools_for_small_model(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+def tools_for_small_model(tools: Sequence[ToolSpec], commands: frozenset[str] | None = None) -> list[ToolSpec]:
     """Only the memory tool when the agent offers it: seven tools in the prompt and the grammar lead a 0.5B
-    model to search when asked to remember (issue 17); reading the workspace is left to larger models."""
-    memory = [_small_model_memory(tool) for tool in tools if tool.name == "memory"]
+    model to search when asked to remember (issue 17); reading the workspace is left to larger models.
+    ``commands`` narrows the memory commands the grammar allows (``requested_commands``)."""
+    memory = [_small_model_memory(tool, commands) for tool in tools if tool.name == "memory"]
     return memory or list(tools)
 
 
