@@ -186,15 +186,17 @@ async def _latency(model: str, root: Path) -> dict[str, float]:
     runtime = AgentRuntime(Session(), LocalProvider(model=model), step_limit=2)
     figures = {}
     for label, prompt in (("first_turn_s", "What is a mutex?"), ("second_turn_s", "And a semaphore?")):
-        started, first = time.perf_counter(), None
+        started, first = time.perf_counter(), asyncio.get_running_loop().create_future()
 
-        def emit(event, _started=started) -> None:
-            nonlocal first
-            if first is None and event.kind == "text":
-                first = time.perf_counter() - _started
+        def emit(event, _started=started, _first=first) -> None:
+            if not _first.done() and event.kind in ("text", "tool_call"):
+                _first.set_result(time.perf_counter() - _started)
 
-        await runtime.run_turn(prompt, emit=emit)
-        figures[label] = round(first if first is not None else time.perf_counter() - started, 2)
+        turn = asyncio.ensure_future(runtime.run_turn(prompt, emit=emit))
+        await asyncio.wait([turn, first], return_when=asyncio.FIRST_COMPLETED)
+        turn.cancel()  # the latency is the time to the first delta: the rest of the reply is not needed
+        await asyncio.gather(turn, return_exceptions=True)
+        figures[label] = round(first.result() if first.done() else time.perf_counter() - started, 2)
     return figures
 
 
