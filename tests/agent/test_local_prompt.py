@@ -64,3 +64,21 @@ def test_a_request_to_remember_a_new_fact_lets_the_grammar_only_add_to_memory() 
     for change in ("Actually I use pnpm, not npm. Please fix your memory.", "Remember: we moved to Python 3.13.",
                    "Forget the notes file.", "What does git rebase do?"):
         assert {"str_replace", "insert", "view"} <= set(commands(change)), change
+
+
+def test_after_a_view_the_next_step_must_edit_and_may_not_view_again() -> None:
+    """The 0.5B model viewed the same file until the step limit (issue 17's view-then-edit and correct kinds)."""
+    from letta_ls.agent.messages import ToolCall
+    from letta_ls.agent.providers.local_prompt import must_call
+
+    view = ToolCall("call-1", "memory", {"command": "view", "file_path": "reference/deploy.md"})
+    turn = [Message("user", "Look at reference/deploy.md in your memory and change the target to production."),
+            Message("assistant", "", tool_calls=[view]),
+            Message("tool", "reference/deploy.md\n    1\t- Deploy target: staging.", tool_call_id="call-1",
+                    name="memory")]
+    assert must_call(turn) and "view" not in requested_commands(turn)
+    assert {"str_replace", "insert"} <= requested_commands(turn)
+    failed = [*turn[:2], Message("tool", "Error: no such file", tool_call_id="call-1", name="memory")]
+    assert requested_commands(failed) is None  # after an error every command stays allowed
+    question = [Message("user", "What is in reference/deploy.md?"), *turn[1:]]
+    assert not must_call(question)  # nobody asked for a change: the model may answer

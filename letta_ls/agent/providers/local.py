@@ -65,8 +65,8 @@ from letta_ls.agent.providers.local_prompt import (
     MESSAGE_OVERHEAD,
     PROMPT_MARGIN,
     TOOL_DESCRIPTION_CHARS,
-    asks_to_change_memory,
     fit_messages,
+    must_call,
     requested_commands,
     to_local_messages,
     tool_instructions,
@@ -174,7 +174,7 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
         # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
         # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
         # to change memory, it must call a tool.
-        grammar = tool_grammar(engine, tools, call_required=asks_to_change_memory(request.messages))
+        grammar = tool_grammar(engine, tools, call_required=must_call(request.messages))
         options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)

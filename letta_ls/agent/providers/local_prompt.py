@@ -138,10 +138,36 @@ def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
     file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
     the request's words first, then letting the model write the arguments, is what it does reliably.
     """
+    if viewed_in_last_step(messages):
+        return EDIT_COMMANDS
     if not asks_to_change_memory(messages):
         return None
     text = messages[-1].content or ""
     return None if CHANGE_WORDS.search(text) else ADD_COMMANDS
+
+
+EDIT_COMMANDS = frozenset({"create", "str_replace", "insert", "delete", "rename"})
+
+
+def viewed_in_last_step(messages: Sequence[Message]) -> bool:
+    """Whether the model's last step viewed a memory file that it was then shown: the 0.5B model otherwise
+    views the same file again until the turn's step limit, and the edit it was asked for never comes."""
+    last = messages[-1] if messages else None
+    if last is None or last.role != "tool" or last.name != "memory" or (last.content or "").startswith("Error:"):
+        return False
+    step = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    return step is not None and any(call.name == "memory" and call.arguments.get("command") == "view"
+                                    for call in step.tool_calls)
+
+
+def must_call(messages: Sequence[Message]) -> bool:
+    """A call is required: the user asked in so many words to change memory, now or before the view just made."""
+    if asks_to_change_memory(messages):
+        return True
+    if not viewed_in_last_step(messages):
+        return False
+    request = next((m for m in reversed(messages) if m.role == "user"), None)
+    return request is not None and bool(MEMORY_REQUEST.search(request.content or ""))
 
 
 SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
