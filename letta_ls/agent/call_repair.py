@@ -54,6 +54,25 @@ def locate(old: str, text: str) -> str | None:
     return matches[0].group(0) if len(matches) == 1 else None
 
 
+class RepeatedLineError(ValueError):
+    """The call inserts a line the file already holds: a small model asked to correct a fact re-adds it."""
+
+
+def refuse_repeated_line(arguments: Mapping[str, Any], read: Callable[[str], str | None]) -> None:
+    """Raise ``RepeatedLineError`` when an ``insert`` adds only lines that are in the file already, naming the
+    ``str_replace`` that changes such a line (the retry's error tells the model what to do instead)."""
+    if arguments.get("command") != "insert" or not isinstance(arguments.get("insert_text"), str):
+        return
+    text = read(str(arguments.get("file_path") or ""))
+    added = [line.strip() for line in arguments["insert_text"].splitlines() if line.strip()]
+    if text is None or not added:
+        return
+    held = {line.strip() for line in text.splitlines()}
+    if all(line in held for line in added):
+        raise RepeatedLineError(f"{arguments['file_path']} already has the line {added[0]!r}; to change it, call "
+                                f"str_replace with old_string {added[0]!r} and new_string the corrected line")
+
+
 class CopiedExampleError(ValueError):
     """The call stores a worked example's text instead of what the user said."""
 
