@@ -109,6 +109,14 @@ def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], boo
             fixed = {"command": "insert", "file_path": target, "insert_line": 1_000_000,
                      "insert_text": text, "reason": fixed.get("reason")}
             notes.append(f"{target} already existed, so the text was added at its end instead of creating it")
+    if fixed.get("command") == "insert" and isinstance(fixed.get("file_path"), str) and fixed["file_path"]:
+        path = fixed["file_path"]
+        target = path if path.endswith(".md") or "." in path.rsplit("/", 1)[-1] else path + ".md"
+        if not exists(target) and isinstance(fixed.get("insert_text"), str) and fixed["insert_text"].strip():
+            name = target.rsplit("/", 1)[-1].removesuffix(".md").replace("_", " ").replace("-", " ")
+            fixed = {"command": "create", "file_path": target, "description": f"Facts about {name}",
+                     "file_text": fixed["insert_text"], "reason": fixed.get("reason")}
+            notes.append(f"{target} did not exist, so it was created with the text")
     old = fixed.get("old_string")
     if fixed.get("command") == "str_replace" and isinstance(old, str) and read is not None:
         text = read(str(fixed.get("file_path") or ""))
