@@ -9,6 +9,9 @@ It prints one JSON document: the score per kind and model, every failure with wh
 prompt-reading and generation speeds (llama.cpp's own counters) and the first- and second-turn latency
 of one conversation (the second turn reuses the evaluated system prompt).
 
+``--half tune`` runs the 1st, 3rd, 5th … case of the list, the ones the prompting was tuned on; ``--half
+held-out`` the others, never looked at while tuning; the report gives both halves' scores.
+
 Kinds (44 cases): remember (a new durable fact), correct (a seeded fact is wrong), update (a seeded fact
 changed), do-not-call (a question: nothing must be committed), view-then-edit (the fact is in a file
 outside the system prompt, which must be read before it is edited).
@@ -85,19 +88,20 @@ CASES += [
 CASES += [
     Case("update", "We moved from Python 3.11 to Python 3.13; update your notes.", ("3.13",), ("python 3.11.",),
          {PROJECT: "- Targets Python 3.11."}),
-    Case("update", "Update: tests now run with `make test` instead of `pytest -q`.", ("make test",), (),
+    Case("update", "Update: tests now run with `make test` instead of `pytest -q`.", ("make test",), ("`pytest -q`",),
          {PROJECT: "- Tests run with `pytest -q`."}),
     Case("update", "We switched CI from Travis to GitHub Actions, please update memory.", ("GitHub Actions",),
          ("ci runs on travis",), {PROJECT: "- CI runs on Travis."}),
     Case("update", "The database was upgraded to PostgreSQL 17, update that.", ("17",), ("postgresql 15",),
          {PROJECT: "- The database is PostgreSQL 15."}),
-    Case("update", "My editor is now Neovim instead of VS Code; update what you know.", ("Neovim",), (),
+    Case("update", "My editor is now Neovim instead of VS Code; update what you know.", ("Neovim",), ("uses vs code",),
          {HUMAN: "- Uses VS Code."}),
     Case("update", "The line length limit changed from 88 to 120, update it.", ("120",), ("limit is 88",),
          {PROJECT: "- The line length limit is 88."}),
-    Case("update", "We renamed the app from Foo to Bar; update your project notes.", ("Bar",), (),
+    Case("update", "We renamed the app from Foo to Bar; update your project notes.", ("Bar",), ("called foo",),
          {PROJECT: "- The app is called Foo."}),
-    Case("update", "The staging server moved to staging2.example.com, update memory.", ("staging2",), (),
+    Case("update", "The staging server moved to staging2.example.com, update memory.", ("staging2",),
+         ("is staging.example.com",),
          {PROJECT: "- Staging is staging.example.com."}),
 ]
 _QUESTIONS = ["What does git rebase do?", "How do I reverse a list in Python?", "What is a mutex?",
@@ -183,15 +187,17 @@ async def _latency(model: str, root: Path) -> dict[str, float]:
     runtime = AgentRuntime(Session(), LocalProvider(model=model), step_limit=2)
     figures = {}
     for label, prompt in (("first_turn_s", "What is a mutex?"), ("second_turn_s", "And a semaphore?")):
-        started, first = time.perf_counter(), None
+        started, first = time.perf_counter(), asyncio.get_running_loop().create_future()
 
-        def emit(event, _started=started) -> None:
-            nonlocal first
-            if first is None and event.kind == "text":
-                first = time.perf_counter() - _started
+        def emit(event, _started=started, _first=first) -> None:
+            if not _first.done() and event.kind in ("text", "tool_call"):
+                _first.set_result(time.perf_counter() - _started)
 
-        await runtime.run_turn(prompt, emit=emit)
-        figures[label] = round(first if first is not None else time.perf_counter() - started, 2)
+        turn = asyncio.ensure_future(runtime.run_turn(prompt, emit=emit))
+        await asyncio.wait([turn, first], return_when=asyncio.FIRST_COMPLETED)
+        turn.cancel()  # the latency is the time to the first delta: the rest of the reply is not needed
+        await asyncio.gather(turn, return_exceptions=True)
+        figures[label] = round(first.result() if first.done() else time.perf_counter() - started, 2)
     return figures
 
 
@@ -212,14 +218,20 @@ async def evaluate(model: str, cases: list[Case]) -> dict[str, object]:
         latency = await _latency(model, Path(tmp) / "latency")
         for number, case in enumerate(cases):
             results.append(await _run_case(model, case, Path(tmp) / f"case{number}"))
-            print(f"{model} {number + 1}/{len(cases)} {case.kind}: {'ok' if results[-1]['ok'] else 'FAIL'}",
-                  file=sys.stderr, flush=True)
+            print(f"{model} {number + 1}/{len(cases)} {case.kind}: {'ok' if results[-1]['ok'] else 'FAIL'} "
+                  f"{results[-1]['why']} {results[-1]['seconds']}s {case.prompt[:50]!r} -> {results[-1]['changed']} "
+                  f"{results[-1]['reply'][:120]!r}", file=sys.stderr, flush=True)
+    for result, case in zip(results, cases, strict=True):
+        result["half"] = "tune" if CASES.index(case) % 2 == 0 else "held-out"
     kinds = sorted({r["kind"] for r in results})
     by_kind = {k: f"{sum(r['ok'] for r in results if r['kind'] == k)}/{sum(r['kind'] == k for r in results)}"
                for k in kinds}
     passed = sum(bool(r["ok"]) for r in results)
     return {"model": model, "score": f"{passed}/{len(results)}", "percent": round(100 * passed / len(results), 1),
-            "by_kind": by_kind, "wrong_overwrites": sum("wrong overwrite" in str(r["why"]) for r in results),
+            "by_kind": by_kind, "by_half": {half: f"{sum(r['ok'] for r in results if r['half'] == half)}/"
+                                                 f"{sum(r['half'] == half for r in results)}"
+                                           for half in ("tune", "held-out")},
+            "wrong_overwrites": sum("wrong overwrite" in str(r["why"]) for r in results),
             "median_turn_s": statistics.median(r["seconds"] for r in results) if results else None,
             **latency, **_speeds(model), "failures": [r for r in results if not r["ok"]]}
 
@@ -229,8 +241,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model.name (repeatable; default: the three embedded)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many cases per kind")
     parser.add_argument("--kinds", default="", help="comma-separated kinds to run")
+    parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all",
+                        help="tune: the 1st, 3rd, 5th … cases (prompting was tuned on these); held-out: the others")
     args = parser.parse_args()
     cases = [c for c in CASES if not args.kinds or c.kind in args.kinds.split(",")]
+    if args.half != "all":
+        cases = [c for c in cases if (CASES.index(c) % 2 == 0) == (args.half == "tune")]
     if args.limit:
         kinds = dict.fromkeys(case.kind for case in cases)
         cases = [case for kind in kinds for case in [c for c in cases if c.kind == kind][:args.limit]]

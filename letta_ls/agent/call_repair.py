@@ -54,6 +54,25 @@ def locate(old: str, text: str) -> str | None:
     return matches[0].group(0) if len(matches) == 1 else None
 
 
+class RepeatedLineError(ValueError):
+    """The call inserts a line the file already holds: a small model asked to correct a fact re-adds it."""
+
+
+def refuse_repeated_line(arguments: Mapping[str, Any], read: Callable[[str], str | None]) -> None:
+    """Raise ``RepeatedLineError`` when an ``insert`` adds only lines that are in the file already, naming the
+    ``str_replace`` that changes such a line (the retry's error tells the model what to do instead)."""
+    if arguments.get("command") != "insert" or not isinstance(arguments.get("insert_text"), str):
+        return
+    text = read(str(arguments.get("file_path") or ""))
+    added = [line.strip() for line in arguments["insert_text"].splitlines() if line.strip()]
+    if text is None or not added:
+        return
+    held = {line.strip() for line in text.splitlines()}
+    if all(line in held for line in added):
+        raise RepeatedLineError(f"{arguments['file_path']} already has the line {added[0]!r}; to change it, call "
+                                f"str_replace with old_string {added[0]!r} and new_string the corrected line")
+
+
 class CopiedExampleError(ValueError):
     """The call stores a worked example's text instead of what the user said."""
 
@@ -90,6 +109,14 @@ def repair_memory_call(arguments: Mapping[str, Any], exists: Callable[[str], boo
             fixed = {"command": "insert", "file_path": target, "insert_line": 1_000_000,
                      "insert_text": text, "reason": fixed.get("reason")}
             notes.append(f"{target} already existed, so the text was added at its end instead of creating it")
+    if fixed.get("command") == "insert" and isinstance(fixed.get("file_path"), str) and fixed["file_path"]:
+        path = fixed["file_path"]
+        target = path if path.endswith(".md") or "." in path.rsplit("/", 1)[-1] else path + ".md"
+        if not exists(target) and isinstance(fixed.get("insert_text"), str) and fixed["insert_text"].strip():
+            name = target.rsplit("/", 1)[-1].removesuffix(".md").replace("_", " ").replace("-", " ")
+            fixed = {"command": "create", "file_path": target, "description": f"Facts about {name}",
+                     "file_text": fixed["insert_text"], "reason": fixed.get("reason")}
+            notes.append(f"{target} did not exist, so it was created with the text")
     old = fixed.get("old_string")
     if fixed.get("command") == "str_replace" and isinstance(old, str) and read is not None:
         text = read(str(fixed.get("file_path") or ""))

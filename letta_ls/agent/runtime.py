@@ -97,6 +97,24 @@ class _Prepared:
 
 
 Emit = Callable[[ChatEvent], None]
+
+
+def edited_only(outcomes: list[ToolOutcome]) -> bool:
+    """Every call of the step succeeded and committed a memory edit (a view or a search needs another step)."""
+    return bool(outcomes) and all(not o.is_error and o.edit is not None and o.edit.commit for o in outcomes)
+
+
+def saved_note(edits: list[Any]) -> str:
+    """The reply the program writes after the embedded model's memory edit: where it went, with the commit."""
+    places = ", ".join(f"{', '.join(edit.paths)} (commit {edit.commit[:7]})" for edit in edits)
+    return f"Saved to memory: {places}."
+
+
+def gave_up_note(error: str) -> str:
+    """What the user reads when the model's memory call failed validation twice in a turn (nothing was written)."""
+    detail = error.removeprefix("Error:").strip().splitlines()[0] if error.strip() else "it was not valid"
+    return (f"(I could not make that memory change: my call failed twice, the second time because {detail}. "
+            "Nothing was written. Try saying it again in other words, or use /remember.)")
 MemoryCommitHook = Callable[[str, list[str]], None]
 
 
@@ -195,6 +213,10 @@ class AgentRuntime:
                 status = "done"
                 return TurnResult(conv, turn_id, reply, commits, 0)
             toolbox = self.toolbox()
+            # a provider that declares it (the embedded model) gets this many second chances per turn for a call
+            # that fails validation, each with the error as the tool result; one more failure ends the turn
+            retries: int | None = getattr(self.provider, "failed_call_retries", None)
+            failures = 0
             while True:
                 steps += 1
                 if prepared is None:
@@ -214,10 +236,11 @@ class AgentRuntime:
                     reply_parts.append(message.content)
                 if not calls:
                     break
-                results = []
+                results, outcomes = [], []
                 for call in calls:
                     emit(ChatEvent(conv, turn_id, "tool_call", {"name": call.name, "arguments": call.arguments}))
                     outcome = await asyncio.to_thread(self._run_tool, toolbox, call)
+                    outcomes.append(outcome)
                     results.append(Message("tool", outcome.text, tool_call_id=call.id, name=call.name,
                                            turn_id=turn_id))
                     emit(ChatEvent(conv, turn_id, "tool_result", {"name": call.name, "result": outcome.text}))
@@ -230,6 +253,20 @@ class AgentRuntime:
                                 "reason": outcome.reason or ""}))
                         if self.on_memory_commit is not None:
                             self.on_memory_commit(edit.commit, list(edit.paths))
+                if getattr(self.provider, "ends_turn_after_memory_edit", False) and edited_only(outcomes):
+                    note = saved_note([o.edit for o in outcomes])
+                    reply_parts.append(note)
+                    await finish([*results, Message("assistant", note, turn_id=turn_id)])
+                    emit(ChatEvent(conv, turn_id, "text", {"text": note}))
+                    break
+                failed = [outcome.text for outcome in outcomes if outcome.is_error]
+                failures += bool(failed)
+                if retries is not None and failed and failures > retries:
+                    note = gave_up_note(failed[-1])
+                    reply_parts.append(note)
+                    await finish([*results, Message("assistant", note, turn_id=turn_id)])
+                    emit(ChatEvent(conv, turn_id, "text", {"text": note}))
+                    break
                 if steps >= self.step_limit:
                     note = (f"(stopped after {self.step_limit} steps: the step limit of a turn. "
                             "Ask me to continue if there is more to do.)")

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from letta_ls.agent.call_repair import CopiedExampleError, refuse_copied_example, repair_memory_call
+from letta_ls.agent.call_repair import (
+    CopiedExampleError,
+    RepeatedLineError,
+    refuse_copied_example,
+    refuse_repeated_line,
+    repair_memory_call,
+)
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.base import ToolSpec
 from letta_ls.memfs.operations import EditResult, MemoryOperations, MemoryToolError
@@ -157,8 +163,14 @@ class Toolbox:
             except CopiedExampleError as exc:
                 return ToolOutcome(f"Error: {exc}; nothing was changed", is_error=True)
             snapshot = self.memory.repo.snapshot()
+            def read(path: str) -> str | None:
+                return snapshot.get(path).text if path in snapshot else None
             args, note = repair_memory_call(args, lambda path: path in snapshot, str(self.memory.repo.path.resolve()),
-                                            lambda path: snapshot.get(path).text if path in snapshot else None)
+                                            read)
+            try:
+                refuse_repeated_line(args, read)
+            except RepeatedLineError as exc:
+                return ToolOutcome(f"Error: {exc}; nothing was changed", is_error=True)
         result = self.memory.run_tool(args)
         if isinstance(result, str):
             return ToolOutcome(result)

@@ -21,6 +21,23 @@ class ChatParams:
 class ChatResult:
     conversation_id: str
     reply: str
+    # a leading slash command (/remember …) ran instead of a model turn: which, and the commits it made
+    slash_command: str | None = attrs.field(default=None, metadata=OMITTED_WHEN_NONE)
+    commits: list[str] | None = attrs.field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@attrs.define
+class SlashCommandsParams:
+    pass
+
+
+@attrs.define
+class SlashCommandRow:
+    """One of the chat's slash commands, for the editors to complete (``letta.slashCommands``)."""
+
+    name: str
+    usage: str
+    description: str
 
 
 @attrs.define

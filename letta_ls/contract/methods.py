@@ -70,10 +70,11 @@ METHODS: dict[str, Method] = _table(
     Method("letta.dreamReject", "command", review.DreamDecisionParams, review.DreamRejectResult),
     Method("letta/dreamReview", "notification", review.DreamReview),
     Method("letta/search", "request", search.SearchParams, dict[str, Any]),
+    Method("letta.slashCommands", "command", chat.SlashCommandsParams, list[chat.SlashCommandRow]),
     Method("letta.openWorkspaceFile", "command", doctor.OpenWorkspaceFileParams, doctor.OpenWorkspaceFileResult),
 )
 
 BEYOND_SPEC = frozenset({"letta/memoryRead", "letta/memoryDelete", "letta/memoryRename", "letta.applyFix",
                          "letta/dreamChanges", "letta.dreamAccept", "letta.dreamReject", "letta/dreamReview",
-                         "letta/search", "letta.openWorkspaceFile"})
+                         "letta/search", "letta.openWorkspaceFile", "letta.slashCommands"})
 """Methods the editors use that SPEC.md does not list (yet): the test against SPEC.md knows them by name."""

@@ -20,6 +20,8 @@ from letta_ls.contract.agents import ConversationRef, ConversationRow, ListConve
 from letta_ls.server.app import LettaServer
 from letta_ls.server.features import Event, Feature
 from letta_ls.server.lifecycle import workspace_folders
+from letta_ls.server.slash import parse_slash, run_slash
+from letta_ls.server.slash import register as register_slash_commands
 from letta_ls.server.typed import command, notify
 
 log = logging.getLogger("letta_ls.server")
@@ -70,12 +72,16 @@ class ChatService(Feature):
 
 def register(server: LettaServer) -> None:
     service = server.add_feature(ChatService(server))
+    register_slash_commands(server)  # letta.slashCommands: the list the chats complete from
 
     @command(server, "letta.chat")
     async def chat(ls: LettaServer, params: contract.ChatParams) -> contract.ChatResult:
         message = params.message
         if not message or not message.strip():
             fail(ErrorKind.INVALID, "letta.chat needs {\"message\": \"...\"}: what do you want to say?")
+        slash = parse_slash(message)
+        if slash is not None:  # /remember, /new, /doctor …: the same commands in every editor's chat
+            return await run_slash(ls, *slash, params.conversation_id, service.emit, service.runtime)
         runtime = await ls.run_blocking(service.runtime)
         result = await runtime.run_turn(message, conversation_id=params.conversation_id, emit=service.emit)
         ls.fire(Event.CONVERSATION_CHANGED, result.conversation_id)

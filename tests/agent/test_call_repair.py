@@ -104,3 +104,28 @@ def test_normalised_paths_never_start_with_a_slash_or_hold_empty_segments(raw: s
     path = normalise_path(raw, lambda _: False)
     assert not path.startswith("/") and "//" not in path
     assert all(part not in ("", ".") for part in path.split("/")) or path == ""
+
+
+def test_inserting_a_line_the_file_already_has_is_refused_with_the_str_replace_to_make(repo: MemoryRepo,
+                                                                                        tmp_path: Path) -> None:
+    """Asked to correct "written in Rust", the 0.5B model re-inserted that very line (issue 17's correct kind)."""
+    before = repo.head()
+    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+        "command": "insert", "file_path": "system/human.md", "insert_line": 0,
+        "insert_text": "The user likes short answers.", "reason": "correction"})
+    assert outcome.is_error and repo.head() == before
+    assert "str_replace" in outcome.text and "'The user likes short answers.'" in outcome.text
+    added = toolbox(repo, tmp_path, repair=True).run("memory", {
+        "command": "insert", "file_path": "system/human.md", "insert_line": 0,
+        "insert_text": "The user likes long answers.", "reason": "a new fact"})
+    assert not added.is_error and repo.head() != before
+
+
+def test_an_insert_into_a_file_that_does_not_exist_creates_it(repo: MemoryRepo, tmp_path: Path) -> None:
+    """The 1.5B model inserted into system/project.md before it existed, twice, and nothing was stored."""
+    outcome = toolbox(repo, tmp_path, repair=True).run("memory", {
+        "command": "insert", "file_path": "system/project.md", "insert_line": 0,
+        "insert_text": "- Always use pnpm in this repo.", "reason": "package manager"})
+    assert not outcome.is_error, outcome.text
+    assert body(repo, "system/project.md").endswith("- Always use pnpm in this repo.\n")
+    assert "did not exist" in outcome.text

@@ -6,7 +6,12 @@ import pytest
 
 from letta_ls.agent.messages import Message
 from letta_ls.agent.providers.local_grammar import answer_schema
-from letta_ls.agent.providers.local_prompt import asks_to_change_memory, tool_instructions, tools_for_small_model
+from letta_ls.agent.providers.local_prompt import (
+    asks_to_change_memory,
+    requested_commands,
+    tool_instructions,
+    tools_for_small_model,
+)
 from letta_ls.agent.tools import TOOL_SPECS
 
 
@@ -45,3 +50,35 @@ def test_one_worked_example_per_memory_command_the_small_model_may_call() -> Non
     for command in offered:
         assert text.count(f'"command": "{command}"') == 1, command
     assert '"command": "update_description"' not in text
+
+
+def test_a_request_to_remember_a_new_fact_lets_the_grammar_only_add_to_memory() -> None:
+    """Held to a call, the 0.5B model asked to remember a new fact reached for str_replace on a file without the
+    old text (issue 17: half the pnpm runs stored nothing); the command is chosen from the request's words."""
+    def commands(text: str) -> list[str]:
+        memory = tools_for_small_model(TOOL_SPECS, requested_commands([Message("user", text)]))[0]
+        return [alt["properties"]["command"]["const"] for alt in memory.strict_parameters["anyOf"]]
+
+    assert commands("remember that I always use pnpm in this repo") == ["create", "insert"]
+    assert commands("Hi! I always use pnpm here. Please remember that.") == ["create", "insert"]
+    for change in ("Actually I use pnpm, not npm. Please fix your memory.", "Remember: we moved to Python 3.13.",
+                   "Forget the notes file.", "What does git rebase do?"):
+        assert {"str_replace", "insert", "view"} <= set(commands(change)), change
+
+
+def test_after_a_view_the_next_step_must_edit_and_may_not_view_again() -> None:
+    """The 0.5B model viewed the same file until the step limit (issue 17's view-then-edit and correct kinds)."""
+    from letta_ls.agent.messages import ToolCall
+    from letta_ls.agent.providers.local_prompt import must_call
+
+    view = ToolCall("call-1", "memory", {"command": "view", "file_path": "reference/deploy.md"})
+    turn = [Message("user", "Look at reference/deploy.md in your memory and change the target to production."),
+            Message("assistant", "", tool_calls=[view]),
+            Message("tool", "reference/deploy.md\n    1\t- Deploy target: staging.", tool_call_id="call-1",
+                    name="memory")]
+    assert must_call(turn) and "view" not in requested_commands(turn)
+    assert {"str_replace", "insert"} <= requested_commands(turn)
+    failed = [*turn[:2], Message("tool", "Error: no such file", tool_call_id="call-1", name="memory")]
+    assert requested_commands(failed) is None  # after an error every command stays allowed
+    question = [Message("user", "What is in reference/deploy.md?"), *turn[1:]]
+    assert not must_call(question)  # nobody asked for a change: the model may answer

@@ -281,9 +281,10 @@ def test_the_history_is_written_for_the_chat_template() -> None:
     assert '"command": "str_replace", "file_path": "system/human.md"' in system
     assert "command (string; one of view, create, str_replace; required)" in system
     assert '{"type": "tool", "name": "<tool name>"' in system
-    first, second = wire[2]["content"].splitlines()
-    assert json.loads(first) == {"type": "message", "text": "Sure."}
-    assert json.loads(second) == {"type": "tool", "name": "memory", "arguments": call.arguments}
+    # the two forms the grammar allows: a call as its JSON object (alone), a reply in plain text
+    assert json.loads(wire[2]["content"]) == {"type": "tool", "name": "memory", "arguments": call.arguments}
+    replied, _ = to_local_messages("", [Message("user", "x"), Message("assistant", "Hello there.")], [MEMORY_TOOL])
+    assert replied[-1] == {"role": "assistant", "content": "Hello there."}
     assert wire[3]["content"] == f"[Result of the memory call]\ncontents of a\n{local_prompt.RESULT_NEXT}"
     assert wire[5]["content"] == f"[Result of the grep call]\n{INTERRUPTED_RESULT}\n{local_prompt.RESULT_NEXT}"
     failed, _ = to_local_messages("", [Message("user", "x"), Message("assistant", "", tool_calls=[call]),
@@ -367,3 +368,14 @@ def test_answers_are_read_back_and_partial_strings_decoded() -> None:
     unparsed = local._Answer([MEMORY_TOOL])
     unparsed.feed('{"type": "tool", "name": "nope", "arguments": {}}')
     assert unparsed.finish(False) == (None, ['{"type": "tool", "name": "nope", "arguments": {}}'])  # kept as text
+
+
+def test_a_plain_reply_streams_from_its_first_piece_and_a_call_is_read_back_at_the_end() -> None:
+    reader = local._Answer([MEMORY_TOOL])
+    assert reader.feed(" It") == ["It"] and reader.feed(" replays") == [" replays"]
+    assert reader.finish(False) == (None, [])
+    reader = local._Answer([MEMORY_TOOL])
+    text = json.dumps({"type": "tool", "name": "memory", "arguments": {"command": "view", "file_path": "a.md"}})
+    assert [reader.feed(text[i:i + 5]) for i in range(0, len(text), 5)] == [[]] * len(range(0, len(text), 5))
+    call, rest = reader.finish(False)
+    assert call is not None and call.arguments == {"command": "view", "file_path": "a.md"} and rest == []

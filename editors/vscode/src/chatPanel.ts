@@ -15,7 +15,6 @@ import {
   ChatResult,
   Commands,
   ConversationInfo,
-  ReportResult,
 } from './protocol';
 import { FromWebview, ToWebview, conversationLabel } from './webview/messages';
 
@@ -173,6 +172,7 @@ export class ChatPanel implements vscode.Disposable {
       conversations: conversations.map((info) => ({ id: info.conversationId, label: conversationLabel(info) })),
       current: this.conversationId,
       history: current ? { messages: current.messages, title: current.title } : null,
+      slashCommands: await this.slashCommands(),
     });
   }
 
@@ -186,8 +186,18 @@ export class ChatPanel implements vscode.Disposable {
     });
   }
 
+  /** The server's slash commands (letta.slashCommands), for the message box's Tab completion. */
+  private async slashCommands(): Promise<string[]> {
+    try {
+      const listed = await this.client.executeCommand<{ name: string }[]>(Commands.slashCommands, {});
+      return listed.map((entry) => entry.name);
+    } catch {
+      return [];
+    }
+  }
+
   private async send(text: string): Promise<void> {
-    const remember = /^\/remember\b\s*([\s\S]*)$/.exec(text);
+    // /remember and the other slash commands go to letta.chat: the server runs them and shows where it stored
     if (text === '/new') {
       await this.startNew();
       return;
@@ -204,19 +214,10 @@ export class ChatPanel implements vscode.Disposable {
     this.errorThisRequest = false;
     const conversationId = this.conversationId;
     try {
-      if (remember) {
-        const argument = { text: remember[1].trim() || undefined, conversationId };
-        const result = await this.client.executeCommand<ReportResult & { reply: string }>(
-          Commands.remember, argument, tokenSource.token);
-        if (this.eventsThisRequest === 0) {
-          this.post({ type: 'notice', text: result.reply });
-        }
-      } else {
-        const result = await this.client.executeCommand<ChatResult>(Commands.chat, { message: text, conversationId },
-          tokenSource.token);
-        if (result.conversationId !== this.conversationId && this.conversationId === conversationId) {
-          this.conversationId = result.conversationId;
-        }
+      const result = await this.client.executeCommand<ChatResult>(Commands.chat, { message: text, conversationId },
+        tokenSource.token);
+      if (result.conversationId !== this.conversationId && this.conversationId === conversationId) {
+        this.conversationId = result.conversationId;
       }
     } catch (error) {
       if (tokenSource.token.isCancellationRequested) {
@@ -258,7 +259,7 @@ export class ChatPanel implements vscode.Disposable {
 </header>
 <main id="log" role="log" aria-live="polite"></main>
 <footer>
-  <textarea id="input" rows="3" placeholder="Message your agent (Enter to send, Shift+Enter for a new line; /remember, /new, /doctor)"></textarea>
+  <textarea id="input" rows="3" placeholder="Message your agent (Enter to send, Shift+Enter for a new line; / and Tab for commands: /remember, /new, /doctor …)"></textarea>
   <div class="buttons">
     <button id="send">Send</button>
     <button id="stop" class="secondary" hidden>Stop</button>

@@ -217,6 +217,7 @@ export interface ReportResult {
 export const Commands = {
   chat: 'letta.chat',
   remember: 'letta.remember',
+  slashCommands: 'letta.slashCommands',
   doctor: 'letta.doctor',
   init: 'letta.init',
   dream: 'letta.dream',

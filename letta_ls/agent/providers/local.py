@@ -65,8 +65,9 @@ from letta_ls.agent.providers.local_prompt import (
     MESSAGE_OVERHEAD,
     PROMPT_MARGIN,
     TOOL_DESCRIPTION_CHARS,
-    asks_to_change_memory,
     fit_messages,
+    must_call,
+    requested_commands,
     to_local_messages,
     tool_instructions,
     tools_for_small_model,
@@ -75,8 +76,9 @@ from letta_ls.agent.providers.local_prompt import (
 # what other modules and the tests import from here, kept working after the split
 __all__ = ["CUT_MARK", "CUT_OFF_CALL", "EMBEDDED_ALIASES", "EMBEDDED_FILE", "EMBEDDED_MODEL", "EMBEDDED_PACKAGE",
            "INSTALL_HINT", "LOCAL_CONTEXT_LIMIT", "MAX_OUTPUT_TOKENS", "MESSAGE_OVERHEAD", "PROMPT_MARGIN",
-           "STOP_WAIT", "TOOL_DESCRIPTION_CHARS", "LocalProvider", "answer_schema", "decode_partial_string",
-           "embedded_model_path", "fit_messages", "grammar_schema", "local_model_available", "parse_answer",
+           "STOP_WAIT", "TOOL_DESCRIPTION_CHARS", "LocalProvider", "StreamTiming", "answer_schema",
+           "decode_partial_string", "embedded_model_path", "fit_messages", "grammar_schema", "local_model_available",
+           "parse_answer",
            "to_local_messages", "tokens_per_second", "tool_instructions"]
 _ENGINES, _load, _Answer, _ANY_VALUE = ENGINES, load_engine, AnswerReader, ANY_VALUE  # private names tests use
 
@@ -98,7 +100,39 @@ class _Piece:
     finish: str | None
 
 
+@dataclass(frozen=True)
+class _PromptRead:
+    """Sent by the worker with the first generated piece: llama.cpp's own prompt-reading time for this request and
+    when the request started (``time.perf_counter``), so the consumer can tell how long after the prompt was
+    read its first delta arrived."""
+
+    prompt_seconds: float
+    prompt_tokens: int
+    started: float
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """The last stream's timing, from the engine's own counters: how long reading the prompt took, and how long
+    after that the first streamed delta (text, or the tool call when there is no text) reached the consumer."""
+
+    prompt_seconds: float
+    prompt_tokens: int
+    first_delta_after_prompt: float
+
+
 _FINISHED = object()
+
+
+def _prompt_counters(llama: Any) -> tuple[float, int]:
+    """llama.cpp's cumulative prompt-reading counters (milliseconds, tokens); zeros when they cannot be read."""
+    try:
+        import llama_cpp
+
+        perf = llama_cpp.llama_perf_context(llama._ctx.ctx)
+        return float(perf.t_p_eval_ms), int(perf.n_p_eval)
+    except Exception:
+        return 0.0, 0
 
 
 def _acquire(lock: threading.Lock, cancelled: threading.Event) -> bool:
@@ -130,25 +164,31 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
                 emit: Callable[[object], None]) -> None:
     llama = engine.llama
     max_tokens = max(1, min(request.max_output_tokens, MAX_OUTPUT_TOKENS, engine.window // 4))
-    tools = tools_for_small_model(request.tools)
-    wire, anchor = to_local_messages(request.system, request.messages, tools)
+    # the prompt describes every memory command (its prefix stays the same from turn to turn); the grammar may
+    # allow fewer, chosen from the request's words
+    wire, anchor = to_local_messages(request.system, request.messages, tools_for_small_model(request.tools))
+    tools = tools_for_small_model(request.tools, requested_commands(request.messages))
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if tools:
         # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
         # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
         # to change memory, it must call a tool.
-        grammar = tool_grammar(engine, tools, call_required=asks_to_change_memory(request.messages))
+        grammar = tool_grammar(engine, tools, call_required=must_call(request.messages))
         options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
     emit(_Started(input_tokens))
+    started, (read_ms, read_tokens) = time.perf_counter(), _prompt_counters(llama)
     try:
         chunks: Iterator[dict[str, Any]] = llama.create_chat_completion(messages=messages, **options)
         try:
-            for chunk in chunks:
+            for number, chunk in enumerate(chunks):
                 if cancelled.is_set():
                     break
+                if number == 0:  # the prompt has been read: llama.cpp's counters say how long that took
+                    now_ms, now_tokens = _prompt_counters(llama)
+                    emit(_PromptRead((now_ms - read_ms) / 1000, now_tokens - read_tokens, started))
                 choice = chunk["choices"][0]
                 text = choice.get("delta", {}).get("content") or ""
                 if text or choice.get("finish_reason"):
@@ -180,6 +220,12 @@ class LocalProvider:
     name = "local"
     # a small model: its memory calls are repaired, and storing a worked example word for word is refused
     repair_examples = EXAMPLE_TEXTS
+    # a call that fails validation goes back once with the error as its result; a second failure ends the turn
+    # (a small model that failed twice tends to loop, and each step is seconds on two cores)
+    failed_call_retries = 1
+    # after a memory edit that succeeded, the program says where it was saved instead of a second model step: a
+    # 0.5B model's follow-up tends to repeat the tool result, and re-reading the changed memory costs seconds
+    ends_turn_after_memory_edit = True
 
     def __init__(self, *, model: str | None = None, context_window: int = LOCAL_CONTEXT_LIMIT,
                  n_threads: int | None = None, seed: int = 0) -> None:
@@ -190,6 +236,7 @@ class LocalProvider:
         self.context_window = max(512, min(int(context_window), LOCAL_CONTEXT_LIMIT))
         self.n_threads = n_threads or default_threads()
         self.seed = seed
+        self.timing: StreamTiming | None = None  # the last stream's (tests and the eval read it)
 
     def __repr__(self) -> str:
         return f"LocalProvider(model={self.model!r}, context_window={self.context_window})"
@@ -223,6 +270,13 @@ class LocalProvider:
         input_tokens: int | None = None
         output_tokens = 0
         finish: str | None = None
+        read: _PromptRead | None = None
+        self.timing = None
+
+        def first_delta() -> None:
+            if read is not None and self.timing is None:
+                after = time.perf_counter() - read.started - read.prompt_seconds
+                self.timing = StreamTiming(read.prompt_seconds, read.prompt_tokens, max(after, 0.0))
         try:
             while True:
                 item = await queue.get()
@@ -233,17 +287,23 @@ class LocalProvider:
                 if isinstance(item, _Started):
                     input_tokens = item.input_tokens
                     continue
+                if isinstance(item, _PromptRead):
+                    read = item
+                    continue
                 assert isinstance(item, _Piece)
                 finish = item.finish or finish
                 if item.text:
                     output_tokens += 1
                     for text in answer.feed(item.text):
+                        first_delta()
                         yield TextDelta(text)
             truncated = finish == "length"
             call, texts = answer.finish(truncated)
             for text in texts:
+                first_delta()
                 yield TextDelta(text)
             if call is not None:
+                first_delta()
                 yield ToolCallEvent(call)
                 yield Done("tool_calls", input_tokens, output_tokens)
             else:

@@ -123,20 +123,35 @@ def _grammar_compiles(llama_cpp: Any, llama: Any, text: str) -> bool:
     return True
 
 
+def _with_plain_reply(calls: str, call_required: bool) -> str:
+    """The grammar of an answer: one of the ``calls`` (a JSON object) or, unless a call is required, a reply in
+    plain text, which is anything that does not start with ``{``.
+
+    Why plain text and not a JSON message: the first token of a reply is then text the user sees (streaming
+    starts one token after the prompt is read, not after ``{"type": "message", "text": "``), and a chat model
+    writes plain replies as it was trained to; the choice between replying and calling is its first token.
+    """
+    if call_required:
+        return calls
+    renamed = re.sub(r"(?m)^root ::=", "call ::=", calls, count=1)
+    return renamed + '\nroot ::= call | plain\nplain ::= [^{ \\t\\n] [^\\x00]*\n'
+
+
 def tool_grammar(engine: Engine, tools: Sequence[ToolSpec], call_required: bool = False) -> Any:
     """The grammar for a reply with these tools, checked by llama.cpp itself (call with the engine lock held)."""
-    key = json.dumps([call_required, [[tool.name, tool.parameters] for tool in tools]], sort_keys=True, default=str)
+    key = json.dumps([call_required, [[tool.name, tool.parameters, tool.strict_parameters] for tool in tools]],
+                     sort_keys=True, default=str)
     grammar = engine.grammars.get(key)
     if grammar is not None:
         return grammar
     import llama_cpp
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    text = json_schema_to_gbnf(json.dumps(answer_schema(tools, call_required)))
+    text = _with_plain_reply(json_schema_to_gbnf(json.dumps(answer_schema(tools, True))), call_required)
     if not _grammar_compiles(llama_cpp, engine.llama, text):
         log.warning("llama.cpp refused the tool grammar; falling back to free-form arguments")
-        text = json_schema_to_gbnf(json.dumps(_answer_schema(tools, [{"type": "object"}] * len(tools),
-                                                             call_required)))
+        text = _with_plain_reply(json_schema_to_gbnf(json.dumps(_answer_schema(tools, [{"type": "object"}] * len(tools),
+                                                                               True))), call_required)
         if not _grammar_compiles(llama_cpp, engine.llama, text):
             raise ProviderError("The local model could not build a grammar for the tools' schemas.")
     grammar = LlamaGrammar.from_string(text, verbose=False)
@@ -210,6 +225,12 @@ def parse_answer(raw: str, tools: Sequence[ToolSpec]) -> ToolCall | str | None:
     return None
 
 
+def _plain(raw: str) -> str | None:
+    """A reply in plain text (what does not start with ``{``), without its leading blanks; None for JSON."""
+    stripped = raw.lstrip()
+    return stripped if stripped and not stripped.startswith("{") else None
+
+
 class AnswerReader:
     """Turns the generated pieces into text deltas and, with tools, a tool call."""
 
@@ -222,7 +243,11 @@ class AnswerReader:
         self.raw.append(piece)
         if not self.tools:
             return [piece]
-        match = _MESSAGE_PREFIX.match(raw := "".join(self.raw))
+        plain = _plain(raw := "".join(self.raw))
+        if plain is not None:  # a plain reply streams as it is decoded
+            new, self.streamed = plain[len(self.streamed):], plain
+            return [new] if new else []
+        match = _MESSAGE_PREFIX.match(raw)
         if match is None:
             return []
         text = decode_partial_string(raw[match.end():])
@@ -234,7 +259,8 @@ class AnswerReader:
         if not self.tools:
             return None, []
         raw = "".join(self.raw)
-        parsed = parse_answer(raw, self.tools)
+        plain = _plain(raw)
+        parsed = plain.rstrip() if plain is not None else parse_answer(raw, self.tools)
         if isinstance(parsed, ToolCall):
             return parsed, []
         if isinstance(parsed, str):

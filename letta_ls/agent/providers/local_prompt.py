@@ -2,8 +2,9 @@
 
 It exists apart from the provider because building the prompt is pure text work (no llama.cpp beyond its
 tokenizer) that reads and tests on its own. With tools, the system prompt gains a section describing
-each tool and the JSON answer format the grammar enforces (``local_grammar.py``), and earlier assistant
-turns are written in that format, so the model sees its own format in the history. ``fit_messages``
+each tool and the answer format the grammar enforces (``local_grammar.py``: a call as a JSON object, a
+reply in plain text), and earlier assistant turns are written in that format, so the model sees its own
+format in the history. ``fit_messages``
 then cuts the result to the window: the user's last message and what follows it are always kept, the
 system prompt and long messages are cut in the middle (head and tail stay), and older messages are
 kept newest first while they fit.
@@ -77,7 +78,7 @@ def memory_examples() -> str:
         call = {"type": "tool", "name": "memory", "arguments": arguments}
         lines.append(f"User: {request}\nYou: {json.dumps(call, ensure_ascii=False)}")
     question, reply = NO_CALL_EXAMPLE
-    lines.append(f"User: {question}\nYou: {json.dumps({'type': 'message', 'text': reply})}")
+    lines.append(f"User: {question}\nYou: {reply}")
     return "\n".join(lines)
 
 
@@ -89,9 +90,9 @@ def tool_instructions(tools: Sequence[ToolSpec]) -> str:
         if len(description) > TOOL_DESCRIPTION_CHARS:
             description = description[:TOOL_DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " ..."
         lines.append(f"- {tool.name}: {description} Arguments: {_summarise_parameters(tool.parameters)}.")
-    lines += ["", "Answer with exactly one JSON object. To call a tool: "
-              '{"type": "tool", "name": "<tool name>", "arguments": {...}}. To reply to the user: '
-              '{"type": "message", "text": "<your reply>"}.']
+    lines += ["", "To call a tool, answer with only this JSON object: "
+              '{"type": "tool", "name": "<tool name>", "arguments": {...}}. Otherwise reply to the user in plain '
+              "text."]
     if any(tool.name == "memory" for tool in tools):
         lines += ["", memory_examples()]
     return "\n".join(lines)
@@ -123,10 +124,56 @@ def asks_to_change_memory(messages: Sequence[Message]) -> bool:
     return last is not None and last.role == "user" and bool(MEMORY_REQUEST.search(last.content or ""))
 
 
+# Words that make a request to remember more than adding a fact: something stored is wrong, changed or to go.
+CHANGE_WORDS = re.compile(r"\b(actually|not|n't|instead|wrong|fix|correct(ion)?|update[ds]?|chang(e|ed|es)|moved?|"
+                          r"switched|now|no longer|anymore|forget|delete|remove|rename|replace|edit)\b", re.IGNORECASE)
+ADD_COMMANDS = frozenset({"insert", "create"})
+
+
+def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
+    """The memory commands the grammar allows for this request: only adding (``insert``, ``create``) when the user
+    asks to remember something and says nothing of it changing; None (every command) otherwise.
+
+    Why: held to a call, a 0.5B model asked to remember a new fact often reaches for ``str_replace`` on a
+    file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
+    the request's words first, then letting the model write the arguments, is what it does reliably.
+    """
+    if viewed_in_last_step(messages):
+        return EDIT_COMMANDS
+    if not asks_to_change_memory(messages):
+        return None
+    text = messages[-1].content or ""
+    return None if CHANGE_WORDS.search(text) else ADD_COMMANDS
+
+
+EDIT_COMMANDS = frozenset({"create", "str_replace", "insert", "delete", "rename"})
+
+
+def viewed_in_last_step(messages: Sequence[Message]) -> bool:
+    """Whether the model's last step viewed a memory file that it was then shown: the 0.5B model otherwise
+    views the same file again until the turn's step limit, and the edit it was asked for never comes."""
+    last = messages[-1] if messages else None
+    if last is None or last.role != "tool" or last.name != "memory" or (last.content or "").startswith("Error:"):
+        return False
+    step = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    return step is not None and any(call.name == "memory" and call.arguments.get("command") == "view"
+                                    for call in step.tool_calls)
+
+
+def must_call(messages: Sequence[Message]) -> bool:
+    """A call is required: the user asked in so many words to change memory, now or before the view just made."""
+    if asks_to_change_memory(messages):
+        return True
+    if not viewed_in_last_step(messages):
+        return False
+    request = next((m for m in reversed(messages) if m.role == "user"), None)
+    return request is not None and bool(MEMORY_REQUEST.search(request.content or ""))
+
+
 SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
 
 
-def _small_model_memory(tool: ToolSpec) -> ToolSpec:
+def _small_model_memory(tool: ToolSpec, commands: frozenset[str] | None = None) -> ToolSpec:
     """The memory tool as the small model may call it: its grammar without ``update_description`` (which it
     picks whenever a request says "update") and with ``file_text`` required by ``create`` (it otherwise
     creates an empty file and believes the fact stored)."""
@@ -136,7 +183,7 @@ def _small_model_memory(tool: ToolSpec) -> ToolSpec:
     kept = []
     for alternative in union:
         command = alternative.get("properties", {}).get("command", {}).get("const")
-        if command in SMALL_MODEL_LEFT_OUT:
+        if command in SMALL_MODEL_LEFT_OUT or (commands is not None and command not in commands):
             continue
         if command == "create":
             alternative = {**alternative, "required": [*alternative["required"], "file_text"]}
@@ -144,10 +191,11 @@ def _small_model_memory(tool: ToolSpec) -> ToolSpec:
     return dataclasses.replace(tool, strict_parameters={"anyOf": kept})
 
 
-def tools_for_small_model(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+def tools_for_small_model(tools: Sequence[ToolSpec], commands: frozenset[str] | None = None) -> list[ToolSpec]:
     """Only the memory tool when the agent offers it: seven tools in the prompt and the grammar lead a 0.5B
-    model to search when asked to remember (issue 17); reading the workspace is left to larger models."""
-    memory = [_small_model_memory(tool) for tool in tools if tool.name == "memory"]
+    model to search when asked to remember (issue 17); reading the workspace is left to larger models.
+    ``commands`` narrows the memory commands the grammar allows (``requested_commands``)."""
+    memory = [_small_model_memory(tool, commands) for tool in tools if tool.name == "memory"]
     return memory or list(tools)
 
 
@@ -161,8 +209,8 @@ def to_local_messages(system: str, messages: Sequence[Message],
     the index of the last message the user wrote (``None`` without one), which fitting always keeps.
 
     With tools, the tool section joins the system prompt and earlier assistant turns are written in the
-    JSON answer format the grammar enforces, so the model sees its own format in the history; tool
-    results become user text naming the tool.
+    answer format the grammar enforces (a call as JSON, a reply as plain text), so the model sees its own
+    format in the history; tool results become user text naming the tool.
     """
     # the tool section comes first: it never changes, so llama.cpp reuses its evaluation from turn to turn
     # (memory, which changes on each edit, follows; the per-step metadata is near the end)
@@ -177,9 +225,8 @@ def to_local_messages(system: str, messages: Sequence[Message],
             wire.append({"role": "user", "content": message.content})
         elif message.role == "assistant":
             parts: list[str] = []
-            if tools:
-                if message.content:
-                    parts.append(json.dumps({"type": "message", "text": message.content}, ensure_ascii=False))
+            if tools:  # a reply in plain text, a call as its JSON object: the two forms the grammar allows
+                parts = [message.content] if message.content and not message.tool_calls else []
                 parts += [_call_json(call) for call in message.tool_calls]
             else:
                 parts = [message.content] if message.content else []

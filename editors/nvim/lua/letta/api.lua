@@ -178,6 +178,13 @@ M.dream = command('letta.dream')
 M.dream_accept = command('letta.dreamAccept')
 --- letta.dreamReject `{runId, paths?}` → `{runId, rejected}`: they stay on the dream's ref, off main.
 M.dream_reject = command('letta.dreamReject')
+--- letta.slashCommands `{}` → `[{name, usage, description}]`: the chat's slash commands, for completion.
+---@param timeout_ms integer?
+---@return letta.Error? err, table[]? commands
+function M.slash_commands_sync(timeout_ms)
+  return lsp().request_sync('workspace/executeCommand',
+    { command = 'letta.slashCommands', arguments = { vim.empty_dict() } }, timeout_ms)
+end
 --- letta.openWorkspaceFile `{uri}` → `{shown}`: a memory-stale quick fix shows the file a note is about.
 M.open_workspace_file = command('letta.openWorkspaceFile')
 --- letta.defrag `{}` → `{report, backup, commits}`.

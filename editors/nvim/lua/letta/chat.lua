@@ -241,6 +241,45 @@ local function open_uri_on_line()
   end
 end
 
+local slash_commands -- the server's list (letta.slashCommands), asked once
+
+--- The chat's slash commands as the server lists them: { name, usage, description } each.
+---@return table[]
+function M.slash_commands()
+  if not slash_commands then
+    local err, result = require('letta.api').slash_commands_sync()
+    if err or type(result) ~= 'table' then
+      return {}
+    end
+    slash_commands = result
+  end
+  return slash_commands
+end
+
+--- completefunc and omnifunc of the chat buffer: after the prompt, `/re` completes to `/remember`.
+---@param findstart integer
+---@param base string
+function M.complete(findstart, base)
+  local line = vim.api.nvim_get_current_line()
+  local offset = vim.startswith(line, M.PROMPT) and #M.PROMPT or 0
+  if findstart == 1 then
+    local col = vim.api.nvim_win_get_cursor(0)[2]
+    local typed = line:sub(offset + 1, col)
+    if typed:match('^/%a*$') then
+      return offset
+    end
+    return -3 -- not a slash command: leave completion mode quietly
+  end
+  local items = {}
+  for _, command in ipairs(M.slash_commands()) do
+    local word = '/' .. command.name
+    if vim.startswith(word, base) then
+      items[#items + 1] = { word = word, abbr = command.usage, menu = command.description, info = command.description }
+    end
+  end
+  return items
+end
+
 --- Show the chat buffer (create it on first use); returns its buffer number.
 ---@param opts { split: string?, current_window: boolean? }?
 ---@return integer
@@ -262,6 +301,8 @@ function M.open(opts)
       end
     end)
     vim.fn.prompt_setinterrupt(buf, M.cancel)
+    vim.bo[buf].completefunc = "v:lua.require'letta.chat'.complete"
+    vim.bo[buf].omnifunc = "v:lua.require'letta.chat'.complete"
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.list_extend(header(), { '', '' }))
     vim.keymap.set('n', '<CR>', open_uri_on_line, { buffer = buf, desc = 'letta: open the memory file on this line' })
     vim.keymap.set('n', '<C-c>', M.cancel, { buffer = buf, desc = 'letta: stop the reply' })

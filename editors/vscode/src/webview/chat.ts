@@ -1,7 +1,8 @@
 /**
  * The chat panel's page: a conversation picker, the streamed transcript, and the message box.
  * It only draws and forwards: every request to the server goes through the extension (panel.ts).
- * Enter sends, Shift+Enter adds a line; /remember, /new and /doctor work as in Letta Code.
+ * Enter sends, Shift+Enter adds a line; slash commands (/remember, /new, /doctor …) run in the server, which lists
+ * them for Tab completion.
  */
 
 import { Entry, Transcript } from './transcript';
@@ -125,7 +126,31 @@ function submit(): void {
   vscode.postMessage({ type: 'send', text });
 }
 
+let slashCommands: string[] = [];
+
+/** Tab after `/re` completes the server's slash command (letta.slashCommands); Tab again tries the next one. */
+function completeSlashCommand(): boolean {
+  const typed = /^\/[a-z]*$/.exec(input.value);
+  if (!typed) {
+    return false;
+  }
+  const matches = slashCommands.map((name) => `/${name}`).filter((word) => word.startsWith(input.value));
+  const all = slashCommands.map((name) => `/${name}`);
+  const next = matches.length > 1 || all.includes(input.value)
+    ? all[(all.indexOf(input.value) + 1) % all.length]
+    : matches[0];
+  if (!next) {
+    return false;
+  }
+  input.value = next;
+  return true;
+}
+
 input.addEventListener('keydown', (event) => {
+  if (event.key === 'Tab' && !event.shiftKey && completeSlashCommand()) {
+    event.preventDefault();
+    return;
+  }
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     submit();
@@ -153,6 +178,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'session': {
       agent.textContent = message.model ? `${message.agentName} · ${message.model}` : message.agentName;
       fillPicker(message.conversations, message.current);
+      slashCommands = message.slashCommands ?? slashCommands;
       transcript.clear();
       if (message.history && message.history.messages > 0) {
         transcript.addNotice(`${message.history.title ?? 'This conversation'} has ${message.history.messages} earlier ` +

@@ -10,7 +10,7 @@ export interface ConversationOption {
 /** Extension → webview. */
 export type ToWebview =
   | { type: 'session'; agentName: string; model: string | null; conversations: ConversationOption[]; current: string;
-      history: { messages: number; title: string | null } | null }
+      history: { messages: number; title: string | null } | null; slashCommands?: string[] }
   | { type: 'conversations'; conversations: ConversationOption[]; current: string }
   | { type: 'user'; text: string }
   | { type: 'event'; event: ChatEvent }
