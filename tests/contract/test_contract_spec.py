@@ -67,7 +67,7 @@ def quoted_uses(folder: Path, suffix: str, name: str) -> int:
     for path in folder.rglob(f"*{suffix}"):
         text = path.read_text(encoding="utf-8")
         for match in re.finditer(rf"""(['"]){re.escape(name)}\1""", text):
-            if not text[max(0, match.start() - 8):match.start()].endswith("require("):
+            if not text[max(0, match.start() - 8):match.start()].endswith(("require(", "require")):  # f'x' too
                 count += 1
     return count
 
