@@ -89,6 +89,15 @@ SETTINGS_FIX = "fix or remove it (letta-ls then uses the default settings)"
 AGENT_FIX = "fix it by hand, or move the agent's folder away to forget this agent"
 
 
+def _agent_folder(name: str) -> property:
+    """A read-only attribute: the folder ``name`` inside the agent's folder."""
+
+    def folder(agent: Agent) -> Path:
+        return agent.dir / name
+
+    return property(folder)
+
+
 @dataclass
 class Agent:
     id: str
@@ -101,21 +110,10 @@ class Agent:
     updated: str = ""
     last_used: str | None = None
 
-    @property
-    def memory_dir(self) -> Path:
-        return self.dir / "memory"
-
-    @property
-    def worktrees_dir(self) -> Path:
-        return self.dir / "memory-worktrees"
-
-    @property
-    def conversations_dir(self) -> Path:
-        return self.dir / "conversations"
-
-    @property
-    def backups_dir(self) -> Path:
-        return self.dir / "backups"
+    memory_dir = _agent_folder("memory")
+    worktrees_dir = _agent_folder("memory-worktrees")
+    conversations_dir = _agent_folder("conversations")
+    backups_dir = _agent_folder("backups")
 
     @property
     def author(self) -> Author:

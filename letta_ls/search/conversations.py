@@ -25,7 +25,7 @@ from letta_ls.agent.conversation_index import ID_PATTERN
 from letta_ls.agent.conversation_search import searchable_text
 from letta_ls.agent.messages import Message
 from letta_ls.search.index import SearchIndex, write_transaction
-from letta_ls.search.query import parse_query, window_start
+from letta_ls.search.query import parse_query, ranked_rows
 
 logger = logging.getLogger("letta_ls.search")
 
@@ -201,20 +201,14 @@ def _search(db: sqlite3.Connection, directory: Path, text: str, limit: int,
     if query is None or limit <= 0:
         return []
     sql_from = "message_fts JOIN message_rows r ON r.id = message_fts.rowid"
-    for fts in dict.fromkeys([query.all_words, query.any_word]):
-        where, params = _where(fts, filters)
-        start = window_start(db, "message_fts", sql_from if filters != MessageFilter() else "message_fts", where,
-                             params)
-        if start is not None:
-            where, params = f"{where} AND message_fts.rowid >= ?", [*params, start]
-        rows = db.execute(
-            "SELECT r.conversation_id, r.message_id, r.role, r.created, "
-            f"snippet(message_fts, 0, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(message_fts) AS score "
-            f"FROM {sql_from} WHERE {where} ORDER BY score, r.created DESC LIMIT ?", [*params, limit]).fetchall()
-        if rows:
-            return [MessageHit(cid, mid, role, created, " ".join(snippet.split()), -score, rank)
-                    for rank, (cid, mid, role, created, snippet, score) in enumerate(rows, 1)]
-    return []
+    rows = ranked_rows(
+        db, query, "message_fts", sql_from,
+        "r.conversation_id, r.message_id, r.role, r.created, "
+        f"snippet(message_fts, 0, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(message_fts) AS score",
+        "score, r.created DESC", limit, lambda fts: _where(fts, filters),
+        window_from=sql_from if filters != MessageFilter() else "message_fts")
+    return [MessageHit(cid, mid, role, created, " ".join(snippet.split()), -score, rank)
+            for rank, (cid, mid, role, created, snippet, score) in enumerate(rows, 1)]
 
 
 def search_conversations(index: SearchIndex, directory: Path | str, query: str, *, limit: int = 20,

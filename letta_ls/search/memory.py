@@ -20,7 +20,7 @@ from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.repo_errors import MemoryRepoError
 from letta_ls.memfs.snapshot import DOCUMENTS, decode_text
 from letta_ls.search.index import SearchIndex, write_transaction
-from letta_ls.search.query import matching_line, parse_query, window_start
+from letta_ls.search.query import matching_line, parse_query, ranked_rows
 
 SNIPPET_TOKENS = 24
 ELLIPSIS = "…"
@@ -125,24 +125,17 @@ def _search(db: sqlite3.Connection, repo: MemoryRepo, text: str, limit: int) -> 
         return []
     weights = ", ".join(str(w) for w in WEIGHTS)
     sql_from = "memory_fts JOIN memory_rows r ON r.id = memory_fts.rowid"
-    for fts in dict.fromkeys([query.all_words, query.any_word]):
-        where, params = "memory_fts MATCH ?", [fts]
-        # rows are in order of last change, so a query that matches most files ranks the latest changed
-        start = window_start(db, "memory_fts", "memory_fts", where, params, RANK_WINDOW_FILES)
-        if start is not None:
-            where, params = f"{where} AND memory_fts.rowid >= ?", [*params, start]
-        rows = db.execute(
-            "SELECT r.path, r.description, r.text, r.body, "
-            f"snippet(memory_fts, -1, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(memory_fts, {weights}) AS score "
-            f"FROM {sql_from} WHERE {where} ORDER BY score, r.path LIMIT ?", [*params, limit]).fetchall()
-        if rows:
-            hits = []
-            for rank, (path, description, full, body, snippet, score) in enumerate(rows, 1):
-                line, line_text = _best_line(full, body, query.words)
-                hits.append(MemoryHit(path, line, line_text.strip(), description, " ".join(snippet.split()),
-                                      -score, rank))
-            return hits
-    return []
+    # rows are in order of last change, so a query that matches most files ranks the latest changed
+    rows = ranked_rows(
+        db, query, "memory_fts", sql_from,
+        "r.path, r.description, r.text, r.body, "
+        f"snippet(memory_fts, -1, '', '', '{ELLIPSIS}', {SNIPPET_TOKENS}), bm25(memory_fts, {weights}) AS score",
+        "score, r.path", limit, lambda fts: ("memory_fts MATCH ?", [fts]), window=RANK_WINDOW_FILES)
+    hits = []
+    for rank, (path, description, full, body, snippet, score) in enumerate(rows, 1):
+        line, line_text = _best_line(full, body, query.words)
+        hits.append(MemoryHit(path, line, line_text.strip(), description, " ".join(snippet.split()), -score, rank))
+    return hits
 
 
 def _best_line(text: str, body: str, words: tuple[str, ...]) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,25 @@ def window_start(db: sqlite3.Connection, table: str, sql_from: str, where: str, 
     found = db.execute(f"SELECT {table}.rowid FROM {sql_from} WHERE {where} ORDER BY {table}.rowid DESC "
                        "LIMIT 1 OFFSET ?", [*params, RANK_WINDOW if window is None else window]).fetchone()
     return None if found is None else found[0] + 1
+
+
+def ranked_rows(db: sqlite3.Connection, query: FtsQuery, table: str, sql_from: str, select: str, order: str,
+                limit: int, where_for: Callable[[str], tuple[str, list[Any]]], *, window_from: str | None = None,
+                window: int | None = None) -> list[Any]:
+    """``SELECT select FROM sql_from`` for the rows matching all of ``query``'s words or, when none does, any
+    of them, best first by ``order``, ranked within ``window_start``'s window. ``where_for``: the WHERE
+    clause and its parameters for an FTS5 query string; ``window_from``: the FROM clause the window is
+    counted in (default ``table``)."""
+    for fts in dict.fromkeys([query.all_words, query.any_word]):
+        where, params = where_for(fts)
+        start = window_start(db, table, window_from or table, where, params, window)
+        if start is not None:
+            where, params = f"{where} AND {table}.rowid >= ?", [*params, start]
+        rows = db.execute(f"SELECT {select} FROM {sql_from} WHERE {where} ORDER BY {order} LIMIT ?",
+                          [*params, limit]).fetchall()
+        if rows:
+            return rows
+    return []
 
 
 @dataclass(frozen=True)

@@ -89,26 +89,31 @@ def _path_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, cla
     return _finding(file, claim, f"{shown} does not exist in the workspace ({ws.root.name}).")
 
 
+# For each claim kind checked against a list the workspace declares: the Workspace attribute holding that
+# list, the message when the named entry is missing from it, and the files that declare it.
+_LISTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "make": ("make_targets", "`make {value}`: the workspace's Makefile has no target `{value}` (targets: {names}).",
+             ("GNUmakefile", "makefile", "Makefile")),
+    "script": ("scripts", "`{tool} run {value}`: package.json has no script `{value}` (scripts: {names}).",
+               ("package.json",)),
+    "just": ("just_recipes", "`just {value}`: the justfile has no recipe `{value}` (recipes: {names}).",
+             ("justfile", "Justfile", ".justfile")),
+    "task": ("tasks", "`task {value}`: the Taskfile has no task `{value}` (tasks: {names}).",
+             ("Taskfile.yml", "Taskfile.yaml", "taskfile.yml")),
+}
+
+
 def _claim_finding(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile, claim: Claim) -> Finding | None:
     kind = claim.kind
     if kind in ("path", "pytest", "go"):
         return _path_finding(snapshot, ws, file, claim)
-    if kind == "make" and ws.make_targets is not None and claim.value not in ws.make_targets:
-        return _finding(file, claim, f"`make {claim.value}`: the workspace's Makefile has no target "
-                                     f"`{claim.value}` (targets: {_listing(ws.make_targets)}).",
-                        about=_first(ws, ("GNUmakefile", "makefile", "Makefile")))
-    if kind == "script" and ws.scripts is not None and claim.value not in ws.scripts:
-        return _finding(file, claim, f"`{claim.tool} run {claim.value}`: package.json has no script "
-                                     f"`{claim.value}` (scripts: {_listing(ws.scripts)}).",
-                        about=_first(ws, ("package.json",)))
-    if kind == "just" and ws.just_recipes is not None and claim.value not in ws.just_recipes:
-        return _finding(file, claim, f"`just {claim.value}`: the justfile has no recipe `{claim.value}` "
-                                     f"(recipes: {_listing(ws.just_recipes)}).",
-                        about=_first(ws, ("justfile", "Justfile", ".justfile")))
-    if kind == "task" and ws.tasks is not None and claim.value not in ws.tasks:
-        return _finding(file, claim, f"`task {claim.value}`: the Taskfile has no task `{claim.value}` "
-                                     f"(tasks: {_listing(ws.tasks)}).",
-                        about=_first(ws, ("Taskfile.yml", "Taskfile.yaml", "taskfile.yml")))
+    listed = _LISTED.get(kind)
+    if listed is not None:
+        attr, message, files = listed
+        names = getattr(ws, attr)
+        if names is not None and claim.value not in names:
+            return _finding(file, claim, message.format(value=claim.value, tool=claim.tool, names=_listing(names)),
+                            about=_first(ws, files))
     if kind == "cargo" and ws.cargo_packages and claim.value not in ws.cargo_packages:
         return _finding(file, claim, f"`cargo -p {claim.value}`: no crate of that name in the workspace "
                                      f"(crates: {_listing(ws.cargo_packages)}).")

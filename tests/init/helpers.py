@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.init.history import encode_project_dir
+from letta_ls.memfs.snapshot import MemorySnapshot
 from tests.fakes import Reply, ScriptedCall
 from tests.fakes.script import RecordedRequest
 
@@ -22,6 +24,16 @@ MALFORMED_SESSION = "0b9f3c1d-2e4a-4b6c-8d0e-1f2a3b4c5d6e"  # binary junk with a
 WORKER_SYSTEM = "You are a history analyst"
 INIT_SYSTEM = "the user just ran /init"
 RESOLVE_SYSTEM = "You merge two versions"
+
+
+def assert_links_resolve(snapshot: MemorySnapshot) -> int:
+    """Every link in every note of ``snapshot`` resolves; returns how many links there were."""
+    count = 0
+    for file in snapshot:
+        for link in links_in(file):
+            assert resolve_link(snapshot, link.target, file.path) is not None, (file.path, link.target)
+            count += 1
+    return count
 
 
 def history_home(root: Path, project: Path) -> Path:

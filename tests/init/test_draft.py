@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from letta_ls.doctor import audit
-from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.init.draft import draft_memory, slugify
 from letta_ls.init.history import read_history
 from letta_ls.init.questions import WorkingStyle
@@ -19,6 +18,7 @@ from letta_ls.memfs.frontmatter import parse_document
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.settings import MemorySettings
 from tests.init.conftest import PROJECT, SECRETS
+from tests.init.helpers import assert_links_resolve
 from tests.init.workspaces import GH_TOKEN, NPM_TOKEN, make_node_workspace, make_python_workspace, write
 
 PRESETS = Path(__file__).resolve().parents[2] / "letta_ls" / "presets"
@@ -48,16 +48,6 @@ def assert_doctor_is_happy(files: dict[str, str], settings: MemorySettings | Non
     assert [(f.code, f.path, f.message) for f in findings] == []
 
 
-def assert_links_resolve(files: dict[str, str]) -> int:
-    snapshot = MemorySnapshot.from_mapping(files)
-    count = 0
-    for file in snapshot:
-        for link in links_in(file):
-            assert resolve_link(snapshot, link.target, file.path) is not None, (file.path, link.target)
-            count += 1
-    return count
-
-
 def test_the_draft_is_named_after_the_project_and_passes_the_doctor(shop_facts, sessions):
     draft = draft_memory(shop_facts, style=STYLE, sessions=sessions, existing=SEEDED, roots=[PROJECT])
     assert sorted(draft.files) == ["reference/shop-api/ci.md", "reference/shop-api/history.md",
@@ -65,7 +55,7 @@ def test_the_draft_is_named_after_the_project_and_passes_the_doctor(shop_facts, 
     assert draft.projects == ("system/project/shop-api.md",)
     files = memory_after(draft)
     assert_doctor_is_happy(files)
-    assert assert_links_resolve(files) >= 7
+    assert assert_links_resolve(MemorySnapshot.from_mapping(files)) >= 7
     for path in draft.files:
         description = parse_document(draft.files[path]).description
         assert description and "\n" not in description
@@ -141,7 +131,7 @@ def test_names_already_taken_in_memory_do_not_clash(shop_facts):
     assert "reference/shop-api-project/layout.md" in draft.files
     files = {**existing, **draft.files}
     assert_doctor_is_happy(files)
-    assert_links_resolve(files)
+    assert_links_resolve(MemorySnapshot.from_mapping(files))
 
 
 def test_sizes_follow_the_memory_settings(shop_facts, sessions):
@@ -167,7 +157,7 @@ def test_several_folders_get_a_project_file_each(tmp_path: Path):
     assert draft.projects == ("system/project/shop-api.md", "system/project/ledger.md")
     assert "- Test: `uv run pytest`" in draft.files["system/project/ledger.md"]
     assert_doctor_is_happy(memory_after(draft))
-    assert_links_resolve(memory_after(draft))
+    assert_links_resolve(MemorySnapshot.from_mapping(memory_after(draft)))
 
 
 def test_an_empty_memory_gets_a_human_file_of_its_own(shop_facts):

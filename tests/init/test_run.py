@@ -11,7 +11,6 @@ from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.providers.openai_provider import OpenAIProvider
 from letta_ls.agent.providers.retry import RetryPolicy
 from letta_ls.doctor import audit
-from letta_ls.doctor.checks.links import links_in, resolve_link
 from letta_ls.init import run as init_run
 from letta_ls.init.history import HistorySources
 from letta_ls.init.run import InitAlreadyRunning, InitRequest, MemoryInitializer, NoWorkspaceError
@@ -24,6 +23,7 @@ from tests.init.conftest import SECRETS
 from tests.init.helpers import (
     MALFORMED_SESSION,
     InitModel,
+    assert_links_resolve,
     finding_worker,
     history_home,
     memory_call,
@@ -75,16 +75,6 @@ def provider_for(server) -> OpenAIProvider:
     return OpenAIProvider("gpt-test", api_key="sk-test-key", base_url=server.base_url, retry=FAST)
 
 
-def assert_links_resolve(session: Session) -> int:
-    snapshot = session.repo.snapshot()
-    count = 0
-    for file in snapshot:
-        for link in links_in(file):
-            assert resolve_link(snapshot, link.target, file.path) is not None, (file.path, link.target)
-            count += 1
-    return count
-
-
 def assert_no_secret_in_memory(session: Session) -> None:
     for file in session.repo.snapshot():
         for secret in (*SECRETS, NPM_TOKEN, GH_TOKEN):
@@ -128,7 +118,7 @@ async def test_history_workers_run_in_parallel_in_their_own_worktrees_and_memory
     assert "<<<<<<<" not in human and model.resolved  # ... combined by the resolver
     assert "Prefers short, direct replies" in human and "Ada Lovelace" in human  # the answers, git identity
     assert "system/project/shop-api.md" in memory and "reference/shop-api/architecture.md" in memory
-    assert assert_links_resolve(session) >= 3
+    assert assert_links_resolve(session.repo.snapshot()) >= 3
     checked = audit(memory, session.settings.memory)
     assert [f for f in checked.findings if f.severity == "error"] == []
     assert_no_secret_in_memory(session)
@@ -166,7 +156,7 @@ async def test_without_a_model_the_draft_is_committed_through_a_worktree_and_pas
     merges = git(session.repo, "log", "--merges", "--format=%s", f"{before}..HEAD")
     assert merges.startswith("init: memory for shop-api") or result.commits[-1] == session.repo.head()
     assert [f for f in audit(memory, session.settings.memory).findings if f.severity == "error"] == []
-    assert_links_resolve(session)
+    assert_links_resolve(session.repo.snapshot())
     assert_no_secret_in_memory(session)
     assert "No model is configured" in result.report and "no model (deterministic draft)" in result.report
     assert "7 earlier sessions" in result.report  # read, without a model
@@ -250,7 +240,7 @@ async def test_the_init_agent_failing_midway_keeps_what_it_wrote(session, initia
     assert "Details: [[reference/shop-api/layout]]" in memory.get("system/project/shop-api.md").text
     assert "reference/shop-api/layout.md" in memory  # its link completed from the draft
     assert "the /init agent's model failed" in result.report
-    assert_links_resolve(session)
+    assert_links_resolve(session.repo.snapshot())
 
 
 async def test_a_second_init_while_one_runs_is_refused_and_the_first_finishes(session, initializer, workspace):

@@ -122,6 +122,14 @@ async def stop_server(client: LanguageClient) -> None:
         await asyncio.wait_for(client.stop(), 10)
 
 
+async def shut_down(client: LanguageClient, timeout: float = 15) -> None:
+    """Ask the server to shut down (within ``timeout`` seconds), then stop it whatever happened."""
+    try:
+        await asyncio.wait_for(client.shutdown_session(), timeout)
+    finally:
+        await stop_server(client)
+
+
 def record_published_diagnostics(lsp_client: LanguageClient) -> None:
     """pytest-lsp keeps only the last diagnostics per URI; tests also need each publish's version, in order."""
     features = lsp_client.protocol.fm._features
@@ -169,7 +177,4 @@ async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str
     lsp_client.client_name = client_name
     lsp_client.transport = transport
     yield lsp_client
-    try:
-        await asyncio.wait_for(lsp_client.shutdown_session(), 15)
-    finally:
-        await stop_server(lsp_client)
+    await shut_down(lsp_client)

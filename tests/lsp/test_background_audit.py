@@ -20,7 +20,7 @@ from pytest_lsp.client import make_test_lsp_client
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import Author, MemoryRepo
-from tests.lsp.conftest import server_env, start_server, stop_server
+from tests.lsp.conftest import server_env, shut_down, start_server, stop_server
 
 BODY = (
     "Settlement runs every night at 02:00 UTC. The job reads captured payments from the ledger, groups "
@@ -55,10 +55,7 @@ async def big_client(tmp_path):
     client = await start(tmp_path / "home")
     client.agent_id = agent_id
     yield client
-    try:
-        await asyncio.wait_for(client.shutdown_session(), 30)
-    finally:
-        await stop_server(client)
+    await shut_down(client, 30)
 
 
 async def read(client, path: str) -> str:

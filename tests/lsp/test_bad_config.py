@@ -27,7 +27,7 @@ from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
 from letta_ls.home import Agent, Home
-from tests.lsp.conftest import Recorder, server_env, start_server, stop_server
+from tests.lsp.conftest import Recorder, server_env, shut_down, start_server
 
 
 @dataclass
@@ -132,10 +132,7 @@ async def start(world: World):
 
     yield starter
     for client in clients:
-        try:
-            await asyncio.wait_for(client.shutdown_session(), 15)
-        finally:
-            await stop_server(client)
+        await shut_down(client)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -302,9 +299,6 @@ async def test_a_read_only_home_is_reported_and_picked_up_when_writable():
             tree = await memory_tree(client)
             assert any(e.path == "system/persona.md" for e in tree.entries)
         finally:
-            try:
-                await asyncio.wait_for(client.shutdown_session(), 15)
-            finally:
-                await stop_server(client)
+            await shut_down(client)
     finally:
         shutil.rmtree(base, ignore_errors=True)

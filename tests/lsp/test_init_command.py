@@ -11,9 +11,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from letta_ls.doctor.checks.links import links_in, resolve_link
 from tests.fakes import Reply, Script, scripted_openai
-from tests.init.helpers import MALFORMED_SESSION, InitModel, history_home
+from tests.init.helpers import MALFORMED_SESSION, InitModel, assert_links_resolve, history_home
 from tests.init.workspaces import make_node_workspace
 from tests.lsp.conftest import server_env
 
@@ -55,16 +54,6 @@ def progress_messages(client) -> list[str]:
     return [e.message for e in events if getattr(e, "message", None)]
 
 
-def assert_links_resolve(repo) -> int:
-    snapshot = repo.snapshot()
-    count = 0
-    for file in snapshot:
-        for link in links_in(file):
-            assert resolve_link(snapshot, link.target, file.path) is not None, (file.path, link.target)
-            count += 1
-    return count
-
-
 async def test_init_asks_runs_history_workers_in_parallel_and_lands_linked_memory(client):
     repo = client.home.memory_repo(client.agent)
     model = InitModel(parallel=3, memory_dir=repo.path)
@@ -91,7 +80,7 @@ async def test_init_asks_runs_history_workers_in_parallel_and_lands_linked_memor
     assert all(f"(seen in slice {i})" in human for i in (1, 2, 3))
     assert "system/project/shop-api.md" in memory and "reference/shop-api/architecture.md" in memory
     assert len([p for p in memory.files if p.startswith("reference/shop-api/sessions/")]) == 3
-    assert assert_links_resolve(repo) >= 3
+    assert assert_links_resolve(repo.snapshot()) >= 3
     doctor = await run(client, "letta.doctor", {})
     assert [f for f in doctor["findings"] if f["severity"] == "error"] == []
 
@@ -131,7 +120,7 @@ async def test_init_without_a_model_commits_the_draft_and_the_doctor_finds_no_er
     memory = repo.snapshot()
     assert repo.head() != before and {"system/project/shop-api.md", "reference/shop-api/layout.md",
                                       "reference/shop-api/history.md"} <= set(memory.files)
-    assert assert_links_resolve(repo) >= 3
+    assert assert_links_resolve(repo.snapshot()) >= 3
     doctor = await run(client, "letta.doctor", {})
     assert [f for f in doctor["findings"] if f["severity"] == "error"] == []
     changed = await client.recorder.wait_for("letta/memoryChanged", lambda p: p.head == repo.head())

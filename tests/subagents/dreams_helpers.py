@@ -5,6 +5,7 @@ from __future__ import annotations
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.agent.messages import Message
 from letta_ls.session import Session
+from letta_ls.subagents.service import MemorySubagents
 from tests.fakes import Reply, ScriptedCall
 from tests.subagents.helpers import doc
 
@@ -42,3 +43,13 @@ def tool_reply(name: str, arguments: dict) -> Reply:
 
 def user_messages(request) -> list[str]:
     return [m.get("content") or "" for m in request.messages if m.get("role") == "user"]
+
+
+async def dream_once(session: Session):
+    """Start the memory subagents on ``session``, run one dream, and close them again, even if it raises."""
+    service = MemorySubagents(session)
+    await service.start()
+    try:
+        return await service.dream()
+    finally:
+        await service.close()

@@ -15,6 +15,7 @@ from tests.subagents.dreams_helpers import (
     REPORT,
     agent_session,
     chat,
+    dream_once,
     lesson,
     memory_call,
     tool_reply,
@@ -202,13 +203,7 @@ def test_a_fenced_answer_is_unwrapped():
 async def explicit_dream(model) -> tuple:
     session = agent_session(model.base_url, sleeptime={"merge": "explicit"})
     chat(session, "Call me Dana.", "Hi Dana.")
-    service = MemorySubagents(session)
-    await service.start()
-    try:
-        result = await service.dream()
-    finally:
-        await service.close()
-    return session, result
+    return session, await dream_once(session)
 
 
 async def test_explicit_merge_applies_what_the_review_approved_with_its_fixes(model):

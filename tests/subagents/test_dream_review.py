@@ -9,7 +9,7 @@ from letta_ls.settings import structure_settings
 from letta_ls.subagents.dream_review import REVIEW_REF_PREFIX, DreamReviews, ReviewError
 from letta_ls.subagents.service import MemorySubagents
 from tests.fakes import Script, scripted_openai
-from tests.subagents.dreams_helpers import REPORT, agent_session, chat, lesson, memory_call
+from tests.subagents.dreams_helpers import REPORT, agent_session, chat, dream_once, lesson, memory_call
 from tests.subagents.helpers import AGENT, USER, branch_with, committed, doc, fsck, git, tracked_changes
 
 NEW_NOTE = doc("How the team deploys.", "Deploys happen on Fridays.\n")
@@ -144,12 +144,7 @@ async def test_a_review_dream_waits_for_the_user_and_nothing_reaches_main(model)
     model.script.tool_call("memory", lesson("- The user's name is Dana.")).tool_call(
         "memory", memory_call("create", "dream: note deploy day", file_path="team/deploys.md",
                               description="How the team deploys.", file_text="Fridays.\n")).text(REPORT)
-    service = MemorySubagents(session)
-    await service.start()
-    try:
-        result = await service.dream()
-    finally:
-        await service.close()
+    result = await dream_once(session)
     assert result.status == "pending_review" and result.ok and result.run_id and result.commits == ()
     assert session.repo.head() == head and "Dana" not in session.repo.read("system/human.md").text
     assert git(session.repo, "branch", "--list", "letta/*") == ""  # no branch for recovery to merge on restart

@@ -35,6 +35,16 @@ _CI_PATTERNS = (
                          r"python -m build|uv build|docker build)\b")),
 )
 
+# The usual commands of each Python tool, in order; {prefix} is how the project's manager runs a tool.
+_PYTHON_TOOL_COMMANDS = (
+    ("pytest", (("test", "{prefix}pytest"),)),
+    ("tox", (("test", "tox"),)),
+    ("nox", (("test", "nox"),)),
+    ("ruff", (("lint", "{prefix}ruff check ."), ("format", "{prefix}ruff format ."))),
+    ("mypy", (("lint", "{prefix}mypy ."),)),
+    ("black", (("format", "{prefix}black ."),)),
+)
+
 
 class _Collected:
     def __init__(self) -> None:
@@ -134,19 +144,10 @@ def _python(out: _Collected, ecosystems: set[str], managers: Sequence[str], tool
         out.add("install", "uv sync")
     elif "poetry" in managers:
         out.add("install", "poetry install")
-    if "pytest" in tools:
-        out.add("test", f"{prefix}pytest")
-    if "tox" in tools:
-        out.add("test", "tox")
-    if "nox" in tools:
-        out.add("test", "nox")
-    if "ruff" in tools:
-        out.add("lint", f"{prefix}ruff check .")
-        out.add("format", f"{prefix}ruff format .")
-    if "mypy" in tools:
-        out.add("lint", f"{prefix}mypy .")
-    if "black" in tools:
-        out.add("format", f"{prefix}black .")
+    for tool, commands in _PYTHON_TOOL_COMMANDS:
+        if tool in tools:
+            for category, command in commands:
+                out.add(category, command.format(prefix=prefix))
 
 
 def _jvm_and_others(

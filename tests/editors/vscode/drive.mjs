@@ -9,72 +9,14 @@
 // "step NAME ok (ms)"; the first failure prints "FAILED step NAME: why", saves failure.png plus the
 // visible notifications, and exits 1. Assertions a test should make on files happen in Python after.
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
-const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const TIMEOUT = 45_000;
-let stepNumber = 0;
-let current = 'start';
+import { startDriver } from './browser.mjs';
 
-function git(...args) {
-  return execFileSync('git', ['-C', config.memoryDir, ...args], { encoding: 'utf8' }).trim();
-}
-
-const browser = await chromium.launchPersistentContext(config.profileDir, {
-  executablePath: config.chromium,
-  headless: true,
-  viewport: { width: 1400, height: 900 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-});
-const page = browser.pages()[0] ?? await browser.newPage();
-page.setDefaultTimeout(TIMEOUT);
-const consoleErrors = [];
-page.on('console', (message) => {
-  if (message.type() === 'error') {
-    consoleErrors.push(message.text().slice(0, 500));
-  }
-});
-
-async function shot(name) {
-  await page.screenshot({ path: path.join(config.shots, name) });
-}
-
-async function step(name, body) {
-  current = name;
-  stepNumber += 1;
-  const started = Date.now();
-  await body();
-  await page.waitForTimeout(300); // let animations settle so the picture shows the end state
-  await shot(`${String(stepNumber).padStart(2, '0')}-${name}.png`);
-  console.log(`step ${name} ok (${Date.now() - started} ms)`);
-}
-
-async function runCommand(title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
-}
-
-async function pickQuickItem(text) {
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
-  await row.waitFor();
-  await row.click();
-}
-
-function toast(text) {
-  return page.locator('.notification-toast', { hasText: text }).first();
-}
-
-function memoryRow(name) {
-  return page.locator('.pane-body .monaco-list-row', { hasText: name }).first();
-}
+const {
+  config, page, git, step, runCommand, pickQuickItem, toast, memoryRow, clearNotifications, waitUntil, run,
+} = await startDriver({ settleMs: 300 });
 
 function tab(text) {
   return page.locator('.tabs-container .tab', { hasText: text }).first();
@@ -104,31 +46,6 @@ async function showMemoryView() {
   }
   await page.locator('.activitybar [aria-label^="Letta"]').first().click();
   await title.waitFor();
-}
-
-async function clearNotifications() {
-  await page.keyboard.press('Escape');
-  const close = page.locator('.notification-toast .codicon-notifications-clear, .notification-toast .codicon-close');
-  for (const button of await close.all()) {
-    await button.click({ timeout: 1000 }).catch(() => undefined);
-  }
-}
-
-async function waitUntil(what, predicate, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await predicate();
-      if (last) {
-        return last;
-      }
-    } catch (error) {
-      last = error;
-    }
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last})`);
 }
 
 /** The chat webview's inner document (VS Code nests it in two iframes). */
@@ -356,24 +273,10 @@ async function badServerCommandScenario() {
 
 const SCENARIOS = { main: mainScenario, 'bad-server-command': badServerCommandScenario };
 
-try {
-  const scenario = SCENARIOS[config.scenario];
+const scenario = SCENARIOS[config.scenario];
+await run(async () => {
   if (!scenario) {
     throw new Error(`no scenario ${config.scenario}; known: ${Object.keys(SCENARIOS)}`);
   }
   await scenario();
-  console.log('all steps passed');
-  await browser.close();
-} catch (error) {
-  console.log(`FAILED step ${current}: ${error?.stack ?? error}`);
-  try {
-    await shot('failure.png');
-    const toasts = await page.locator('.notification-toast').allInnerTexts();
-    console.log(`visible notifications: ${JSON.stringify(toasts)}`);
-  } catch (inner) {
-    console.log(`(no failure screenshot: ${inner})`);
-  }
-  console.log(`browser console errors: ${JSON.stringify(consoleErrors.slice(-20), null, 1)}`);
-  await browser.close().catch(() => undefined);
-  process.exit(1);
-}
+}, { showConsoleErrors: true });
