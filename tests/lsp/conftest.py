@@ -142,6 +142,15 @@ def record_published_diagnostics(lsp_client: LanguageClient) -> None:
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
 
 
+def accept_registrations(client: LanguageClient) -> None:
+    """Take what the server asks to register (file watchers), as an editor does; kept in ``client.registrations``."""
+    client.registrations = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        client.registrations.extend(params.registrations)
+
+
 @pytest_asyncio.fixture(params=[(c, t) for t in TRANSPORTS for c in CLIENTS], ids=lambda p: f"{p[0]}-{p[1]}")
 async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str, str]):
     client_name, transport = request.param
@@ -160,12 +169,7 @@ async def client(request, lsp_home: Path, lsp_workspace: Path, lsp_env: dict[str
             return None
         return types.MessageActionItem(title=lsp_client.answers.pop(0))
 
-    lsp_client.registrations = []  # what the server asked to register (file watchers), as an editor accepts it
-
-    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
-    def register_capability(params: types.RegistrationParams):
-        lsp_client.registrations.extend(params.registrations)
-
+    accept_registrations(lsp_client)
     await start_server(lsp_client, transport, lsp_env)
     lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),

@@ -20,7 +20,7 @@ from pytest_lsp.client import make_test_lsp_client
 
 from letta_ls.home import Home
 from letta_ls.memfs.repo import Author, MemoryRepo
-from tests.lsp.conftest import server_env, shut_down, start_server, stop_server
+from tests.lsp.conftest import accept_registrations, server_env, shut_down, start_server, stop_server
 
 BODY = (
     "Settlement runs every night at 02:00 UTC. The job reads captured payments from the ledger, groups "
@@ -40,6 +40,7 @@ def big_memory(home_dir: Path, files: int) -> tuple[Home, str]:
 
 async def start(home_dir: Path):
     client = make_test_lsp_client()
+    accept_registrations(client)
     await start_server(client, "stdio", server_env(home_dir))
     await client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),

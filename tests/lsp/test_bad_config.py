@@ -27,7 +27,7 @@ from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
 from letta_ls.home import Agent, Home
-from tests.lsp.conftest import Recorder, server_env, shut_down, start_server
+from tests.lsp.conftest import Recorder, accept_registrations, server_env, shut_down, start_server
 
 
 @dataclass
@@ -120,6 +120,7 @@ async def start(world: World):
 
     async def starter():
         client = make_test_lsp_client()
+        accept_registrations(client)
         client.recorder = Recorder()
         client.feature("letta/status")(lambda params: client.recorder.record("letta/status", params))
         await start_server(client, "stdio", server_env(world.root))
@@ -277,6 +278,7 @@ async def test_a_read_only_home_is_reported_and_picked_up_when_writable():
         if not as_root:
             root.chmod(0o555)
         client = make_test_lsp_client()
+        accept_registrations(client)
         command = [sys.executable, "-m", "letta_ls", "serve"]
         if as_root:
             command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]

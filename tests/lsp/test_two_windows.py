@@ -10,11 +10,12 @@ from pytest_lsp.client import make_test_lsp_client
 from letta_ls.agent.conversations import ConversationStore
 from letta_ls.home import Home
 from tests.fakes import Script, scripted_openai
-from tests.lsp.conftest import server_env
+from tests.lsp.conftest import accept_registrations, server_env
 
 
 async def open_window(home, base_url: str):
     client = make_test_lsp_client()
+    accept_registrations(client)
     await client.start_io(sys.executable, "-m", "letta_ls", "serve", env=server_env(home))
     await client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
