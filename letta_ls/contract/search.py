@@ -14,7 +14,7 @@ class SearchParams:
     query: str
     scope: Scope = "all"
     limit: int | None = None
-    roles: list[str] | str | None = None
+    roles: list[str] | None = None  # user, assistant, tool
     start_date: str | None = None
     end_date: str | None = None
     conversation_id: str | None = None

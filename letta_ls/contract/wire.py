@@ -119,6 +119,17 @@ converter.register_structure_hook_func(lambda t: typing.get_origin(t) is Literal
 converter.register_structure_hook(Any, lambda value, _t: value)
 
 
+def _strict_list(value: Any, type_: Any) -> list[Any]:
+    """A list must be a JSON array: cattrs would take a string as the list of its characters."""
+    if not isinstance(value, list):
+        raise _FieldProblem(f"must be a list, not {_describe_value(value)} (wrong type)")
+    (item,) = typing.get_args(type_) or (Any,)
+    return [converter.structure(element, item) for element in value]
+
+
+converter.register_structure_hook_func(lambda t: typing.get_origin(t) is list, _strict_list)
+
+
 def _structure_factory(cls: type) -> Any:
     overrides = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
     return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=True, **overrides)

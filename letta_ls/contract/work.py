@@ -7,6 +7,8 @@ from typing import Literal
 
 import attrs
 
+from letta_ls.contract.wire import OMITTED_WHEN_NONE
+
 Depth = Literal["standard", "deep"]
 Trigger = Literal["off", "step-count", "compaction-event"]
 
@@ -23,6 +25,8 @@ class ReportResult:
 
     report: str
     commits: list[str]
+    # a dream held for review (sleeptime.merge "review"): its run, for letta/dreamChanges
+    pending_review: str | None = attrs.field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @attrs.define

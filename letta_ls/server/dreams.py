@@ -235,7 +235,8 @@ def register(server: LettaServer) -> None:
         result = await subagents.dream()  # a RunnerBusyError is ``busy``
         if not result.ok:
             fail(ErrorKind.FAILED, result.report)
-        return ReportResult(result.report, list(result.commits))
+        held = result.run_id if result.status == "pending_review" else None
+        return ReportResult(result.report, list(result.commits), pending_review=held)
 
     @command(server, "letta.defrag")
     async def defrag(ls: LettaServer, params: DefragParams) -> DefragResult:
