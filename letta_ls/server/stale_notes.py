@@ -61,6 +61,9 @@ class StaleNotes(Feature):
         if not path:
             return None
         full = Path(path)
+        home = self.ls.session.home.root.resolve() if self.ls.session is not None else None
+        if home is not None and (full == home or home in full.parents):
+            return None  # letta-ls's own files (memory, worktrees, transcripts) are not the workspace's
         for root in self.workspaces:
             if full == root or root in full.parents:
                 return root, full.relative_to(root).as_posix()
@@ -97,18 +100,20 @@ class StaleNotes(Feature):
         if not per_root and not reload_history:
             return
 
-        def apply() -> None:
+        def apply() -> bool:
+            differs = False
             for root, (created, deleted, renamed) in per_root.items():
                 checker = self.checkers.get(root)
                 if checker is not None:
                     changed = [*created, *deleted, *(p for pair in renamed for p in pair)]
-                    checker.update(updated(checker.ws, created, deleted, renamed), changed)
+                    differs |= checker.update(updated(checker.ws, created, deleted, renamed), changed)
             if reload_history:  # a commit in the workspace: its renames are history now
                 for root, checker in self.checkers.items():
-                    checker.update(load_workspace(root), everything=True)
+                    differs |= checker.update(load_workspace(root), everything=True)
+            return differs
 
-        await self.ls.run_blocking(apply)
-        self.ls.fire(Event.WORKSPACE_CHANGED)
+        if await self.ls.run_blocking(apply):  # a change no note mentions republishes nothing
+            self.ls.fire(Event.WORKSPACE_CHANGED)
 
     def initialized(self) -> None:
         async def later() -> None:

@@ -187,7 +187,9 @@ class StaleChecker:
         self._done: dict[tuple[str, str, str | None], list[Finding]] = {}
         self._scopes: dict[tuple, frozenset[str]] = {}
 
-    def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> None:
+    def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> bool:
+        """Take the workspace as it is now; True when a finding already given may differ (the editor then
+        republishes), False when the change touches no claim checked so far."""
         changed = {c.rstrip("/") for c in changed}
         old = self.ws
         self.ws = ws
@@ -195,13 +197,14 @@ class StaleChecker:
         if everything or any(old.known_root(t) != ws.known_root(t) for t in tops) or \
                 {c.rsplit("/", 1)[-1] for c in changed} & MANIFESTS:
             self._done.clear()
-            return
+            return True
         changed |= _renamed_into(ws, changed) | _renamed_into(old, changed)
         root = str(ws.root) + "/"
         stale_keys = [key for key in self._done
                       if key[0] not in _CLAIMS or any(_touches(claim, root, changed) for claim in _CLAIMS[key[0]])]
         for key in stale_keys:
             del self._done[key]
+        return bool(stale_keys)
 
     def _scope(self, snapshot: MemorySnapshot, paths: list[str] | None) -> frozenset[str]:
         key = (snapshot.head, tuple((p, snapshot.files[p].blob) for p in paths or () if p in snapshot.files))

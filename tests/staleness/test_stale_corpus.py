@@ -165,3 +165,21 @@ def test_after_workspace_changes_the_incremental_checker_agrees_with_a_fresh_che
         fresh = StaleChecker(checker.ws).findings(snap)
         assert checker.findings(snap) == fresh, (step, action)
         assert set(checker.ws.files) == set(load_workspace(root).files)  # the update saw what git sees
+
+
+def test_a_workspace_change_no_note_mentions_asks_for_no_republish(repo, workspace):
+    from letta_ls.staleness.check import StaleChecker
+    from letta_ls.staleness.workspace import updated
+
+    root, _ = workspace
+    MemoryOperations(repo, AGENT, actor="user").create(
+        "notes/entry.md", "Entry", "Entry: `src/app/main.py`.\n", reason="notes")
+    snap = repo.snapshot()
+    checker = StaleChecker(load_workspace(root))
+    assert checker.findings(snap) == []
+    (root / "src/app/other.py").write_text("")
+    assert checker.update(updated(checker.ws, created=["src/app/other.py"]), ["src/app/other.py"]) is False
+    (root / "src/app/main.py").rename(root / "src/app/entry.py")
+    renamed = [("src/app/main.py", "src/app/entry.py")]
+    assert checker.update(updated(checker.ws, renamed=renamed), ["src/app/main.py", "src/app/entry.py"]) is True
+    assert [f.line for f in checker.findings(snap)] == [3]
