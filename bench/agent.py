@@ -87,7 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         self.server.bodies.append(body)
-        payload = self.server.payload
+        answer = self.server.answer
+        payload = answer(json.loads(body)) if answer is not None else self.server.payload
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("content-length", str(len(payload)))
@@ -98,16 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
 class _FakeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[dict], bytes] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.payload = _sse(REPLY)
+        self.answer = answer  # the streamed answer to a request's JSON body; None: always ``payload``
         self.bodies: list[bytes] = []
 
 
 @contextlib.contextmanager
-def fake_openai() -> Iterator[_FakeHTTPServer]:
-    """A zero-latency OpenAI Chat Completions server: every request gets the same streamed reply at once."""
-    server = _FakeHTTPServer()
+def fake_openai(answer: Callable[[dict], bytes] | None = None) -> Iterator[_FakeHTTPServer]:
+    """A zero-latency OpenAI Chat Completions server: every request gets the same streamed reply at once,
+    or what ``answer`` makes of the request."""
+    server = _FakeHTTPServer(answer)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.agent import REPLY, _sse, build_session
+from bench.agent import REPLY, _sse, build_session, fake_openai
 from bench.corpus import memory_corpus
 from letta_ls.agent.providers.openai_provider import OpenAIProvider
 from letta_ls.agent.runtime import AgentRuntime
@@ -52,46 +48,20 @@ def _tool_call_sse(number: int) -> bytes:
             + "data: [DONE]\n\n").encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-        last = body["messages"][-1]
-        if last.get("role") == "tool":
-            payload = _sse(REPLY)
-        else:
-            self.server.calls += 1
-            payload = _tool_call_sse(self.server.calls)
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class _Scripted(ThreadingHTTPServer):
-    daemon_threads = True
+class _MemoryWriter:
+    """Each turn's first request is answered with a ``memory`` create, the request carrying its result with a
+    short reply (the answer ``bench.agent.fake_openai`` serves)."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
         self.calls = 0
+        self.lock = threading.Lock()
 
-
-@contextlib.contextmanager
-def scripted_model() -> Iterator[_Scripted]:
-    server = _Scripted()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    def __call__(self, body: dict) -> bytes:
+        if body["messages"][-1].get("role") == "tool":
+            return _sse(REPLY)
+        with self.lock:
+            self.calls += 1
+            return _tool_call_sse(self.calls)
 
 
 def big_memory(n: int, in_system: int) -> dict[str, str]:
@@ -125,7 +95,7 @@ async def _measure(runtimes: dict[str, AgentRuntime], turns: int) -> dict[str, l
 
 def run(tmp: Path, *, quick: bool) -> dict:
     memories = {"5 files": big_memory(5, 2), "2,000 files (100 in system/)": big_memory(2000, 100)}
-    with scripted_model() as server:
+    with fake_openai(_MemoryWriter()) as server:
         base_url = f"http://127.0.0.1:{server.server_port}/v1"
         runtimes = {}
         for k, (name, files) in enumerate(memories.items()):
