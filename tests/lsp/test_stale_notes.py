@@ -109,7 +109,8 @@ async def test_quick_fixes_replace_the_renamed_path_remove_the_line_or_open_the_
     assert titles == [f"Replace with `{CHAINED[1]}`", "Remove this line from the note", "Open defaults.py"]
 
     def command_of(action):
-        """The command of a code action, however the test client chose to read the union of the answer."""
+        """The command of a code action. lsprotocol's ``_code_action_hook`` reads any object with a ``command``
+        key as a ``Command`` (so a CodeAction's command object arrives as its ``str``): undo that here."""
         inner = action.command
         if isinstance(inner, str) and inner.startswith("{"):  # read as a Command: its command is our object
             inner = ast.literal_eval(inner)
