@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
+from letta_ls.doctor import AuditResult
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
 from letta_ls.server.app import LettaServer
@@ -79,6 +80,7 @@ class DiagnosticsPublisher(Feature):
     def __init__(self, ls: LettaServer, stale: StaleNotes | None = None) -> None:
         self.ls = ls
         self.stale = stale  # memory-stale: the notes judged against the workspace, beside the doctor
+        self._last_audit: tuple[tuple[str, str | None], AuditResult] | None = None  # (agent, HEAD), findings
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
@@ -105,7 +107,7 @@ class DiagnosticsPublisher(Feature):
         self.refresh_committed()  # the Problems list follows the current agent: the old agent's findings go
 
     def workspace_changed(self) -> None:
-        self.refresh_committed()  # memory-stale follows the workspace
+        self.refresh_committed(reuse_audit=True)  # memory-stale follows the workspace; the memory did not move
 
     # open documents ------------------------------------------------------------
     def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
@@ -155,15 +157,22 @@ class DiagnosticsPublisher(Feature):
             uri=uri, version=version, diagnostics=[to_diagnostic(f, lines, encoding) for f in findings]))
 
     # every memory file, from HEAD -------------------------------------------------
-    def refresh_committed(self) -> None:
+    def refresh_committed(self, reuse_audit: bool = False) -> None:
+        """Publish every committed file's findings again. ``reuse_audit``: only the workspace changed, so the
+        doctor's findings of the same ``HEAD`` (and agent) stand and only ``memory-stale`` is judged anew."""
         if self.refresh_task is not None and not self.refresh_task.done():
             self.refresh_task.cancel()
-        self.refresh_task = self.ls.spawn(self._refresh_committed(), name="diagnostics for committed memory")
+            reuse_audit = False  # the refresh it replaces may have been for a new HEAD or new settings
+        self.refresh_task = self.ls.spawn(self._refresh_committed(reuse_audit),
+                                          name="diagnostics for committed memory")
 
-    async def _refresh_committed(self) -> None:
+    async def _refresh_committed(self, reuse_audit: bool = False) -> None:
         session = self.ls.current
         snap = await self.ls.run_blocking(session.repo.snapshot)
-        if snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
+        last = self._last_audit
+        if reuse_audit and last is not None and last[0] == (session.agent.id, snap.head):
+            result = last[1]
+        elif snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
             result = await self.ls.run_blocking(session.audit, snap)
         else:  # a large memory is audited in the worker process: requests never wait behind it
             found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory,
@@ -171,6 +180,7 @@ class DiagnosticsPublisher(Feature):
             if found is None:
                 return  # superseded: the audit of a newer HEAD publishes
             result = found
+        self._last_audit = ((session.agent.id, snap.head), result)
         extra = await self.ls.run_blocking(self.stale.findings, snap) if self.stale is not None else []
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in [*result.findings, *extra]:
