@@ -8,8 +8,9 @@ back by any later version.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -19,8 +20,21 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
+_STAMP_LOCK = threading.Lock()
+_last_stamp = datetime.min.replace(tzinfo=UTC)
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """The time now to the millisecond, strictly later than any stamp this process gave before: the
+    conversation list orders by these, and two stamps in one millisecond would tie (a conversation
+    bumped right after another was created listed behind it). Drifts ahead of the clock only while
+    more than a thousand stamps a second are taken."""
+    global _last_stamp
+    with _STAMP_LOCK:
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        _last_stamp = max(now, _last_stamp + timedelta(milliseconds=1))
+        return _last_stamp.isoformat(timespec="milliseconds")
 
 
 @dataclass

@@ -244,3 +244,20 @@ def test_a_lost_index_is_rebuilt_from_the_transcripts(store: ConversationStore) 
     infos = {i.conversation_id: i for i in store.list()}
     assert infos[conversation].title == "rebuild me" and infos[conversation].messages == 1
     assert "default" in infos
+
+
+def test_times_this_process_stamps_never_tie() -> None:
+    """Recency order rests on these stamps: two taken in the same millisecond must still order."""
+    from letta_ls.agent.messages import now_iso
+
+    stamps = [now_iso() for _ in range(2000)]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+
+
+def test_a_conversation_bumped_in_the_same_millisecond_still_leads(store: ConversationStore) -> None:
+    for _ in range(20):
+        older = store.create("older")
+        newer = store.create("newer")
+        store.append(older.conversation_id, [Message(role="user", content="bump")])
+        listed = [c.conversation_id for c in store.list()]
+        assert listed.index(older.conversation_id) < listed.index(newer.conversation_id)
