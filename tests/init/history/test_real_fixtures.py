@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from letta_ls.init.draft import draft_memory
 from letta_ls.init.history import (
     HistorySources,
     ProjectMatcher,
@@ -24,6 +25,7 @@ from letta_ls.init.history import (
     read_history,
     session_insights,
 )
+from letta_ls.init.workspace import inspect_workspace
 
 REAL = Path(__file__).parent.parent / "samples" / "real"
 LIMITS = ReadLimits()
@@ -31,7 +33,8 @@ LIMITS = ReadLimits()
 # text only the harness writes; none of it is ever a typed prompt
 HARNESS_TEXT = ("Stop hook feedback", "CLAUDE_PLUGIN_ROOT", "PostToolUse", "<environment_context>",
                 "AGENTS.md instructions", "<INSTRUCTIONS>", "task-notification", "local-command",
-                "This session is being continued", "Git File Recovery After Accidental Deletion")
+                "This session is being continued", "Git File Recovery After Accidental Deletion", "<command-message>",
+                "Split complex tasks into independent subtasks", "ARGUMENTS:")
 
 CHATBOT_PROMPT = ("finish up the users work by rigging up the chatbot-ui to use lmstudio instead of their initial "
                   "implementatiion of ollama. the user just replace endpoints and names in files that mentioned "
@@ -40,6 +43,8 @@ CHATBOT_PROMPT = ("finish up the users work by rigging up the chatbot-ui to use 
 HOMELAB_PROMPT = ("can you analyse the MD files in this directory and determine if the info we have is clear "
                   "enough to start planning the migration?")
 HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f905.jsonl"
+TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
+TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ COUNTED = [
               ("look at ~/.claude/projects\n\nI need you to do pwd and then move the claude-parser to be in this "
                "location instead we now need to move to the proper place",),
               {"Bash": 1}),
+    # Claude Code 1.0.98 (d-kimuson/claude-code-viewer, 20 of 439 lines): line 1 a summary of another session (its
+    # leafUuid is in no line here), 2 the custom command `/orchestrator create TODO app by Next.js` written the
+    # 1.0 way (<command-message> before <command-name>), 3 its expansion (isMeta); Glob at 5, 6; Task at 9, 10,
+    # 11; 12-15 one of those tasks' own run written inline (isSidechain: its prompt, Bash, Write of
+    # components/TodoItem.tsx, in /path/to/Demo/todo-app); the prompt at 17; Write of CLAUDE.md at 19.
+    HandCount(f"claude-code-viewer/{TODO_SESSION}.jsonl", "claude-code", TODO_PROJECT,
+              ("Thanks! Please update CLAUDE.md for current changes",),
+              {"Glob": 2, "Task": 3, "Write": 1}, frozenset({"CLAUDE.md"})),
     # Claude Code 2.1.38 (marot/spotter), counted last round: see test_real_sessions.py for the line-by-line.
     HandCount("spotter/tool_heavy.jsonl", "claude-code", "/home/marco/projects/spotter",
               ("start phoenix in background",
@@ -199,7 +212,53 @@ def every_real_session(tmp_path: Path) -> Path:
     (["/tmp"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754"),
                 ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
     (["/home/user/projects/temp/other"], []),
+    ([TODO_PROJECT], [("claude-code", TODO_SESSION)]),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))
     assert sorted((s.source, s.id) for s in history.main_sessions()) == sorted(expected)
+
+
+def test_a_claude_code_1_0_slash_command_is_the_command_the_user_typed():
+    """Claude Code 1.0 wrote a slash command as ``<command-message>… is running…</command-message>`` followed by
+    ``<command-name>`` and ``<command-args>`` (2.x puts ``<command-name>`` first). It is what the person typed
+    (here a custom command whose arguments are the request), not harness text: it is kept once, as a command,
+    and the command's expansion (an isMeta record) never becomes a prompt."""
+    session = read_claude_session(REAL / "claude-code-viewer" / f"{TODO_SESSION}.jsonl", LIMITS)
+    insights = session_insights(session, [TODO_PROJECT])
+    assert insights.user_commands == ["/orchestrator create TODO app by Next.js"]
+    assert [m.text for m in session.messages if m.role == "user" and m.kind == "command"] == [
+        "/orchestrator create TODO app by Next.js"]
+
+
+def test_a_claude_code_1_0_subagent_run_written_inline_is_kept_apart_from_the_session():
+    """Claude Code 1.0 wrote a Task's own run inside the session's file (``isSidechain: true``): its prompt is
+    the agent's words to the subagent, its Bash and Write calls are the subagent's, and its working directory
+    (``/path/to/Demo/todo-app``) is not where the session started."""
+    session = read_claude_session(REAL / "claude-code-viewer" / f"{TODO_SESSION}.jsonl", LIMITS)
+    inline = [m for m in session.messages if m.sidechain]
+    assert [(m.role, m.kind) for m in inline] == [("user", "text"), ("assistant", "text"), ("tool", "text"),
+                                                   ("assistant", "text")]
+    assert inline[0].text.startswith("Create React components for the TODO app")
+    assert [c.name for m in inline for c in m.tool_calls] == ["Bash", "Write"]
+    assert session.first_prompt == "Thanks! Please update CLAUDE.md for current changes"
+    insights = session_insights(session, [TODO_PROJECT])
+    assert dict(insights.files_edited) == {"CLAUDE.md": 1}  # not the subagent's components/TodoItem.tsx
+    assert [s.text for s in insights.requests] == ["Thanks! Please update CLAUDE.md for current changes"]
+    assert session.cwd == TODO_PROJECT and session.title is None  # the summary titles another session
+
+
+def test_init_without_a_model_over_a_claude_code_1_0_session_keeps_the_prompt_and_no_harness_text(tmp_path: Path):
+    home = tmp_path / "home"
+    folder = home / ".claude" / "projects" / encode_project_dir(TODO_PROJECT)
+    folder.mkdir(parents=True)
+    shutil.copy(REAL / "claude-code-viewer" / f"{TODO_SESSION}.jsonl", folder)
+    workspace = tmp_path / "Demo"
+    workspace.mkdir()
+    (workspace / "CLAUDE.md").write_text("# TODO App Project\n")
+    history = read_history(ProjectMatcher.for_folders([TODO_PROJECT]), HistorySources.from_home(home, env={}))
+    draft = draft_memory(inspect_workspace([workspace]), sessions=history.sessions, roots=[TODO_PROJECT])
+    [note] = [text for path, text in draft.files.items() if path.endswith("/history.md")]
+    assert "Thanks! Please update CLAUDE.md for current changes" in note
+    for harness in (*HARNESS_TEXT, "orchestrator is running", "Empty Repo Setup", "Create React components"):
+        assert harness not in note, harness

@@ -69,6 +69,7 @@ def test_harness_made_user_records_are_never_typed_prompts(tmp_path: Path):
         user("u9", "This session is being continued from a previous conversation that ran out of context.",
              isCompactSummary=True),
         user("u10", "<user-prompt-submit-hook>lint passed</user-prompt-submit-hook>"),
+        user("u12", "<command-message>init is analyzing your codebase…</command-message>"),  # no command name
         user("u11", "now the refund path too"),
     ])
     session = read_claude_session(path, LIMITS)
