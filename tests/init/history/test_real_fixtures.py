@@ -213,6 +213,9 @@ def every_real_session(tmp_path: Path) -> Path:
                 ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
     (["/home/user/projects/temp/other"], []),
     ([TODO_PROJECT], [("claude-code", TODO_SESSION)]),
+    # the 1.0.98 session later worked in todo-app (its records say so): it belongs to that project too
+    (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
+    (["/path/to/Demo/components"], []),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))
