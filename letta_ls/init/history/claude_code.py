@@ -64,6 +64,9 @@ _SHELL_TOOLS = frozenset({"Bash", "BashOutput"})
 _BOOKKEEPING = frozenset({
     "file-history-snapshot", "progress", "custom-title", "ai-title", "last-prompt", "mode",
     "permission-mode", "attachment", "tag", "agent-name", "pr-link", "checkpoint", "worktree-state",
+    # 2.1.3xx: the requests sent to the model (their text repeats the conversation with system reminders and
+    # image data), tool and cost tallies; the conversation itself is in the user / assistant records
+    "api-request", "api-request-blob", "api-request-shape", "atis-latch", "tools-used", "cost-state",
 })
 _REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
 _COMMAND_NAME = re.compile(r"<command-name>(.*?)</command-name>", re.S)
@@ -170,8 +173,6 @@ def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None
                 parent_ids.add(record["sessionId"])
             if agent_id is None and isinstance(record.get("agentId"), str):
                 agent_id = record["agentId"]
-            if kind == "user" and queued.already_kept(record):
-                continue
             _conversation_record(builder, record, kind, inline_sidechain=not subagent)
         elif kind == "summary":
             summaries.append((record.get("leafUuid"), record.get("summary")))
@@ -185,6 +186,7 @@ def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None
                 builder.session.compactions += 1
         elif kind not in _BOOKKEEPING:
             unknown.add(str(kind)[:40])
+    queued.finish(builder)
     for leaf, title in summaries:
         if leaf is None or leaf in own_uuids:
             builder.saw_title(title)
@@ -210,40 +212,47 @@ def _is_warmup(session: Session) -> bool:
 
 
 class _Queued:
-    """Prompts typed while the agent was busy (2.1.x): written only as a ``queue-operation`` enqueue.
+    """Prompts typed while the agent was busy (2.1.x): written as a ``queue-operation`` enqueue first.
 
-    An enqueued prompt the harness later delivers as a user record (``dequeue``) appears twice; one it
-    feeds in mid-turn (``remove``) appears only here. Each is kept once, where it was typed: the user
-    record that repeats an enqueued prompt is skipped. Background-task notifications are enqueued too,
-    and dropped like their user records.
+    The harness later feeds each one in mid-turn (``remove``: it never gets a user record, so it is kept
+    here) or starts a turn with it (``dequeue``: its user record follows and is the one kept). A prompt is
+    kept where it was delivered, not where it was enqueued: 2.1.332 writes the enqueue of a prompt typed
+    while busy before the user record of the prompt it was busy with (whose own enqueue, holding an image,
+    has no ``content``), and keeping it at its enqueue put it first. One never delivered (the session ended)
+    is kept at the end. Background-task notifications and slash commands are enqueued too: neither is a
+    prompt (a command's ``<command-name>`` record is written when it runs).
     """
 
     def __init__(self) -> None:
-        self._kept: list[str] = []
+        self._waiting: list[tuple[str, Any]] = []  # (prompt, when it was enqueued)
 
     def operation(self, builder: SessionBuilder, record: dict[str, Any]) -> None:
+        operation = record.get("operation")
         content = record.get("content")
-        if record.get("operation") != "enqueue" or not isinstance(content, str) or not content.strip():
-            return
-        if _SLASH_COMMAND.match(content):
-            return  # a slash command typed while busy: its ``<command-name>`` record is written when it runs
-        before = len(builder.session.messages)
-        _user_text(builder, content, parse_time(record.get("timestamp")), False)
-        if len(builder.session.messages) > before:
-            self._kept.append(" ".join(content.split()))
+        if operation == "enqueue":
+            if isinstance(content, str) and _is_typed(content) and not _SLASH_COMMAND.match(content):
+                self._waiting.append((content, parse_time(record.get("timestamp"))))
+        elif operation in ("remove", "dequeue"):
+            delivered = self._take(content)
+            if delivered is not None and operation == "remove":
+                _user_text(builder, delivered[0], parse_time(record.get("timestamp")) or delivered[1], False)
 
-    def already_kept(self, record: dict[str, Any]) -> bool:
-        if not self._kept or record.get("isSidechain") is True:
-            return False
-        message = record.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            content = "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
-        key = " ".join(content.split()) if isinstance(content, str) else None
-        if key in self._kept:
-            self._kept.remove(key)
-            return True
-        return False
+    def finish(self, builder: SessionBuilder) -> None:
+        for text, when in self._waiting:
+            _user_text(builder, text, when, False)
+        self._waiting.clear()
+
+    def _take(self, content: Any) -> tuple[str, Any] | None:
+        """The waiting prompt an operation delivers: the one with its ``content`` when it names one, else the
+        oldest (older versions write a ``remove`` / ``dequeue`` without content)."""
+        if isinstance(content, str) and content:
+            for index, (text, _when) in enumerate(self._waiting):
+                if text == content:
+                    return self._waiting.pop(index)
+            return None
+        if content is None and self._waiting:
+            return self._waiting.pop(0)
+        return None
 
 
 def _conversation_record(builder: SessionBuilder, record: dict[str, Any], kind: str, *, inline_sidechain: bool) -> None:
@@ -288,10 +297,16 @@ def _conversation_record(builder: SessionBuilder, record: dict[str, Any], kind: 
         _user_text(builder, "\n".join(texts), when, sidechain)
 
 
-def _user_text(builder: SessionBuilder, text: str, when: Any, sidechain: bool) -> None:
+def _is_typed(text: str) -> bool:
+    """Whether a user text is something the person typed (or a command they ran), not harness text."""
     text = _REMINDER.sub("", text).strip()
-    if not text or (text.startswith(_HARNESS_TAGS) and not _COMMAND_RECORD.match(text)):
+    return bool(text) and (not text.startswith(_HARNESS_TAGS) or bool(_COMMAND_RECORD.match(text)))
+
+
+def _user_text(builder: SessionBuilder, text: str, when: Any, sidechain: bool) -> None:
+    if not _is_typed(text):
         return
+    text = _REMINDER.sub("", text).strip()
     kind: MessageKind = "text"
     if "<command-name>" in text:
         name = _COMMAND_NAME.search(text)

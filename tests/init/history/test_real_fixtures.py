@@ -45,6 +45,12 @@ HOMELAB_PROMPT = ("can you analyse the MD files in this directory and determine 
 HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f905.jsonl"
 TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
 TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
+# written here by the real Claude Code CLI against a scripted model (claude-generated/generate.sh)
+LOGO_PROJECT = "/home/user/logo-demo"
+LOGO_1_0 = "claude-generated/1.0.98/10ebede1-8e31-4f06-8bf3-2725340a6f65.jsonl"
+LOGO_2_1 = "claude-generated/2.1.332/fcb26f83-9b3a-438c-998c-304119d18497.jsonl"
+LOGO_PROMPT = "What does this logo show? Put a short description in NOTES.md and mention the logo in README.md."
+PNG_DATA = "iVBORw0KGgo"  # how every base64 PNG begins: image data must never become text
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,21 @@ COUNTED = [
               ("Implement spotter-gqc", "check again", "new beads for the epic were added. tackle them",
                "did you push?"),
               {"Bash": 5, "TaskOutput": 2, "Read": 1}),
+    # Claude Code 1.0.98, run here (claude-generated/generate.sh): line 1 the prompt, typed beside an image (its
+    # text block, then an image block: the image is no text, kept as the marker "[image]"); Read of logo.png at
+    # 3 (its result at 4 is an image block), Read of README.md at 5, Edit of it at 7, Write of NOTES.md at 9.
+    # 1.0.98 answers only the first of the three stdin messages in -p mode: the other two left no record.
+    HandCount(LOGO_1_0, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]",),
+              {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
+    # Claude Code 2.1.332, run here with the same script and stdin: enqueues at lines 1 (the first prompt, no
+    # content: it holds an image; dequeued at 2), 3 (the image sent alone, no content) and 4 ("Thanks, that is
+    # all for now.", typed while busy, written before the first prompt's user record); the first prompt's user
+    # record at 5 (text, then image), its "[Image: source: …]" companion at 11 (isMeta); both queued prompts
+    # removed at 29, 30 (absorbed mid-turn; queued_command attachments at 28, 31); Read at 23 (image result at
+    # 26), 34; Edit at 40; Write at 44; bookkeeping lines (attachment, atis-latch, api-request*, tools-used,
+    # last-prompt, cost-state) everywhere else.
+    HandCount(LOGO_2_1, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", "Thanks, that is all for now."),
+              {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
     # Codex 0.58 (AcidicSoil/codex-session-view): the prompt as a response item (line 4) and an event (5);
     # four shell calls, two of them `bash -lc "apply_patch <<'PATCH'"` edits of one file.
     HandCount("codex-session-view/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl", "codex",
@@ -216,6 +237,9 @@ def every_real_session(tmp_path: Path) -> Path:
     # the 1.0.98 session later worked in todo-app (its records say so): it belongs to that project too
     (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
     (["/path/to/Demo/components"], []),
+    # both generated sessions ran in one project
+    ([LOGO_PROJECT], [("claude-code", Path(LOGO_1_0).stem), ("claude-code", Path(LOGO_2_1).stem)]),
+    (["/home/user/logo"], []),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))
@@ -265,3 +289,46 @@ def test_init_without_a_model_over_a_claude_code_1_0_session_keeps_the_prompt_an
     assert "Thanks! Please update CLAUDE.md for current changes" in note
     for harness in (*HARNESS_TEXT, "orchestrator is running", "Empty Repo Setup", "Create React components"):
         assert harness not in note, harness
+
+
+@pytest.mark.parametrize("name", [LOGO_1_0, LOGO_2_1], ids=["1.0.98", "2.1.332"])
+def test_an_image_is_noted_where_it_was_sent_and_its_data_is_never_read_as_text(name: str):
+    """The prompt typed beside an image is one prompt (the image a marker in it, not a prompt of its own), the
+    image a ``Read`` of a PNG returns is a tool result "[image]", and no base64 reaches any text or argument."""
+    session = read_claude_session(REAL / name, LIMITS)
+    assert session.first_prompt == LOGO_PROMPT + "\n[image]"
+    [image_result] = [m for m in session.messages if m.role == "tool" and m.text == "[image]"]
+    assert image_result.tool_name == "Read"
+    texts = [m.text for m in session.messages] + [c.arguments for c in session.tool_calls()]
+    assert not any(PNG_DATA in text for text in texts)
+
+
+def test_a_prompt_typed_while_busy_follows_the_prompt_the_harness_wrote_later():
+    """Claude Code 2.1.332 writes the enqueue of a prompt typed while busy ("Thanks, that is all for now.")
+    before the user record of the prompt it was busy with (that prompt, holding an image, is enqueued without
+    its content and dequeued): the typed order is kept, and the first prompt is the session's first prompt."""
+    session = read_claude_session(REAL / LOGO_2_1, LIMITS)
+    said = [(m.role, m.text) for m in session.messages if m.role == "user"]
+    assert said == [("user", LOGO_PROMPT + "\n[image]"), ("user", "Thanks, that is all for now.")]
+    insights = session_insights(session, [LOGO_PROJECT])
+    assert [s.text for s in insights.requests] == [LOGO_PROMPT + "\n[image]", "Thanks, that is all for now."]
+
+
+def test_init_without_a_model_over_sessions_with_images_keeps_the_prompts_and_no_image_data(tmp_path: Path):
+    home = tmp_path / "home"
+    folder = home / ".claude" / "projects" / encode_project_dir(LOGO_PROJECT)
+    folder.mkdir(parents=True)
+    for name in (LOGO_1_0, LOGO_2_1):
+        shutil.copy(REAL / name, folder)
+    workspace = tmp_path / "logo-demo"
+    workspace.mkdir()
+    (workspace / "README.md").write_text("# Demo\n\nA tiny project with a logo (logo.png).\n")
+    history = read_history(ProjectMatcher.for_folders([LOGO_PROJECT]), HistorySources.from_home(home, env={}))
+    assert len(history.main_sessions()) == 2 and all(s.notes == [] for s in history.sessions)
+    draft = draft_memory(inspect_workspace([workspace]), sessions=history.sessions, roots=[LOGO_PROJECT])
+    [note] = [text for path, text in draft.files.items() if path.endswith("/history.md")]
+    assert LOGO_PROMPT in note and "Thanks, that is all for now." in note
+    every_note = "\n".join(draft.files.values())
+    for harness in (*HARNESS_TEXT, PNG_DATA, "[Image: source", "system-reminder", "sent a new message while you",
+                    "queued_command", "api-request"):
+        assert harness not in every_note, harness

@@ -249,3 +249,24 @@ def test_a_local_shell_call_running_applypatch_records_its_files(tmp_path: Path)
     ])
     calls = read_codex_rollout(path, LIMITS).tool_calls()
     assert [(c.command, c.edits, c.paths) for c in calls] == [(None, True, ("src/client.py",))] * 2
+
+
+def test_a_queued_prompt_is_kept_where_it_was_delivered_or_at_the_end_if_never(tmp_path: Path):
+    """2.1.332 writes the enqueue of a prompt typed while busy before the user record of the prompt it was
+    busy with (whose own enqueue holds an image, so no ``content``): the typed order is kept, and a prompt
+    still waiting when the session ended is kept once, last."""
+    path = write_jsonl(tmp_path / f"{SID}.jsonl", [
+        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
+        {"type": "queue-operation", "operation": "dequeue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
+        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:01Z", "sessionId": SID,
+         "content": "and keep it short"},
+        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:02Z", "sessionId": SID,
+         "content": "then commit"},
+        user("u1", "Describe this screenshot", ts="2026-01-10T10:00:03Z"),
+        assistant("a1", "A login form.", ts="2026-01-10T10:00:04Z"),
+        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:00:05Z", "sessionId": SID,
+         "content": "and keep it short"},
+        assistant("a2", "Short: a login form.", ts="2026-01-10T10:00:06Z"),
+    ])
+    session = read_claude_session(path, LIMITS)
+    assert typed(session) == ["Describe this screenshot", "and keep it short", "then commit"]
