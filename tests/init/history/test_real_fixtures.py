@@ -123,13 +123,14 @@ COUNTED = [
     # 1.0.98 answers only the first of the three stdin messages in -p mode: the other two left no record.
     HandCount(LOGO_1_0, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]",),
               {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
-    # Claude Code 2.1.332, run here with the same script and stdin: enqueues at lines 1 (the first prompt, no
-    # content: it holds an image; dequeued at 2), 3 (the image sent alone, no content) and 4 ("Thanks, that is
-    # all for now.", typed while busy, written before the first prompt's user record); the first prompt's user
-    # record at 5 (text, then image), its "[Image: source: …]" companion at 11 (isMeta); both queued prompts
-    # removed at 29, 30 (absorbed mid-turn; queued_command attachments at 28, 31); Read at 23 (image result at
-    # 26), 34; Edit at 40; Write at 44; bookkeeping lines (attachment, atis-latch, api-request*, tools-used,
-    # last-prompt, cost-state) everywhere else.
+    # Claude Code 2.1.332, run here with the same script and stdin (43 of its 49 lines: the 6 bookkeeping lines
+    # holding the program's own prompts left out): enqueues at lines 1 (the first prompt, no content: it holds
+    # an image; dequeued at 2), 3 (the image sent alone, no content) and 4 ("Thanks, that is all for now.", typed
+    # while busy, written before the first prompt's user record); that prompt's user record at 5 (text, then
+    # image), its "[Image: source: …]" companion at 9 (isMeta); Read at 18 (its image result at 21); both queued
+    # prompts removed at 23, 24 (absorbed mid-turn; queued_command attachments at 22, 25); Read at 28; Edit at
+    # 32; Write at 38; the rest bookkeeping (attachment, atis-latch, api-request*, tools-used, last-prompt,
+    # cost-state).
     HandCount(LOGO_2_1, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", "Thanks, that is all for now."),
               {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
     # Codex 0.58 (AcidicSoil/codex-session-view): the prompt as a response item (line 4) and an event (5);

@@ -4,11 +4,12 @@
 # scripted Anthropic Messages API on 127.0.0.1 (no model, no network beyond the npm registry). The model's
 # words are the script's; the records and their shapes are the program's.
 #
-#   tests/init/samples/real/claude-generated/generate.sh [VERSION]   (default 1.0.98; also run with 2.1.x)
+#   tests/init/samples/real/claude-generated/generate.sh [VERSION]   (default 1.0.98; the committed files: 1.0.98, 2.1.332)
 #
 # Not run by `make test`: it downloads the CLI. The transcript is copied next to this script as
 # <version>/<session-id>.jsonl with the temporary project path replaced by /home/user/logo-demo
-# (and its munged form by -home-user-logo-demo).
+# (and its munged form by -home-user-logo-demo), without the bookkeeping lines that hold Claude Code's own
+# system prompt and tool descriptions (keep_lines.py).
 set -euo pipefail
 
 VERSION="${1:-1.0.98}"
@@ -60,6 +61,7 @@ find "$WORK/home/.claude/projects" -name '*.jsonl' | while read -r file; do
   # the project's path, also as Claude Code munges it for folder names (every non-alphanumeric a dash)
   sed -e "s#$PROJECT#$FIXED_PROJECT#g" -e "s#$WORK/home#/home/user#g" \
       -e "s#$(munge "$PROJECT")#$(munge "$FIXED_PROJECT")#g" "$file" > "$target"
+  python3 "$HERE/keep_lines.py" "$target"  # leaves out the lines that hold Claude Code's own prompts
   echo "wrote $target ($(wc -l < "$target") lines)"
 done
 git -C "$PROJECT" status --short
