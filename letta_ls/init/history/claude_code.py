@@ -283,6 +283,7 @@ def _conversation_record(builder: SessionBuilder, record: dict[str, Any], kind: 
     if not isinstance(content, list):
         return
     texts = []
+    typed = False  # an image is marked where it was sent, but an image alone (nothing typed) is no prompt
     for block in content:
         if not isinstance(block, dict):
             continue
@@ -291,9 +292,10 @@ def _conversation_record(builder: SessionBuilder, record: dict[str, Any], kind: 
                                 is_error=block.get("is_error") is True, sidechain=sidechain)
         elif block.get("type") == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
+            typed = typed or _is_typed(block["text"])
         elif block.get("type") == "image":
             texts.append("[image]")
-    if texts:
+    if typed:
         _user_text(builder, "\n".join(texts), when, sidechain)
 
 

@@ -47,8 +47,11 @@ TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
 TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
 # written here by the real Claude Code CLI against a scripted model (claude-generated/generate.sh)
 LOGO_PROJECT = "/home/user/logo-demo"
-LOGO_1_0 = "claude-generated/1.0.98/10ebede1-8e31-4f06-8bf3-2725340a6f65.jsonl"
-LOGO_2_1 = "claude-generated/2.1.332/fcb26f83-9b3a-438c-998c-304119d18497.jsonl"
+LOGO_1_0 = "claude-generated/1.0.98-paced/13a09439-2650-441b-80cf-c1994fe63779.jsonl"
+LOGO_2_1 = "claude-generated/2.1.332-at-once/fcb26f83-9b3a-438c-998c-304119d18497.jsonl"
+LOGO_2_1_PACED = "claude-generated/2.1.332-paced/f5a373ee-30bc-46c5-859a-509980f0fd96.jsonl"
+LOGO_FILES = (LOGO_1_0, LOGO_2_1, LOGO_2_1_PACED)
+THANKS = "Thanks, that is all for now."
 LOGO_PROMPT = "What does this logo show? Put a short description in NOTES.md and mention the logo in README.md."
 PNG_DATA = "iVBORw0KGgo"  # how every base64 PNG begins: image data must never become text
 
@@ -117,13 +120,21 @@ COUNTED = [
               ("Implement spotter-gqc", "check again", "new beads for the epic were added. tackle them",
                "did you push?"),
               {"Bash": 5, "TaskOutput": 2, "Read": 1}),
-    # Claude Code 1.0.98, run here (claude-generated/generate.sh): line 1 the prompt, typed beside an image (its
-    # text block, then an image block: the image is no text, kept as the marker "[image]"); Read of logo.png at
-    # 3 (its result at 4 is an image block), Read of README.md at 5, Edit of it at 7, Write of NOTES.md at 9.
-    # 1.0.98 answers only the first of the three stdin messages in -p mode: the other two left no record.
-    HandCount(LOGO_1_0, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]",),
+    # Claude Code 1.0.98, run here (claude-generated/generate.sh 1.0.98 paced: each stdin message after the
+    # previous answer): line 1 the prompt, typed beside an image (a text block, then an image block: the image
+    # is no text, kept as the marker "[image]"); Read of logo.png at 3 (its result at 4 is an image block), Read
+    # of README.md at 5, Edit of it at 7, Write of NOTES.md at 9; at 12 an image sent alone (no text: no
+    # prompt); at 14 "Thanks, that is all for now." as a plain string.
+    HandCount(LOGO_1_0, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", THANKS),
               {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
-    # Claude Code 2.1.332, run here with the same script and stdin (43 of its 49 lines: the 6 bookkeeping lines
+    # Claude Code 2.1.332 paced (47 of its 53 lines: the 6 bookkeeping lines holding the program's own prompts
+    # left out): each message an enqueue (no content when it holds an image) and a dequeue, then its user
+    # record: the prompt at 3 (text, then image) and its "[Image: source: …]" companion at 7 (isMeta); Read at
+    # 16 (its image result at 19), 21; Edit at 25; Write at 31; the image sent alone at 37 (no prompt), its
+    # companion at 38; "Thanks, that is all for now." enqueued at 41, its user record at 43.
+    HandCount(LOGO_2_1_PACED, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", THANKS),
+              {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
+    # Claude Code 2.1.332 at-once (all three messages on stdin at the start; 43 of its 49 lines: the 6 bookkeeping lines
     # holding the program's own prompts left out): enqueues at lines 1 (the first prompt, no content: it holds
     # an image; dequeued at 2), 3 (the image sent alone, no content) and 4 ("Thanks, that is all for now.", typed
     # while busy, written before the first prompt's user record); that prompt's user record at 5 (text, then
@@ -131,7 +142,7 @@ COUNTED = [
     # prompts removed at 23, 24 (absorbed mid-turn; queued_command attachments at 22, 25); Read at 28; Edit at
     # 32; Write at 38; the rest bookkeeping (attachment, atis-latch, api-request*, tools-used, last-prompt,
     # cost-state).
-    HandCount(LOGO_2_1, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", "Thanks, that is all for now."),
+    HandCount(LOGO_2_1, "claude-code", LOGO_PROJECT, (LOGO_PROMPT + "\n[image]", THANKS),
               {"Read": 2, "Edit": 1, "Write": 1}, frozenset({"README.md", "NOTES.md"})),
     # Codex 0.58 (AcidicSoil/codex-session-view): the prompt as a response item (line 4) and an event (5);
     # four shell calls, two of them `bash -lc "apply_patch <<'PATCH'"` edits of one file.
@@ -239,7 +250,7 @@ def every_real_session(tmp_path: Path) -> Path:
     (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
     (["/path/to/Demo/components"], []),
     # both generated sessions ran in one project
-    ([LOGO_PROJECT], [("claude-code", Path(LOGO_1_0).stem), ("claude-code", Path(LOGO_2_1).stem)]),
+    ([LOGO_PROJECT], [("claude-code", Path(name).stem) for name in LOGO_FILES]),
     (["/home/user/logo"], []),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
@@ -292,7 +303,7 @@ def test_init_without_a_model_over_a_claude_code_1_0_session_keeps_the_prompt_an
         assert harness not in note, harness
 
 
-@pytest.mark.parametrize("name", [LOGO_1_0, LOGO_2_1], ids=["1.0.98", "2.1.332"])
+@pytest.mark.parametrize("name", LOGO_FILES, ids=["1.0.98-paced", "2.1.332-at-once", "2.1.332-paced"])
 def test_an_image_is_noted_where_it_was_sent_and_its_data_is_never_read_as_text(name: str):
     """The prompt typed beside an image is one prompt (the image a marker in it, not a prompt of its own), the
     image a ``Read`` of a PNG returns is a tool result "[image]", and no base64 reaches any text or argument."""
@@ -304,31 +315,41 @@ def test_an_image_is_noted_where_it_was_sent_and_its_data_is_never_read_as_text(
     assert not any(PNG_DATA in text for text in texts)
 
 
+@pytest.mark.parametrize("name", [LOGO_1_0, LOGO_2_1_PACED], ids=["1.0.98", "2.1.332"])
+def test_an_image_sent_alone_is_no_prompt(name: str):
+    """A user record holding only an image (a screenshot pasted without a word) has nothing typed in it: it is
+    neither a prompt nor a request, and the answer to it stays the agent's reply."""
+    session = read_claude_session(REAL / name, LIMITS)
+    assert [m.text for m in session.messages if m.role == "user"] == [LOGO_PROMPT + "\n[image]", THANKS]
+    assert "That screenshot shows the same logo, smaller." in [m.text for m in session.messages]
+
+
 def test_a_prompt_typed_while_busy_follows_the_prompt_the_harness_wrote_later():
     """Claude Code 2.1.332 writes the enqueue of a prompt typed while busy ("Thanks, that is all for now.")
     before the user record of the prompt it was busy with (that prompt, holding an image, is enqueued without
     its content and dequeued): the typed order is kept, and the first prompt is the session's first prompt."""
     session = read_claude_session(REAL / LOGO_2_1, LIMITS)
     said = [(m.role, m.text) for m in session.messages if m.role == "user"]
-    assert said == [("user", LOGO_PROMPT + "\n[image]"), ("user", "Thanks, that is all for now.")]
+    assert said == [("user", LOGO_PROMPT + "\n[image]"), ("user", THANKS)]
     insights = session_insights(session, [LOGO_PROJECT])
-    assert [s.text for s in insights.requests] == [LOGO_PROMPT + "\n[image]", "Thanks, that is all for now."]
+    assert [s.text for s in insights.requests] == [LOGO_PROMPT + "\n[image]", THANKS]
 
 
 def test_init_without_a_model_over_sessions_with_images_keeps_the_prompts_and_no_image_data(tmp_path: Path):
     home = tmp_path / "home"
     folder = home / ".claude" / "projects" / encode_project_dir(LOGO_PROJECT)
     folder.mkdir(parents=True)
-    for name in (LOGO_1_0, LOGO_2_1):
+    for name in LOGO_FILES:
         shutil.copy(REAL / name, folder)
     workspace = tmp_path / "logo-demo"
     workspace.mkdir()
     (workspace / "README.md").write_text("# Demo\n\nA tiny project with a logo (logo.png).\n")
     history = read_history(ProjectMatcher.for_folders([LOGO_PROJECT]), HistorySources.from_home(home, env={}))
-    assert len(history.main_sessions()) == 2 and all(s.notes == [] for s in history.sessions)
+    assert len(history.main_sessions()) == 3 and all(s.notes == [] for s in history.sessions)
     draft = draft_memory(inspect_workspace([workspace]), sessions=history.sessions, roots=[LOGO_PROJECT])
     [note] = [text for path, text in draft.files.items() if path.endswith("/history.md")]
-    assert LOGO_PROMPT in note and "Thanks, that is all for now." in note
+    assert LOGO_PROMPT in note and THANKS in note
+    assert "): [image]" not in note  # an image sent alone is no request
     every_note = "\n".join(draft.files.values())
     for harness in (*HARNESS_TEXT, PNG_DATA, "[Image: source", "system-reminder", "sent a new message while you",
                     "queued_command", "api-request"):

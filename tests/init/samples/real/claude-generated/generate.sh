@@ -4,15 +4,18 @@
 # scripted Anthropic Messages API on 127.0.0.1 (no model, no network beyond the npm registry). The model's
 # words are the script's; the records and their shapes are the program's.
 #
-#   tests/init/samples/real/claude-generated/generate.sh [VERSION]   (default 1.0.98; the committed files: 1.0.98, 2.1.332)
+#   tests/init/samples/real/claude-generated/generate.sh [VERSION] [paced|at-once]   (default: 1.0.98 paced)
+#
+# The committed files: `1.0.98 paced`, `2.1.332 at-once` (the later messages queued while it works).
 #
 # Not run by `make test`: it downloads the CLI. The transcript is copied next to this script as
-# <version>/<session-id>.jsonl with the temporary project path replaced by /home/user/logo-demo
+# <version>-<mode>/<session-id>.jsonl with the temporary project path replaced by /home/user/logo-demo
 # (and its munged form by -home-user-logo-demo), without the bookkeeping lines that hold Claude Code's own
 # system prompt and tool descriptions (keep_lines.py).
 set -euo pipefail
 
 VERSION="${1:-1.0.98}"
+MODE="${2:-paced}"  # paced: each message after the previous answer; at-once: all on stdin at the start
 HERE="$(cd "$(dirname "$0")" && pwd)"
 WORK="$(mktemp -d)"
 trap 'kill "$(cat "$WORK/server.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -48,15 +51,16 @@ SMALL="$(image 200,60,40)"
 (cd "$PROJECT" && env -i PATH="$PATH" HOME="$WORK/home" TERM=dumb \
   ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT" ANTHROPIC_API_KEY=dummy \
   DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-  timeout 300 "$WORK/npm/node_modules/.bin/claude" -p --input-format stream-json --output-format stream-json \
-  --verbose --permission-mode acceptEdits < "$WORK/stdin.jsonl" > "$WORK/stdout.jsonl" 2> "$WORK/stderr.txt") \
+  timeout 300 python3 "$HERE/drive.py" "$MODE" "$WORK/stdin.jsonl" "$WORK/stdout.jsonl" -- \
+  "$WORK/npm/node_modules/.bin/claude" -p --input-format stream-json --output-format stream-json \
+  --verbose --permission-mode acceptEdits 2> "$WORK/stderr.txt") \
   || { echo "claude failed:"; cat "$WORK/stderr.txt"; tail -5 "$WORK/stdout.jsonl"; exit 1; }
 
 munge() { printf '%s' "$1" | tr -c 'a-zA-Z0-9' '-'; }
 echo "requests the CLI made:"; cat "$WORK/server.log"
-mkdir -p "$HERE/$VERSION"
+mkdir -p "$HERE/$VERSION-$MODE"
 find "$WORK/home/.claude/projects" -name '*.jsonl' | while read -r file; do
-  target="$HERE/$VERSION/${file#"$WORK"/home/.claude/projects/*/}"
+  target="$HERE/$VERSION-$MODE/${file#"$WORK"/home/.claude/projects/*/}"
   mkdir -p "$(dirname "$target")"
   # the project's path, also as Claude Code munges it for folder names (every non-alphanumeric a dash)
   sed -e "s#$PROJECT#$FIXED_PROJECT#g" -e "s#$WORK/home#/home/user#g" \
