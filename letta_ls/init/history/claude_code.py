@@ -173,6 +173,8 @@ def read_claude_session(path: Path, limits: ReadLimits, *, parent_id: str | None
                 parent_ids.add(record["sessionId"])
             if agent_id is None and isinstance(record.get("agentId"), str):
                 agent_id = record["agentId"]
+            if kind == "user":
+                queued.delivered_as(record)
             _conversation_record(builder, record, kind, inline_sidechain=not subagent)
         elif kind == "summary":
             summaries.append((record.get("leafUuid"), record.get("summary")))
@@ -215,12 +217,14 @@ class _Queued:
     """Prompts typed while the agent was busy (2.1.x): written as a ``queue-operation`` enqueue first.
 
     The harness later feeds each one in mid-turn (``remove``: it never gets a user record, so it is kept
-    here) or starts a turn with it (``dequeue``: its user record follows and is the one kept). A prompt is
+    here) or starts a turn with it (``dequeue``, then its user record, which is the one kept). A prompt is
     kept where it was delivered, not where it was enqueued: 2.1.332 writes the enqueue of a prompt typed
     while busy before the user record of the prompt it was busy with (whose own enqueue, holding an image,
-    has no ``content``), and keeping it at its enqueue put it first. One never delivered (the session ended)
-    is kept at the end. Background-task notifications and slash commands are enqueued too: neither is a
-    prompt (a command's ``<command-name>`` record is written when it runs).
+    has no ``content``), and keeping it at its enqueue put it first. A ``dequeue`` names no prompt, and the
+    one it delivers may be such a content-less one, so it takes nothing: the user record that repeats a
+    waiting prompt does. One never delivered (the session ended) is kept at the end. Background-task
+    notifications and slash commands are enqueued too: neither is a prompt (a command's ``<command-name>``
+    record is written when it runs).
     """
 
     def __init__(self) -> None:
@@ -232,10 +236,25 @@ class _Queued:
         if operation == "enqueue":
             if isinstance(content, str) and _is_typed(content) and not _SLASH_COMMAND.match(content):
                 self._waiting.append((content, parse_time(record.get("timestamp"))))
-        elif operation in ("remove", "dequeue"):
+        elif operation == "remove":
             delivered = self._take(content)
-            if delivered is not None and operation == "remove":
+            if delivered is not None:
                 _user_text(builder, delivered[0], parse_time(record.get("timestamp")) or delivered[1], False)
+
+    def delivered_as(self, record: dict[str, Any]) -> None:
+        """A user record that repeats a waiting prompt is that prompt delivered: it no longer waits."""
+        if not self._waiting or record.get("isSidechain") is True or record.get("isMeta") is True:
+            return
+        message = record.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            content = "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
+        if isinstance(content, str):
+            key = " ".join(content.split())
+            for index, (text, _when) in enumerate(self._waiting):
+                if " ".join(text.split()) == key:
+                    del self._waiting[index]
+                    return
 
     def finish(self, builder: SessionBuilder) -> None:
         for text, when in self._waiting:
@@ -243,8 +262,8 @@ class _Queued:
         self._waiting.clear()
 
     def _take(self, content: Any) -> tuple[str, Any] | None:
-        """The waiting prompt an operation delivers: the one with its ``content`` when it names one, else the
-        oldest (older versions write a ``remove`` / ``dequeue`` without content)."""
+        """The waiting prompt a ``remove`` feeds in: the one with its ``content`` when it names one, else the
+        oldest (2.1.38 writes a ``remove`` without content)."""
         if isinstance(content, str) and content:
             for index, (text, _when) in enumerate(self._waiting):
                 if text == content:

@@ -270,3 +270,22 @@ def test_a_queued_prompt_is_kept_where_it_was_delivered_or_at_the_end_if_never(t
     ])
     session = read_claude_session(path, LIMITS)
     assert typed(session) == ["Describe this screenshot", "and keep it short", "then commit"]
+
+
+def test_a_prompt_holding_an_image_dequeued_while_another_waits_takes_nothing_from_the_queue(tmp_path: Path):
+    """2.1.332 enqueues a prompt holding an image without ``content`` and writes a ``dequeue`` without content:
+    the dequeue delivers that prompt (its user record follows), not the text prompt typed after it, which is
+    then fed in mid-turn (``remove`` with its content) and kept there."""
+    path = write_jsonl(tmp_path / f"{SID}.jsonl", [
+        user("u0", "Start the dev server", ts="2026-01-10T09:59:00Z"),
+        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
+        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:01Z", "sessionId": SID,
+         "content": "and keep it short"},
+        {"type": "queue-operation", "operation": "dequeue", "timestamp": "2026-01-10T10:00:02Z", "sessionId": SID},
+        user("u1", "Describe this screenshot", ts="2026-01-10T10:00:03Z"),
+        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:00:05Z", "sessionId": SID,
+         "content": "and keep it short"},
+        assistant("a2", "Short: a login form.", ts="2026-01-10T10:00:06Z"),
+    ])
+    session = read_claude_session(path, LIMITS)
+    assert typed(session) == ["Start the dev server", "Describe this screenshot", "and keep it short"]
