@@ -34,7 +34,8 @@ LIMITS = ReadLimits()
 HARNESS_TEXT = ("Stop hook feedback", "CLAUDE_PLUGIN_ROOT", "PostToolUse", "<environment_context>",
                 "AGENTS.md instructions", "<INSTRUCTIONS>", "task-notification", "local-command",
                 "This session is being continued", "Git File Recovery After Accidental Deletion", "<command-message>",
-                "Split complex tasks into independent subtasks", "ARGUMENTS:")
+                "Split complex tasks into independent subtasks", "ARGUMENTS:", "<skills_instructions>",
+                "CONTEXT CHECKPOINT")
 
 CHATBOT_PROMPT = ("finish up the users work by rigging up the chatbot-ui to use lmstudio instead of their initial "
                   "implementatiion of ollama. the user just replace endpoints and names in files that mentioned "
@@ -45,6 +46,12 @@ HOMELAB_PROMPT = ("can you analyse the MD files in this directory and determine 
 HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f905.jsonl"
 TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
 TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
+# written here by the real Codex CLI against a scripted model (codex-generated/generate.sh, SOURCES.md)
+OLD_PROJECT = "/home/user/projects/greeter-0.29"
+OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
+RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
+COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
+COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class HandCount:
     prompts: tuple[str, ...]
     calls: dict[str, int] = field(default_factory=dict)
     edited: frozenset[str] = frozenset()  # relative to ``project``
+    notes: tuple[str, ...] = ()  # what the reader says it skipped
 
 
 COUNTED = [
@@ -123,6 +131,27 @@ COUNTED = [
     # the same rollout, compressed here with zstandard (no compressed rollout is published under a licence)
     HandCount(f"claude-code-transcripts/{HOMELAB_ROLLOUT}.zst", "codex", "/Users/macmini/Code/homelab-migration",
               (HOMELAB_PROMPT,)),
+    # codex-cli 0.29.0, the bare format: line 1 {id, timestamp, instructions, git} (no cwd; git with the remote),
+    # {"record_type":"state"} at 2, 4, 6, 7...; <environment_context> (the cwd) at 3, the prompt at 5; shell
+    # calls at 8 (ls), 12 (cat), 16 (`bash -lc "applypatch <<'EOF'"` updating README.md); the answer at 20.
+    HandCount(f"codex-generated/{OLD_ROLLOUT}", "codex", OLD_PROJECT, ("Fix the typo in README.md",),
+              {"shell": 3}, frozenset({"README.md"})),
+    # codex-cli 0.29.0, the same session resumed (`-c experimental_resume=<the rollout above>`): a new rollout
+    # whose lines 3-11 (between the first two state lines) replay the resumed one: its <environment_context>,
+    # prompt, three calls and answer; then its own prompt at 13, shell calls at 16 (grep) and 20 (an applypatch
+    # adding test_greet.py), the answer at 24.
+    HandCount(f"codex-generated/{RESUMED_ROLLOUT}", "codex", OLD_PROJECT, ("Add a test for greet",),
+              {"shell": 2}, frozenset({"test_greet.py"}),
+              ("skipped 8 lines replayed from the session it resumed",)),
+    # codex-cli 0.171.0 with an automatic compaction: skills (developer) at 3, <environment_context> at 4, the
+    # first prompt at 8; exec_command at 10, 15; apply_patch (custom tool) at 20; the answer at 26 (reporting
+    # 200,000 tokens); the second prompt's turn compacts first: the model's summary at 33, `compacted` at 36
+    # (the summary under Codex's preamble, and a replacement history repeating the first prompt); the second
+    # prompt at 42; exec_command at 44, apply_patch at 49 (adding test_greet.py); `token_usage_record` and
+    # `world_state` lines throughout.
+    HandCount(f"codex-generated/{COMPACTED_ROLLOUT}", "codex", COMPACTED_PROJECT,
+              ("Fix the typo in README.md", "Add a test for greet"), {"exec_command": 3, "apply_patch": 2},
+              frozenset({"README.md", "test_greet.py"})),
 ]
 
 
@@ -147,7 +176,7 @@ def test_a_real_session_gives_the_prompts_calls_and_files_counted_by_hand(count:
     assert Counter(c.name for c in session.tool_calls()) == Counter(count.calls)
     insights = session_insights(session, [count.project])
     assert set(insights.files_edited) == set(count.edited)
-    assert session.cwd == count.project and session.notes == [] and session.title is None
+    assert session.cwd == count.project and session.notes == list(count.notes) and session.title is None
     said = "\n".join(m.text for m in session.messages if m.role == "user" and m.kind != "compaction-summary")
     for harness in HARNESS_TEXT:
         assert harness not in said, harness
@@ -216,6 +245,10 @@ def every_real_session(tmp_path: Path) -> Path:
     # the 1.0.98 session later worked in todo-app (its records say so): it belongs to that project too
     (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
     (["/path/to/Demo/components"], []),
+    # a bare rollout and the one resuming it (a new file in that format): both the project's
+    ([OLD_PROJECT], [("codex", "858ac4c1-028b-40ee-ac71-290c59d1cbf4"),
+                     ("codex", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b")]),
+    ([COMPACTED_PROJECT], [("codex", "01a24a54-7f84-7f02-b11e-bb7e084623c9")]),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))

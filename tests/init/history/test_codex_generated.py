@@ -1,0 +1,91 @@
+"""Rollouts the real Codex CLI wrote here, offline, against a scripted model (samples/real/codex-generated/).
+
+No licensed real rollout of two kinds was found published: the bare format of codex-rs's first months
+(``{"record_type":"state"}`` lines) and a rollout with a compaction. ``generate.sh`` runs the Codex releases of
+npm (0.29.0 and 0.171.0) on a small git project; the scripted model only says what it types, runs and patches.
+What the tests expect was counted from the files' lines (see ``COUNTED`` in test_real_fixtures.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from letta_ls.init.draft import draft_memory
+from letta_ls.init.history import HistorySources, ProjectMatcher, ReadLimits, read_codex_rollout, read_history
+from letta_ls.init.workspace import inspect_workspace
+
+GENERATED = Path(__file__).parent.parent / "samples" / "real" / "codex-generated"
+LIMITS = ReadLimits()
+OLD_PROJECT = "/home/user/projects/greeter-0.29"
+OLD_ID, RESUMED_ID = "858ac4c1-028b-40ee-ac71-290c59d1cbf4", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b"
+COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
+COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
+PROMPTS = ["Fix the typo in README.md", "Add a test for greet"]
+SUMMARY = "Summary of the work so far"  # what the scripted model answered Codex's compaction prompt
+# text Codex writes as user-role (or developer) messages, or its compaction prompt and preamble
+HARNESS_TEXT = ("<environment_context>", "<cwd>", "<skills_instructions>", "CONTEXT CHECKPOINT",
+                "Another language model started", SUMMARY, "approval_policy")
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path) -> Path:
+    """A home holding the generated rollouts where Codex puts them."""
+    home = tmp_path / "home"
+    day = home / ".codex" / "sessions" / "2026" / "12" / "06"
+    day.mkdir(parents=True)
+    for rollout in GENERATED.glob("rollout-*.jsonl"):
+        shutil.copy(rollout, day / rollout.name)
+    return home
+
+
+def test_a_resumed_bare_rollout_keeps_only_what_was_said_after_the_resume(codex_home: Path):
+    """0.29 writes a resumed session as a new rollout that first replays the one it resumes (items without
+    a state line between them, and without timestamps in that format): the typed prompt, calls and edits of
+    the first session are that session's, so across the two files each prompt is kept once."""
+    history = read_history(ProjectMatcher.for_folders([OLD_PROJECT]), HistorySources.from_home(codex_home, env={}))
+    sessions = sorted(history.main_sessions(), key=lambda s: s.id)
+    assert [s.id for s in sessions] == [OLD_ID, RESUMED_ID]
+    assert [m.text for s in sessions for m in s.user_messages()] == PROMPTS
+    assert [len(s.tool_calls()) for s in sessions] == [3, 2]
+
+
+def test_bare_rollouts_are_matched_by_their_git_remote_alone(codex_home: Path):
+    matcher = ProjectMatcher.for_folders(["/elsewhere/greeter"], remotes=["https://github.com/example/greeter-0.29"])
+    history = read_history(matcher, HistorySources.from_home(codex_home, env={}))
+    assert sorted(s.id for s in history.main_sessions()) == [OLD_ID, RESUMED_ID]
+
+
+def test_the_compaction_summary_is_neither_a_prompt_nor_a_reply():
+    """Codex 0.171 asks the model for a summary before the second prompt: the model's answer is written as an
+    assistant message, then again (after Codex's preamble) in the ``compacted`` line, whose replacement
+    history repeats the first prompt. The summary is kept once, as the compaction's; the prompts once each."""
+    session = read_codex_rollout(GENERATED / COMPACTED_ROLLOUT, LIMITS)
+    assert session.compactions == 1
+    assert [m.text for m in session.user_messages()] == PROMPTS
+    [summary] = [m for m in session.messages if m.kind == "compaction-summary"]
+    assert SUMMARY in summary.text and not summary.from_user
+    assert [m.text for m in session.messages if m.role == "assistant" and m.text] == [
+        "Fixed the typo in README.md: the heading now says \"hello\".", "Added test_greet.py with one test of greet()."]
+
+
+def test_line_types_a_current_codex_adds_are_skipped_without_a_warning():
+    """``token_usage_record`` (0.171: one per model response) and ``world_state`` lines are bookkeeping."""
+    session = read_codex_rollout(GENERATED / COMPACTED_ROLLOUT, LIMITS)
+    assert session.notes == []
+
+
+@pytest.mark.parametrize("project", [OLD_PROJECT, COMPACTED_PROJECT])
+def test_init_without_a_model_writes_each_typed_prompt_and_no_harness_text(codex_home: Path, tmp_path: Path,
+                                                                          project: str):
+    workspace = tmp_path / Path(project).name
+    workspace.mkdir()
+    (workspace / "README.md").write_text("# Greeter: says hello\n")
+    history = read_history(ProjectMatcher.for_folders([project]), HistorySources.from_home(codex_home, env={}))
+    draft = draft_memory(inspect_workspace([workspace]), sessions=history.sessions, roots=[project])
+    [note] = [text for path, text in draft.files.items() if path.endswith("/history.md")]
+    for prompt in PROMPTS:
+        assert note.count(prompt) >= 1, prompt
+    for harness in HARNESS_TEXT:
+        assert harness not in note, harness
