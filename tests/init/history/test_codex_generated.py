@@ -18,6 +18,7 @@ from letta_ls.init.workspace import inspect_workspace
 
 GENERATED = Path(__file__).parent.parent / "samples" / "real" / "codex-generated"
 LIMITS = ReadLimits()
+OLDEST_ID = "8c4b94c7-e953-4851-893d-5d2f997a5139"
 OLD_PROJECT = "/home/user/projects/greeter-0.29"
 OLD_ID, RESUMED_ID = "858ac4c1-028b-40ee-ac71-290c59d1cbf4", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b"
 COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
@@ -51,10 +52,24 @@ def test_a_resumed_bare_rollout_keeps_only_what_was_said_after_the_resume(codex_
     assert [len(s.tool_calls()) for s in sessions] == [3, 2]
 
 
-def test_bare_rollouts_are_matched_by_their_git_remote_alone(codex_home: Path):
-    matcher = ProjectMatcher.for_folders(["/elsewhere/greeter"], remotes=["https://github.com/example/greeter-0.29"])
+@pytest.mark.parametrize(("remote", "expected"), [
+    ("https://github.com/example/greeter-0.29", [OLD_ID, RESUMED_ID]),
+    # 0.20 kept no <environment_context>: the rollout names no folder, its git remote is all that tells the project
+    ("git@github.com:example/greeter-0.20.git", [OLDEST_ID]),
+])
+def test_bare_rollouts_are_matched_by_their_git_remote_alone(codex_home: Path, remote: str, expected: list[str]):
+    matcher = ProjectMatcher.for_folders(["/elsewhere/greeter"], remotes=[remote])
     history = read_history(matcher, HistorySources.from_home(codex_home, env={}))
-    assert sorted(s.id for s in history.main_sessions()) == [OLD_ID, RESUMED_ID]
+    assert sorted(s.id for s in history.main_sessions()) == expected
+
+
+def test_a_bare_rollout_resumed_in_place_keeps_both_prompts_once():
+    """0.20 appends a resumed session to its own rollout, its first prompt before the second state line and
+    no model output there: nothing in it is a replay."""
+    [rollout] = GENERATED.glob(f"rollout-*-{OLDEST_ID}.jsonl")
+    session = read_codex_rollout(rollout, LIMITS)
+    assert [m.text for m in session.user_messages()] == PROMPTS
+    assert session.cwd is None and session.notes == [] and len(session.tool_calls()) == 5
 
 
 def test_the_compaction_summary_is_neither_a_prompt_nor_a_reply():
@@ -76,16 +91,35 @@ def test_line_types_a_current_codex_adds_are_skipped_without_a_warning():
     assert session.notes == []
 
 
-@pytest.mark.parametrize("project", [OLD_PROJECT, COMPACTED_PROJECT])
+@pytest.mark.parametrize(("project", "remote"), [
+    (OLD_PROJECT, None), (COMPACTED_PROJECT, None),
+    ("/home/user/projects/greeter-0.20", "https://github.com/example/greeter-0.20.git"),
+])
 def test_init_without_a_model_writes_each_typed_prompt_and_no_harness_text(codex_home: Path, tmp_path: Path,
-                                                                          project: str):
+                                                                          project: str, remote: str | None):
     workspace = tmp_path / Path(project).name
     workspace.mkdir()
     (workspace / "README.md").write_text("# Greeter: says hello\n")
-    history = read_history(ProjectMatcher.for_folders([project]), HistorySources.from_home(codex_home, env={}))
+    matcher = ProjectMatcher.for_folders([project], remotes=[remote] if remote else [])
+    history = read_history(matcher, HistorySources.from_home(codex_home, env={}))
+    assert history.main_sessions()
     draft = draft_memory(inspect_workspace([workspace]), sessions=history.sessions, roots=[project])
     [note] = [text for path, text in draft.files.items() if path.endswith("/history.md")]
     for prompt in PROMPTS:
-        assert note.count(prompt) >= 1, prompt
+        assert note.count(prompt) == 1, prompt  # once, though a resumed rollout repeats it
     for harness in HARNESS_TEXT:
         assert harness not in note, harness
+
+
+def test_a_folder_recorded_as_a_file_url_is_that_folder_not_one_relative_to_where_init_runs(
+        codex_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """0.171 writes each command's ``cwd`` in its ``item_completed`` events as a URL
+    (``"cwd":"file:///home/user/projects/greeter-0.171"``). Read as a path it is relative, so it was resolved
+    against the folder /init ran in: the session then belonged to whatever project /init was run for."""
+    monkeypatch.chdir(tmp_path)
+    history = read_history(ProjectMatcher.for_folders([tmp_path]), HistorySources.from_home(codex_home, env={}))
+    assert history.main_sessions() == []
+    history = read_history(ProjectMatcher.for_folders(["/home/user/projects"]),
+                           HistorySources.from_home(codex_home, env={}))
+    assert COMPACTED_ROLLOUT.removesuffix(".jsonl").endswith(
+        next(s.id for s in history.main_sessions() if s.cwd == COMPACTED_PROJECT))

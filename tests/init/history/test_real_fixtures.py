@@ -47,6 +47,7 @@ HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f
 TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
 TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
 # written here by the real Codex CLI against a scripted model (codex-generated/generate.sh, SOURCES.md)
+OLDEST_ROLLOUT = "rollout-2026-12-06T07-53-54-8c4b94c7-e953-4851-893d-5d2f997a5139.jsonl"
 OLD_PROJECT = "/home/user/projects/greeter-0.29"
 OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
 RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
@@ -60,7 +61,7 @@ class HandCount:
 
     path: str  # under samples/real/
     source: str
-    project: str  # the folder the session recorded as its working directory
+    project: str | None  # the folder the session recorded as its working directory (0.20 recorded none)
     prompts: tuple[str, ...]
     calls: dict[str, int] = field(default_factory=dict)
     edited: frozenset[str] = frozenset()  # relative to ``project``
@@ -131,6 +132,12 @@ COUNTED = [
     # the same rollout, compressed here with zstandard (no compressed rollout is published under a licence)
     HandCount(f"claude-code-transcripts/{HOMELAB_ROLLOUT}.zst", "codex", "/Users/macmini/Code/homelab-migration",
               (HOMELAB_PROMPT,)),
+    # codex-cli 0.20.0, the bare format without <environment_context>: line 1 {id, timestamp, instructions, git}
+    # (the remote, no folder), state lines at 2, 4, 5...; the prompt at 3; shell calls at 6 (ls), 10 (cat), 14
+    # (`bash -lc "apply_patch <<'EOF'"` updating README.md); the answer at 18; resumed with experimental_resume
+    # in the same file: the second prompt at 20, shell calls at 23 (grep), 27 (a patch adding test_greet.py).
+    HandCount(f"codex-generated/{OLDEST_ROLLOUT}", "codex", None, ("Fix the typo in README.md", "Add a test for greet"),
+              {"shell": 5}, frozenset({"README.md", "test_greet.py"})),
     # codex-cli 0.29.0, the bare format: line 1 {id, timestamp, instructions, git} (no cwd; git with the remote),
     # {"record_type":"state"} at 2, 4, 6, 7...; <environment_context> (the cwd) at 3, the prompt at 5; shell
     # calls at 8 (ls), 12 (cat), 16 (`bash -lc "applypatch <<'EOF'"` updating README.md); the answer at 20.
@@ -174,7 +181,7 @@ def test_a_real_session_gives_the_prompts_calls_and_files_counted_by_hand(count:
     session = read(count)
     assert [m.text for m in session.user_messages()] == list(count.prompts)
     assert Counter(c.name for c in session.tool_calls()) == Counter(count.calls)
-    insights = session_insights(session, [count.project])
+    insights = session_insights(session, [count.project] if count.project else [])
     assert set(insights.files_edited) == set(count.edited)
     assert session.cwd == count.project and session.notes == list(count.notes) and session.title is None
     said = "\n".join(m.text for m in session.messages if m.role == "user" and m.kind != "compaction-summary")
@@ -249,6 +256,8 @@ def every_real_session(tmp_path: Path) -> Path:
     ([OLD_PROJECT], [("codex", "858ac4c1-028b-40ee-ac71-290c59d1cbf4"),
                      ("codex", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b")]),
     ([COMPACTED_PROJECT], [("codex", "01a24a54-7f84-7f02-b11e-bb7e084623c9")]),
+    # 0.20 recorded no folder: only its git remote tells its project (test_codex_generated.py)
+    (["/home/user/projects/greeter-0.20"], []),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))

@@ -11,13 +11,16 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-OLD_VERSION=0.29.0            # the last npm release writing the bare format ({"record_type":"state"} lines)
+OLDEST_VERSION=0.20.0         # the bare format ({"record_type":"state"} lines), no <environment_context> kept
+OLD_VERSION=0.29.0            # the last npm release writing the bare format
 NEW_VERSION=0.171.0-linux-x64 # a current release: session_meta / response_item / event_msg, and `compacted`
 WORK=$(mktemp -d)
 trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
+npm install --silent --no-audit --no-fund --prefix "$WORK/npm-oldest" "@openai/codex@$OLDEST_VERSION"
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm-old" "@openai/codex@$OLD_VERSION"
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm-new" "@openai/codex@$NEW_VERSION"
+OLDEST_CODEX="$WORK/npm-oldest/node_modules/@openai/codex/bin/codex-x86_64-unknown-linux-musl"
 OLD_CODEX="$WORK/npm-old/node_modules/@openai/codex/bin/codex-x86_64-unknown-linux-musl"
 NEW_CODEX="$WORK/npm-new/node_modules/@openai/codex/vendor/x86_64-unknown-linux-musl/bin/codex"
 
@@ -71,6 +74,17 @@ keep() {
 export SCRIPTED_API_KEY=dummy-key-for-the-scripted-model
 FLAGS=(--dangerously-bypass-approvals-and-sandbox --skip-git-repo-check)
 
+# 0. the bare format as 0.20 wrote it: the first prompt, shell calls, an `apply_patch` heredoc edit; the second
+#    prompt resumes it (`experimental_resume`), which 0.20 appends to the same rollout
+new_home oldest greeter-0.20
+start_model 1200 apply_patch gpt-5
+(cd "$PROJECT" && "$OLDEST_CODEX" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null)
+ROLLOUT=$(find "$CODEX_HOME/sessions" -name 'rollout-*.jsonl')
+(cd "$PROJECT" && "$OLDEST_CODEX" exec "${FLAGS[@]}" -c "experimental_resume=\"$ROLLOUT\"" "Add a test for greet" \
+    > /dev/null)
+stop_model
+keep
+
 # 1. the bare format: a prompt, shell calls, an `applypatch` heredoc edit; then a second prompt resuming it
 #    (`experimental_resume`), which 0.29 writes as a new rollout that first replays the one it resumes
 new_home old greeter-0.29
@@ -86,7 +100,7 @@ keep
 #    usage over a limit of 5,000, so Codex asks the model for a summary before the second prompt
 new_home new greeter-0.171
 start_model 200000 apply_patch gpt-5.5 'model_auto_compact_token_limit = 5000'
-(cd "$PROJECT" && "$NEW_CODEX" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null)
-(cd "$PROJECT" && "$NEW_CODEX" exec resume --last "${FLAGS[@]}" "Add a test for greet" > /dev/null)
+(cd "$PROJECT" && "$NEW_CODEX" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null 2>&1)
+(cd "$PROJECT" && "$NEW_CODEX" exec resume --last "${FLAGS[@]}" "Add a test for greet" > /dev/null 2>&1)
 stop_model
 keep
