@@ -21,12 +21,14 @@ LIMITS = ReadLimits()
 OLDEST_ID = "8c4b94c7-e953-4851-893d-5d2f997a5139"
 OLD_PROJECT = "/home/user/projects/greeter-0.29"
 OLD_ID, RESUMED_ID = "858ac4c1-028b-40ee-ac71-290c59d1cbf4", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b"
+MID_PROJECT = "/home/user/projects/greeter-0.77"
+MID_ROLLOUT = "rollout-2026-12-06T08-01-28-01a24a5f-47e5-7530-8982-c0a05898cb04.jsonl"
 COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
 COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 PROMPTS = ["Fix the typo in README.md", "Add a test for greet"]
 SUMMARY = "Summary of the work so far"  # what the scripted model answered Codex's compaction prompt
 # text Codex writes as user-role (or developer) messages, or its compaction prompt and preamble
-HARNESS_TEXT = ("<environment_context>", "<cwd>", "<skills_instructions>", "CONTEXT CHECKPOINT",
+HARNESS_TEXT = ("<environment_context>", "<cwd>", "<skills_instructions>", "CONTEXT CHECKPOINT", "AGENTS.md",
                 "Another language model started", SUMMARY, "approval_policy")
 
 
@@ -85,6 +87,17 @@ def test_the_compaction_summary_is_neither_a_prompt_nor_a_reply():
         "Fixed the typo in README.md: the heading now says \"hello\".", "Added test_greet.py with one test of greet()."]
 
 
+def test_a_compaction_within_a_turn_is_one_compaction_and_no_prompt():
+    """0.77 compacts between a call and its output: a ``compacted`` line (only its ``message``) and a
+    ``context_compacted`` event, one compaction; the turn's prompt stays the user's, once."""
+    session = read_codex_rollout(GENERATED / MID_ROLLOUT, LIMITS)
+    assert session.compactions == 1
+    assert [m.text for m in session.user_messages()] == PROMPTS
+    assert [m.kind for m in session.messages if m.role == "user" and not m.from_user] == ["compaction-summary"]
+    assert [c.name for c in session.tool_calls()] == ["shell_command", "shell_command", "apply_patch",
+                                                      "shell_command", "apply_patch"]
+
+
 def test_line_types_a_current_codex_adds_are_skipped_without_a_warning():
     """``token_usage_record`` (0.171: one per model response) and ``world_state`` lines are bookkeeping."""
     session = read_codex_rollout(GENERATED / COMPACTED_ROLLOUT, LIMITS)
@@ -92,7 +105,7 @@ def test_line_types_a_current_codex_adds_are_skipped_without_a_warning():
 
 
 @pytest.mark.parametrize(("project", "remote"), [
-    (OLD_PROJECT, None), (COMPACTED_PROJECT, None),
+    (OLD_PROJECT, None), (MID_PROJECT, None), (COMPACTED_PROJECT, None),
     ("/home/user/projects/greeter-0.20", "https://github.com/example/greeter-0.20.git"),
 ])
 def test_init_without_a_model_writes_each_typed_prompt_and_no_harness_text(codex_home: Path, tmp_path: Path,

@@ -51,6 +51,8 @@ OLDEST_ROLLOUT = "rollout-2026-12-06T07-53-54-8c4b94c7-e953-4851-893d-5d2f997a51
 OLD_PROJECT = "/home/user/projects/greeter-0.29"
 OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
 RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
+MID_PROJECT = "/home/user/projects/greeter-0.77"
+MID_ROLLOUT = "rollout-2026-12-06T08-01-28-01a24a5f-47e5-7530-8982-c0a05898cb04.jsonl"
 COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
 COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 
@@ -150,6 +152,15 @@ COUNTED = [
     HandCount(f"codex-generated/{RESUMED_ROLLOUT}", "codex", OLD_PROJECT, ("Add a test for greet",),
               {"shell": 2}, frozenset({"test_greet.py"}),
               ("skipped 8 lines replayed from the session it resumed",)),
+    # codex-cli 0.77.0 compacting within a turn: AGENTS.md instructions (Codex's skills list) at 2,
+    # <environment_context> at 3, the first prompt at 4 (and as an event at 5); shell_command at 8, 14;
+    # apply_patch (custom tool) at 19; the answer at 25 (an event at 24); resumed in the same file: the second
+    # prompt at 27 (28), shell_command at 31 (reporting 200,000 tokens), `compacted` (only its `message`) at 39
+    # and a `context_compacted` event at 40; apply_patch at 43 (adding test_greet.py); the answer at 49;
+    # `ghost_snapshot` items at 10, 35.
+    HandCount(f"codex-generated/{MID_ROLLOUT}", "codex", MID_PROJECT,
+              ("Fix the typo in README.md", "Add a test for greet"), {"shell_command": 3, "apply_patch": 2},
+              frozenset({"README.md", "test_greet.py"})),
     # codex-cli 0.171.0 with an automatic compaction: skills (developer) at 3, <environment_context> at 4, the
     # first prompt at 8; exec_command at 10, 15; apply_patch (custom tool) at 20; the answer at 26 (reporting
     # 200,000 tokens); the second prompt's turn compacts first: the model's summary at 33, `compacted` at 36
@@ -256,6 +267,7 @@ def every_real_session(tmp_path: Path) -> Path:
     ([OLD_PROJECT], [("codex", "858ac4c1-028b-40ee-ac71-290c59d1cbf4"),
                      ("codex", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b")]),
     ([COMPACTED_PROJECT], [("codex", "01a24a54-7f84-7f02-b11e-bb7e084623c9")]),
+    ([MID_PROJECT], [("codex", "01a24a5f-47e5-7530-8982-c0a05898cb04")]),
     # 0.20 recorded no folder: only its git remote tells its project (test_codex_generated.py)
     (["/home/user/projects/greeter-0.20"], []),
 ])

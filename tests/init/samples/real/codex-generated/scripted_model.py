@@ -9,11 +9,13 @@ so the server keeps no state and a re-run writes the same conversation.
 The text the "model" says and the commands it runs are this script's; everything else in a rollout (the
 session metadata, the harness's context messages, the tool outputs, the compaction record) is Codex's.
 
-Usage: ``python3 scripted_model.py PORT_FILE REQUEST_LOG FIRST_TURN_TOKENS PATCH_SPELLING``: listens on an
-ephemeral port of 127.0.0.1, writes the port to PORT_FILE, appends every request body to REQUEST_LOG (for
-whoever re-runs the generator and wants to see what Codex sent). Every answer reports 1,200 tokens of usage
-except the first prompt's final answer, which reports FIRST_TURN_TOKENS: with a low
-``model_auto_compact_token_limit`` Codex then compacts the history before the next prompt, once.
+Usage: ``python3 scripted_model.py PORT_FILE REQUEST_LOG FULL_AT PATCH_SPELLING``: listens on an ephemeral
+port of 127.0.0.1, writes the port to PORT_FILE, appends every request body to REQUEST_LOG (for whoever
+re-runs the generator and wants to see what Codex sent). Every answer reports 1,200 tokens of usage except
+the step FULL_AT names (``typo:3``: the first prompt's final answer; ``test:0``: the second prompt's first
+call; ``none``), which reports 200,000: with a low ``model_auto_compact_token_limit`` Codex then compacts the
+history, once, before the next prompt or (after a call) within the turn, and the model goes on with the step
+after FULL_AT.
 PATCH_SPELLING is how the model edits files: ``apply_patch`` (the ``apply_patch`` tool when Codex offers it,
 else ``apply_patch <<'EOF'`` through the shell) or ``applypatch`` (the old spelling, through the shell).
 """
@@ -64,9 +66,10 @@ PLANS = {
 class Script:
     """What the model says next, given the request Codex sent."""
 
-    def __init__(self, tools: list[dict], apply_patch_spelling: str) -> None:
+    def __init__(self, tools: list[dict], apply_patch_spelling: str, full_at: tuple[str, int] | None) -> None:
         self.tool_names = {t.get("name") for t in tools if isinstance(t, dict)}
         self.spelling = apply_patch_spelling
+        self.full_at = full_at
 
     def answer(self, body: dict) -> list[dict]:
         items = body.get("input") or []
@@ -81,6 +84,8 @@ class Script:
             for plan, (phrase, _steps) in PLANS.items():
                 if text.startswith(phrase):  # the typed prompt, not a summary that quotes it
                     return self.step(plan, 0)
+            if SUMMARY in text and self.full_at:  # compacted within a turn: go on where the usage filled up
+                return self.step(self.full_at[0], self.full_at[1] + 1)
         return [_message("I have nothing scripted for that.")]
 
     def step(self, plan: str, number: int) -> list[dict]:
@@ -118,6 +123,14 @@ def _is_compaction_request(body: dict) -> bool:
     return "CONTEXT CHECKPOINT" in text or "handoff summary" in text.lower()
 
 
+def _is_step(item: dict, plan: str, number: int) -> bool:
+    """Whether ``item`` is what the script answers at that step (a call by its id, a message by its text)."""
+    kind, value = PLANS[plan][1][number]
+    if kind == "say":
+        return item.get("type") == "message" and _text(item) == value
+    return item.get("call_id") == f"call_{plan}_{number}"
+
+
 def _parse_call_id(call_id: str) -> tuple[str, int]:
     _, plan, number = call_id.split("_", 2)
     return plan, int(number)
@@ -135,7 +148,7 @@ def _message(text: str) -> dict:
             "content": [{"type": "output_text", "text": text, "annotations": []}]}
 
 
-def serve(port_file: str, request_log: str, first_turn_tokens: int, spelling: str) -> None:
+def serve(port_file: str, request_log: str, full_at: tuple[str, int] | None, spelling: str) -> None:
     counter = {"n": 0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -162,9 +175,8 @@ def serve(port_file: str, request_log: str, first_turn_tokens: int, spelling: st
                 return
             counter["n"] += 1
             response_id = f"resp_{counter['n']}"
-            items = Script(body.get("tools") or [], spelling).answer(body)
-            ends_first_turn = items[0].get("type") == "message" and items[0] == _message(PLANS["typo"][1][-1][1])
-            reported_tokens = first_turn_tokens if ends_first_turn else 1200
+            items = Script(body.get("tools") or [], spelling, full_at).answer(body)
+            reported_tokens = 200_000 if full_at and _is_step(items[0], *full_at) else 1200
             events = [("response.created", {"type": "response.created", "response": {"id": response_id}})]
             for item in items:
                 events.append(("response.output_item.done", {"type": "response.output_item.done", "item": item}))
@@ -187,4 +199,5 @@ def serve(port_file: str, request_log: str, first_turn_tokens: int, spelling: st
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    plan, _, number = sys.argv[3].partition(":")
+    serve(sys.argv[1], sys.argv[2], (plan, int(number)) if number else None, sys.argv[4])
