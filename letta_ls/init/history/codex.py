@@ -261,14 +261,15 @@ def _first_bare_block(builder: SessionBuilder, state: _State) -> None:
 def _compacted(builder: SessionBuilder, state: _State, message: str, when: datetime | None) -> None:
     """A ``compacted`` line: the summary the model wrote, under Codex's preamble, kept once as the compaction's.
 
-    Codex (local compaction) first records the model's answer to its summarising prompt as an assistant
-    message; that is no reply to the user, so the message just before, when the summary repeats it, goes."""
+    Codex 0.171 (local compaction) first records the model's answer to its summarising prompt as an assistant
+    message; that is no reply to the user, so the message just before goes when the ``compacted`` message
+    ends with it (Codex puts its preamble first). A reply the summary only quotes stays."""
     builder.session.compactions += 1
     state.compacted_lines += 1
     messages = builder.session.messages
     last = messages[-1] if messages else None
     if last is not None and last.role == "assistant" and not last.tool_calls and last.text.strip() \
-            and last.text.strip() in message:
+            and message.rstrip().endswith(last.text.strip()):
         messages.pop()
         state.tags.pop()
     builder.user(message, when, kind="compaction-summary")

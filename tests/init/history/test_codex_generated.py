@@ -7,6 +7,7 @@ What the tests expect was counted from the files' lines (see ``COUNTED`` in test
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -136,3 +137,22 @@ def test_a_folder_recorded_as_a_file_url_is_that_folder_not_one_relative_to_wher
                            HistorySources.from_home(codex_home, env={}))
     assert COMPACTED_ROLLOUT.removesuffix(".jsonl").endswith(
         next(s.id for s in history.main_sessions() if s.cwd == COMPACTED_PROJECT))
+
+
+def test_a_reply_the_summary_only_quotes_is_kept(tmp_path: Path):
+    """Only the model's answer to the summarising prompt ends the ``compacted`` message; a reply before a
+    compaction that the summary merely quotes is still the agent's reply."""
+    reply = "Fixed the typo in README.md."
+    lines = [
+        {"timestamp": "2026-12-06T08:00:00Z", "type": "session_meta", "payload": {"id": "s", "cwd": "/p"}},
+        {"timestamp": "2026-12-06T08:00:01Z", "type": "response_item", "payload": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": PROMPTS[0]}]}},
+        {"timestamp": "2026-12-06T08:00:02Z", "type": "response_item", "payload": {
+            "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}},
+        {"timestamp": "2026-12-06T08:00:03Z", "type": "compacted", "payload": {
+            "message": f"Here is the summary: the agent said \"{reply}\" Next: the tests."}},
+    ]
+    path = tmp_path / "rollout-2026-12-06T08-00-00-s.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    session = read_codex_rollout(path, LIMITS)
+    assert [m.text for m in session.messages if m.role == "assistant"] == [reply]
