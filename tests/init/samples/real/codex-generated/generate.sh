@@ -16,7 +16,8 @@ OLD_VERSION=0.29.0            # the last npm release writing the bare format
 MID_VERSION=0.77.0            # session_meta / response_item / event_msg: `compacted` and `context_compacted`
 NEW_VERSION=0.171.0-linux-x64 # a current release: `compacted` after the model's summary as an assistant message
 WORK=$(mktemp -d)
-trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVER_PID=""
+trap 'if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm-oldest" "@openai/codex@$OLDEST_VERSION"
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm-old" "@openai/codex@$OLD_VERSION"
@@ -61,7 +62,7 @@ stream_max_retries = 0
 EOF
 }
 
-stop_model() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=0; }
+stop_model() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 
 # keep: copy the rollouts of this HOME here, the temporary HOME written as /home/user
 keep() {
