@@ -29,6 +29,15 @@ from letta_ls.init.workspace import inspect_workspace
 
 REAL = Path(__file__).parent.parent / "samples" / "real"
 LIMITS = ReadLimits()
+# written here by the real Codex CLI against a scripted model (codex-generated/generate.sh, SOURCES.md)
+OLDEST_ROLLOUT = "rollout-2026-12-06T07-53-54-8c4b94c7-e953-4851-893d-5d2f997a5139.jsonl"
+OLD_PROJECT = "/home/user/projects/greeter-0.29"
+OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
+RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
+MID_PROJECT = "/home/user/projects/greeter-0.77"
+MID_ROLLOUT = "rollout-2026-12-06T08-01-28-01a24a5f-47e5-7530-8982-c0a05898cb04.jsonl"
+COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
+COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 
 # text only the harness writes; none of it is ever a typed prompt
 HARNESS_TEXT = ("Stop hook feedback", "CLAUDE_PLUGIN_ROOT", "PostToolUse", "<environment_context>",
@@ -46,15 +55,6 @@ HOMELAB_PROMPT = ("can you analyse the MD files in this directory and determine 
 HOMELAB_ROLLOUT = "rollout-2025-12-28T12-18-30-019b64e5-57fa-7463-b644-fba7e456f905.jsonl"
 TODO_SESSION = "fe5e1c67-53e7-4862-81ae-d0e013e3270b"
 TODO_PROJECT = "/path/to/Demo"  # the folder the session recorded (its author wrote /path/to for their home)
-# written here by the real Codex CLI against a scripted model (codex-generated/generate.sh, SOURCES.md)
-OLDEST_ROLLOUT = "rollout-2026-12-06T07-53-54-8c4b94c7-e953-4851-893d-5d2f997a5139.jsonl"
-OLD_PROJECT = "/home/user/projects/greeter-0.29"
-OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
-RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
-MID_PROJECT = "/home/user/projects/greeter-0.77"
-MID_ROLLOUT = "rollout-2026-12-06T08-01-28-01a24a5f-47e5-7530-8982-c0a05898cb04.jsonl"
-COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
-COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 
 
 @dataclass(frozen=True)
@@ -256,13 +256,6 @@ def every_real_session(tmp_path: Path) -> Path:
     (["/home/user/projects/temp/chatbot-ui"], [("codex", "019a93b9-f380-7600-98ff-940e6b99603c")]),
     # the plain and the compressed copy of one rollout: one session, read once
     (["/Users/macmini/Code/homelab-migration"], [("codex", "019b64e5-57fa-7463-b644-fba7e456f905")]),
-    (["/tmp"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754"),
-                ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
-    (["/home/user/projects/temp/other"], []),
-    ([TODO_PROJECT], [("claude-code", TODO_SESSION)]),
-    # the 1.0.98 session later worked in todo-app (its records say so): it belongs to that project too
-    (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
-    (["/path/to/Demo/components"], []),
     # a bare rollout and the one resuming it (a new file in that format): both the project's
     ([OLD_PROJECT], [("codex", "858ac4c1-028b-40ee-ac71-290c59d1cbf4"),
                      ("codex", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b")]),
@@ -270,6 +263,13 @@ def every_real_session(tmp_path: Path) -> Path:
     ([MID_PROJECT], [("codex", "01a24a5f-47e5-7530-8982-c0a05898cb04")]),
     # 0.20 recorded no folder: only its git remote tells its project (test_codex_generated.py)
     (["/home/user/projects/greeter-0.20"], []),
+    (["/tmp"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754"),
+                ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
+    (["/home/user/projects/temp/other"], []),
+    ([TODO_PROJECT], [("claude-code", TODO_SESSION)]),
+    # the 1.0.98 session later worked in todo-app (its records say so): it belongs to that project too
+    (["/path/to/Demo/todo-app"], [("claude-code", TODO_SESSION)]),
+    (["/path/to/Demo/components"], []),
 ])
 def test_each_real_session_is_matched_to_its_own_project_only(every_real_session: Path, folders, expected):
     history = read_history(ProjectMatcher.for_folders(folders), HistorySources.from_home(every_real_session, env={}))
