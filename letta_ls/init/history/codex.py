@@ -1,7 +1,8 @@
 """Codex sessions ("rollouts"): where they are on disk and how to read them into ``Session`` records.
 
 What the format is (from openai/codex's ``codex-rs`` rollout recorder and protocol types, and public
-readers: letta-ai/trajectory's codex adapter, session-format notes verified against codex-cli 0.144):
+readers: letta-ai/trajectory's codex adapter, session-format notes verified against codex-cli 0.144, and
+rollouts codex-cli 0.29 and 0.171 wrote here, in tests/init/samples/real/codex-generated/):
 
 - ``$CODEX_HOME`` (default ``~/.codex``) ``/sessions/YYYY/MM/DD/rollout-<local time>-<uuid>.jsonl``;
   ``codex archive`` moves files to a flat ``archived_sessions/``; a ``.jsonl.zst`` is a compressed
@@ -15,12 +16,16 @@ readers: letta-ai/trajectory's codex adapter, session-format notes verified agai
   ``custom_tool_call`` (``apply_patch`` with the patch as ``input``), ``local_shell_call``,
   ``web_search_call``, ``reasoning`` (encrypted)), ``event_msg`` (UI events: ``user_message``,
   ``agent_message``, ``token_count``, ``turn_aborted``...), ``turn_context`` (``cwd``, ``model``...),
-  ``compacted`` (``message`` plus a replacement history), and newer ``world_state`` and
-  ``inter_agent_*`` lines, skipped here.
+  ``compacted`` (``message``: the model's summary under Codex's preamble, plus a replacement history that
+  repeats earlier prompts, not read), and newer ``world_state``, ``token_usage_record`` and
+  ``inter_agent_*`` lines, skipped here. Before a ``compacted`` line, 0.171 records the model's answer to
+  its summarising prompt as an assistant message: dropped, the summary is kept once as the compaction's.
 - Before that ("bare" rollouts): line 1 is ``{"id", "timestamp", "instructions", "git"}`` with no
   ``type`` and no ``cwd``; then bare response items and ``{"record_type": "state"}`` lines. The working
   directory is recovered from the ``<cwd>`` of the ``<environment_context>`` the harness sends as the
-  first user message.
+  first user message (0.29; 0.20 did not record it, so only the git remote tells the project). A session
+  resumed with ``experimental_resume`` is a new rollout copying the resumed one's items first, before its
+  second state line and with no timestamps: that copy is skipped (see ``_first_bare_block``).
 - Harness context arrives as user messages too (``<environment_context>``, ``<user_instructions>``,
   ``# AGENTS.md instructions``, ``<permissions instructions>``...): it is not the user's words and is
   dropped. The typed prompt is in both a ``response_item`` message and (in the default history mode) an
@@ -41,33 +46,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from letta_ls.init.history.common import (
-    SessionBuilder,
-    as_json,
-    load_json_object,
-    parse_time,
-    patch_paths,
-    shell_command,
-)
+from letta_ls.init.history.codex_items import blocks_text, call, nonblank, output_of, user_text
+from letta_ls.init.history.common import SessionBuilder, parse_time
 from letta_ls.init.history.jsonl import JsonlStats, read_jsonl
 from letta_ls.init.history.model import ReadLimits, Session
 
 SOURCE = "codex"
 _ROLLOUT_TYPES = frozenset({"session_meta", "response_item", "event_msg", "turn_context", "compacted"})
-_SKIPPED_TYPES = frozenset({"world_state", "inter_agent_communication", "inter_agent_communication_metadata"})
+_SKIPPED_TYPES = frozenset({"world_state", "inter_agent_communication", "inter_agent_communication_metadata",
+                            "token_usage_record"})
+_MODEL_OUTPUT = frozenset({"function_call", "custom_tool_call", "local_shell_call", "web_search_call"})
 _ITEM_TYPES = frozenset({
     "message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
     "local_shell_call", "local_shell_call_output", "web_search_call", "reasoning", "tool_search_call",
     "tool_search_output", "image_generation_call", "compaction", "context_compaction",
 })
-_INJECTED = ("<environment_context>", "<user_instructions>", "<permissions instructions>", "<collaboration_mode>",
-             "<multi_agent_mode>", "<apps_instructions>", "# AGENTS.md", "<turn_aborted>", "<skill>", "<INSTRUCTIONS>")
-_REQUEST_MARKER = "## My request for Codex:"
 _ENV_CWD = re.compile(r"<cwd>\s*(.*?)\s*</cwd>", re.S)
-_EXIT_CODE = re.compile(r"^(?:Exit code:|Process exited with code)\s*(-?\d+)", re.M)
-# ``apply_patch <<'EOF'``, the old ``applypatch`` spelling, and either after a ``cd dir &&``: a patch, not a command
-_PATCH_COMMAND = re.compile(r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:apply_patch|applypatch)\b")
-_SHELL_NAMES = frozenset({"shell", "shell_command", "exec_command", "container.exec", "local_shell", "bash"})
 _ROLLOUT_NAME = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl(?:\.zst)?$")
 
 
@@ -127,18 +121,18 @@ def peek_rollout(path: Path, limits: ReadLimits) -> RolloutHead:
             if session_id is None:
                 source = payload.get("source")
                 subagent = (isinstance(source, dict) and "subagent" in source) or bool(payload.get("parent_thread_id"))
-            session_id = session_id or _str(payload.get("id"))
+            session_id = session_id or nonblank(payload.get("id"))
             started = started or parse_time(payload.get("timestamp"))
-            cwd = cwd or _str(payload.get("cwd"))
+            cwd = cwd or nonblank(payload.get("cwd"))
             git = payload.get("git")
-            url = url or (_str(git.get("repository_url")) if isinstance(git, dict) else None)
+            url = url or (nonblank(git.get("repository_url")) if isinstance(git, dict) else None)
             if cwd:
                 break
-        elif kind == "turn_context" and _str(payload.get("cwd")):
+        elif kind == "turn_context" and nonblank(payload.get("cwd")):
             cwd = payload["cwd"]
             break
         elif kind == "response_item" and payload.get("type") == "message":
-            found = _ENV_CWD.search(_blocks_text(payload.get("content")))
+            found = _ENV_CWD.search(blocks_text(payload.get("content")))
             if found:
                 cwd = found.group(1)
                 break
@@ -156,7 +150,16 @@ def read_codex_rollout(path: Path, limits: ReadLimits) -> Session:
         payload, kind = _unwrap(record)
         when = parse_time(record.get("timestamp"))
         if kind == "session_meta":
+            state.bare = state.bare or (state.own_id is None and "type" not in record)
             _meta(builder, state, payload)
+            continue
+        if state.bare and "record_type" in record:
+            state.state_lines += 1
+            if state.state_lines == 2:
+                _first_bare_block(builder, state)
+            continue
+        if state.bare and state.state_lines == 1 and kind == "response_item":
+            state.first_block.append((payload, when))
             continue
         if state.own_start and when and when < state.own_start:
             state.replayed += 1
@@ -170,12 +173,10 @@ def read_codex_rollout(path: Path, limits: ReadLimits) -> Session:
         elif kind == "event_msg":
             _event(builder, state, payload, when)
         elif kind == "compacted":
-            builder.session.compactions += 1
-            state.compacted_lines += 1
-            builder.user(_str(payload.get("message")) or "", when, kind="compaction-summary")
-            state.tag(builder, "item")
+            _compacted(builder, state, nonblank(payload.get("message")) or "", when)
         elif kind == "unknown":
             state.unknown.add(str(record.get("type"))[:40])
+    _first_bare_block(builder, state)
     return _finish(builder, state, stats, path)
 
 
@@ -186,6 +187,12 @@ class _State:
     own_start: datetime | None = None
     own_id: str | None = None
     replayed: int = 0
+    # the bare format: the items between its first two ``record_type: state`` lines, held back until the
+    # second one shows whether they are the session's start or a resumed session's replay
+    bare: bool = False
+    state_lines: int = 0
+    first_block: list[tuple[dict[str, Any], datetime | None]] = field(default_factory=list)
+    resumed_replay: int = 0
     compacted_lines: int = 0
     compaction_events: int = 0
     unknown: set[str] = field(default_factory=set)
@@ -210,7 +217,7 @@ def _unwrap(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _meta(builder: SessionBuilder, state: _State, payload: dict[str, Any]) -> None:
-    session_id = _str(payload.get("id"))
+    session_id = nonblank(payload.get("id"))
     if state.own_id is not None:
         return  # a parent's meta replayed into a fork: keep our own
     state.own_id = session_id
@@ -226,28 +233,66 @@ def _meta(builder: SessionBuilder, state: _State, payload: dict[str, Any]) -> No
     if isinstance(source, dict) and isinstance(source.get("subagent"), dict):
         spawn = source["subagent"].get("thread_spawn")
         parent = spawn.get("parent_thread_id") if isinstance(spawn, dict) else None
-        builder.session.parent_id = _str(parent) or "unknown"
-    elif _str(payload.get("parent_thread_id")):
+        builder.session.parent_id = nonblank(parent) or "unknown"
+    elif nonblank(payload.get("parent_thread_id")):
         builder.session.parent_id = payload["parent_thread_id"]
+
+
+def _first_bare_block(builder: SessionBuilder, state: _State) -> None:
+    """Read the first block of a bare rollout, or skip it as the history of the session it resumes.
+
+    A fresh session has only its start there (the harness's context, in 0.20 also the first prompt) since the
+    model has not answered yet. A session resumed with ``experimental_resume`` (0.2x) is a new rollout that
+    begins by copying every item of the resumed one, model output included, in that block: those prompts,
+    calls and edits are the resumed session's own (read from its file), so only the harness context that
+    tells this session's folder is kept from them. The bare format has no timestamps to tell them apart."""
+    block, state.first_block = state.first_block, []
+    resumed = any(p.get("type") in _MODEL_OUTPUT or (p.get("type") == "message" and p.get("role") == "assistant")
+                  for p, _ in block)
+    for payload, when in block:
+        harness = payload.get("type") == "message" and user_text(blocks_text(payload.get("content"))) is None
+        if resumed and not harness:
+            state.resumed_replay += 1
+            continue
+        builder.saw_time(when)
+        _item(builder, state, payload, when)
+
+
+def _compacted(builder: SessionBuilder, state: _State, message: str, when: datetime | None) -> None:
+    """A ``compacted`` line: the summary the model wrote, under Codex's preamble, kept once as the compaction's.
+
+    Codex 0.171 (local compaction) first records the model's answer to its summarising prompt as an assistant
+    message; that is no reply to the user, so the message just before goes when the ``compacted`` message
+    ends with it (Codex puts its preamble first). A reply the summary only quotes stays."""
+    builder.session.compactions += 1
+    state.compacted_lines += 1
+    messages = builder.session.messages
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "assistant" and not last.tool_calls and last.text.strip() \
+            and message.rstrip().endswith(last.text.strip()):
+        messages.pop()
+        state.tags.pop()
+    builder.user(message, when, kind="compaction-summary")
+    state.tag(builder, "item")
 
 
 def _item(builder: SessionBuilder, state: _State, payload: dict[str, Any], when: datetime | None) -> None:
     kind = payload.get("type")
     if kind == "message":
         role = payload.get("role")
-        text = _blocks_text(payload.get("content"))
+        text = blocks_text(payload.get("content"))
         if role == "user":
             found = _ENV_CWD.search(text) if text.lstrip().startswith("<environment_context>") else None
             if found:
                 builder.saw_cwd(found.group(1))
-            builder.user(_user_text(text) or "", when)
+            builder.user(user_text(text) or "", when)
         elif role == "assistant":
             builder.assistant(text, [], when)
     elif kind in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
-        builder.assistant("", [_call(builder, payload)], when)
+        builder.assistant("", [call(builder, payload)], when)
     elif kind in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
-        text, failed = _output(payload.get("output"))
-        builder.tool_result(text, _str(payload.get("call_id")), when, is_error=failed)
+        text, failed = output_of(payload.get("output"))
+        builder.tool_result(text, nonblank(payload.get("call_id")), when, is_error=failed)
     elif kind in ("compaction", "context_compaction"):
         builder.session.compactions += 1
         state.compacted_lines += 1
@@ -257,9 +302,9 @@ def _item(builder: SessionBuilder, state: _State, payload: dict[str, Any], when:
 def _event(builder: SessionBuilder, state: _State, payload: dict[str, Any], when: datetime | None) -> None:
     kind = payload.get("type")
     tag = "event"
-    if kind == "user_message" and _str(payload.get("message")):
-        builder.user(_user_text(payload["message"]) or "", when)
-    elif kind == "agent_message" and _str(payload.get("message")):
+    if kind == "user_message" and nonblank(payload.get("message")):
+        builder.user(user_text(payload["message"]) or "", when)
+    elif kind == "agent_message" and nonblank(payload.get("message")):
         builder.assistant(payload["message"], [], when)
     elif kind == "turn_aborted" and payload.get("reason") in ("interrupted", None):
         builder.user("[interrupted by the user]", when, kind="interrupted")
@@ -282,90 +327,12 @@ def _finish(builder: SessionBuilder, state: _State, stats: JsonlStats, path: Pat
     if state.replayed:
         lines = "line" if state.replayed == 1 else "lines"
         session.notes.append(f"skipped {state.replayed} {lines} replayed from the session it was forked from")
+    if state.resumed_replay:
+        lines = "line" if state.resumed_replay == 1 else "lines"
+        session.notes.append(f"skipped {state.resumed_replay} {lines} replayed from the session it resumed")
     if state.unknown:
         session.notes.append("skipped lines of unknown type: " + ", ".join(sorted(state.unknown)[:5]))
     return session
-
-
-def _call(builder: SessionBuilder, payload: dict[str, Any]) -> Any:
-    kind = payload.get("type")
-    call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
-    if kind == "local_shell_call":
-        action = payload.get("action") if isinstance(payload.get("action"), dict) else {}
-        command, paths = _command_or_patch(action.get("command"))
-        return builder.call("local_shell", action, call_id, command=command, paths=paths, edits=bool(paths))
-    if kind == "web_search_call":
-        action = payload.get("action")
-        return builder.call("web_search", action if action is not None else {}, call_id)
-    name = _str(payload.get("name")) or "tool"
-    if kind == "custom_tool_call":
-        body = payload.get("input")
-        text = body if isinstance(body, str) else as_json(body)
-        paths = patch_paths(text) if name == "apply_patch" else ()
-        return builder.call(name, text, call_id, paths=paths, edits=bool(paths))
-    raw = payload.get("arguments")
-    args = load_json_object(raw) or {}
-    command = None
-    paths: tuple[str, ...] = ()
-    if name in _SHELL_NAMES:
-        command, paths = _command_or_patch(args.get("command") if "command" in args else args.get("cmd"))
-    elif name == "apply_patch":
-        paths = patch_paths(str(args.get("input", raw)))
-    return builder.call(name, raw if raw is not None else {}, call_id, command=command, paths=paths,
-                        edits=bool(paths))
-
-
-def _command_or_patch(value: Any) -> tuple[str | None, tuple[str, ...]]:
-    """(the shell command a call ran, None) or, for a patch run through the shell, (None, the files it edits)."""
-    if isinstance(value, list) and value[:1] in (["apply_patch"], ["applypatch"]):
-        return None, patch_paths(as_json(value[-1]))
-    command = shell_command(value)
-    if command and _PATCH_COMMAND.match(command):
-        return None, patch_paths(command)
-    return command, ()
-
-
-def _output(output: Any) -> tuple[str, bool]:
-    """A tool output's text, and whether it failed (non-zero exit code, ``success: false``)."""
-    if isinstance(output, str):
-        parsed = load_json_object(output)
-        if parsed is not None and "output" in parsed:
-            metadata = parsed.get("metadata") if isinstance(parsed.get("metadata"), dict) else {}
-            code = metadata.get("exit_code")
-            return as_json(parsed["output"]), isinstance(code, int) and code != 0
-        found = _EXIT_CODE.search(output[:4000])
-        return output, bool(found and int(found.group(1)) != 0)
-    if isinstance(output, list):
-        return _blocks_text(output), False
-    if isinstance(output, dict):
-        text = output.get("content") if isinstance(output.get("content"), str) else as_json(output)
-        return text, output.get("success") is False
-    return ("" if output is None else str(output)), False
-
-
-def _user_text(text: str) -> str | None:
-    """The user's own words in a user message, or None for harness-injected context."""
-    stripped = text.strip()
-    if _REQUEST_MARKER in stripped:
-        return stripped.split(_REQUEST_MARKER, 1)[1].strip() or None
-    if not stripped or stripped.startswith(_INJECTED):
-        return None
-    return stripped
-
-
-def _blocks_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    parts = []
-    for block in content:
-        if isinstance(block, dict):
-            if isinstance(block.get("text"), str):
-                parts.append(block["text"])
-            elif block.get("type") in ("input_image", "image"):
-                parts.append("[image]")
-    return "\n".join(parts)
 
 
 def _time_from_name(path: Path) -> datetime | None:
@@ -374,7 +341,3 @@ def _time_from_name(path: Path) -> datetime | None:
         return None
     day, clock = name.group(1).split("T")
     return parse_time(f"{day}T{clock.replace('-', ':')}")  # local time in the name; close enough to order by
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None

@@ -16,8 +16,9 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
 
 _SKIP_CHUNK = 1024 * 1024
 
@@ -160,11 +161,21 @@ def _add(found: list[str], folder: str | None) -> None:
 
 
 def _folder_text(quoted: bytes | None, tagged: bytes | None) -> str | None:
+    """The folder a ``cwd`` names, or None. Codex 0.171 writes a command's ``cwd`` as a ``file://`` URL: read
+    as a path it would be relative, and so resolved against the folder /init runs in; only absolute folders
+    are kept."""
     try:
         text = json.loads(b'"' + quoted + b'"') if quoted is not None else (tagged or b"").decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    return text.strip() if isinstance(text, str) and text.strip() else None
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if text.startswith("file://"):
+        text = unquote(urlsplit(text).path)
+    if not (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute()):
+        return None
+    return text
 
 
 def _skip_rest_of_line(handle: Any) -> int:

@@ -29,12 +29,22 @@ from letta_ls.init.workspace import inspect_workspace
 
 REAL = Path(__file__).parent.parent / "samples" / "real"
 LIMITS = ReadLimits()
+# written here by the real Codex CLI against a scripted model (codex-generated/generate.sh, SOURCES.md)
+OLDEST_ROLLOUT = "rollout-2026-12-06T07-53-54-8c4b94c7-e953-4851-893d-5d2f997a5139.jsonl"
+OLD_PROJECT = "/home/user/projects/greeter-0.29"
+OLD_ROLLOUT = "rollout-2026-12-06T07-49-39-858ac4c1-028b-40ee-ac71-290c59d1cbf4.jsonl"
+RESUMED_ROLLOUT = "rollout-2026-12-06T07-49-39-918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b.jsonl"
+MID_PROJECT = "/home/user/projects/greeter-0.77"
+MID_ROLLOUT = "rollout-2026-12-06T08-01-28-01a24a5f-47e5-7530-8982-c0a05898cb04.jsonl"
+COMPACTED_PROJECT = "/home/user/projects/greeter-0.171"
+COMPACTED_ROLLOUT = "rollout-2026-12-06T07-49-41-01a24a54-7f84-7f02-b11e-bb7e084623c9.jsonl"
 
 # text only the harness writes; none of it is ever a typed prompt
 HARNESS_TEXT = ("Stop hook feedback", "CLAUDE_PLUGIN_ROOT", "PostToolUse", "<environment_context>",
                 "AGENTS.md instructions", "<INSTRUCTIONS>", "task-notification", "local-command",
                 "This session is being continued", "Git File Recovery After Accidental Deletion", "<command-message>",
-                "Split complex tasks into independent subtasks", "ARGUMENTS:")
+                "Split complex tasks into independent subtasks", "ARGUMENTS:", "<skills_instructions>",
+                "CONTEXT CHECKPOINT")
 
 CHATBOT_PROMPT = ("finish up the users work by rigging up the chatbot-ui to use lmstudio instead of their initial "
                   "implementatiion of ollama. the user just replace endpoints and names in files that mentioned "
@@ -62,10 +72,11 @@ class HandCount:
 
     path: str  # under samples/real/
     source: str
-    project: str  # the folder the session recorded as its working directory
+    project: str | None  # the folder the session recorded as its working directory (0.20 recorded none)
     prompts: tuple[str, ...]
     calls: dict[str, int] = field(default_factory=dict)
     edited: frozenset[str] = frozenset()  # relative to ``project``
+    notes: tuple[str, ...] = ()  # what the reader says it skipped
 
 
 COUNTED = [
@@ -156,6 +167,42 @@ COUNTED = [
     # the same rollout, compressed here with zstandard (no compressed rollout is published under a licence)
     HandCount(f"claude-code-transcripts/{HOMELAB_ROLLOUT}.zst", "codex", "/Users/macmini/Code/homelab-migration",
               (HOMELAB_PROMPT,)),
+    # codex-cli 0.20.0, the bare format without <environment_context>: line 1 {id, timestamp, instructions, git}
+    # (the remote, no folder), state lines at 2, 4, 5...; the prompt at 3; shell calls at 6 (ls), 10 (cat), 14
+    # (`bash -lc "apply_patch <<'EOF'"` updating README.md); the answer at 18; resumed with experimental_resume
+    # in the same file: the second prompt at 20, shell calls at 23 (grep), 27 (a patch adding test_greet.py).
+    HandCount(f"codex-generated/{OLDEST_ROLLOUT}", "codex", None, ("Fix the typo in README.md", "Add a test for greet"),
+              {"shell": 5}, frozenset({"README.md", "test_greet.py"})),
+    # codex-cli 0.29.0, the bare format: line 1 {id, timestamp, instructions, git} (no cwd; git with the remote),
+    # {"record_type":"state"} at 2, 4, 6, 7...; <environment_context> (the cwd) at 3, the prompt at 5; shell
+    # calls at 8 (ls), 12 (cat), 16 (`bash -lc "applypatch <<'EOF'"` updating README.md); the answer at 20.
+    HandCount(f"codex-generated/{OLD_ROLLOUT}", "codex", OLD_PROJECT, ("Fix the typo in README.md",),
+              {"shell": 3}, frozenset({"README.md"})),
+    # codex-cli 0.29.0, the same session resumed (`-c experimental_resume=<the rollout above>`): a new rollout
+    # whose lines 3-11 (between the first two state lines) replay the resumed one: its <environment_context>,
+    # prompt, three calls and answer; then its own prompt at 13, shell calls at 16 (grep) and 20 (an applypatch
+    # adding test_greet.py), the answer at 24.
+    HandCount(f"codex-generated/{RESUMED_ROLLOUT}", "codex", OLD_PROJECT, ("Add a test for greet",),
+              {"shell": 2}, frozenset({"test_greet.py"}),
+              ("skipped 8 lines replayed from the session it resumed",)),
+    # codex-cli 0.77.0 compacting within a turn: AGENTS.md instructions (Codex's skills list) at 2,
+    # <environment_context> at 3, the first prompt at 4 (and as an event at 5); shell_command at 8, 14;
+    # apply_patch (custom tool) at 19; the answer at 25 (an event at 24); resumed in the same file: the second
+    # prompt at 27 (28), shell_command at 31 (reporting 200,000 tokens), `compacted` (only its `message`) at 39
+    # and a `context_compacted` event at 40; apply_patch at 43 (adding test_greet.py); the answer at 49;
+    # `ghost_snapshot` items at 10, 35.
+    HandCount(f"codex-generated/{MID_ROLLOUT}", "codex", MID_PROJECT,
+              ("Fix the typo in README.md", "Add a test for greet"), {"shell_command": 3, "apply_patch": 2},
+              frozenset({"README.md", "test_greet.py"})),
+    # codex-cli 0.171.0 with an automatic compaction: skills (developer) at 3, <environment_context> at 4, the
+    # first prompt at 8; exec_command at 10, 15; apply_patch (custom tool) at 20; the answer at 26 (reporting
+    # 200,000 tokens); the second prompt's turn compacts first: the model's summary at 33, `compacted` at 36
+    # (the summary under Codex's preamble, and a replacement history repeating the first prompt); the second
+    # prompt at 42; exec_command at 44, apply_patch at 49 (adding test_greet.py); `token_usage_record` and
+    # `world_state` lines throughout.
+    HandCount(f"codex-generated/{COMPACTED_ROLLOUT}", "codex", COMPACTED_PROJECT,
+              ("Fix the typo in README.md", "Add a test for greet"), {"exec_command": 3, "apply_patch": 2},
+              frozenset({"README.md", "test_greet.py"})),
 ]
 
 
@@ -178,9 +225,9 @@ def test_a_real_session_gives_the_prompts_calls_and_files_counted_by_hand(count:
     session = read(count)
     assert [m.text for m in session.user_messages()] == list(count.prompts)
     assert Counter(c.name for c in session.tool_calls()) == Counter(count.calls)
-    insights = session_insights(session, [count.project])
+    insights = session_insights(session, [count.project] if count.project else [])
     assert set(insights.files_edited) == set(count.edited)
-    assert session.cwd == count.project and session.notes == [] and session.title is None
+    assert session.cwd == count.project and session.notes == list(count.notes) and session.title is None
     said = "\n".join(m.text for m in session.messages if m.role == "user" and m.kind != "compaction-summary")
     for harness in HARNESS_TEXT:
         assert harness not in said, harness
@@ -242,6 +289,13 @@ def every_real_session(tmp_path: Path) -> Path:
     (["/home/user/projects/temp/chatbot-ui"], [("codex", "019a93b9-f380-7600-98ff-940e6b99603c")]),
     # the plain and the compressed copy of one rollout: one session, read once
     (["/Users/macmini/Code/homelab-migration"], [("codex", "019b64e5-57fa-7463-b644-fba7e456f905")]),
+    # a bare rollout and the one resuming it (a new file in that format): both the project's
+    ([OLD_PROJECT], [("codex", "858ac4c1-028b-40ee-ac71-290c59d1cbf4"),
+                     ("codex", "918c1ae0-d3e0-45c4-9717-2ebe9bd0ff6b")]),
+    ([COMPACTED_PROJECT], [("codex", "01a24a54-7f84-7f02-b11e-bb7e084623c9")]),
+    ([MID_PROJECT], [("codex", "01a24a5f-47e5-7530-8982-c0a05898cb04")]),
+    # 0.20 recorded no folder: only its git remote tells its project (test_codex_generated.py)
+    (["/home/user/projects/greeter-0.20"], []),
     (["/tmp"], [("claude-code", "c64cc478-3430-40fe-8e9c-4ee9986e9754"),
                 ("claude-code", "de3b8b19-5bc0-4a2a-934a-1b6806567e25")]),
     (["/home/user/projects/temp/other"], []),
