@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +94,19 @@ async def start_server(client: LanguageClient, transport: str, env: dict[str, st
     env = {**env, "LETTA_LS_TOKEN": TCP_TOKEN}  # every TCP connection must present it (see tests/lsp/test_tcp.py)
     proc = await asyncio.create_subprocess_exec(*command, "--tcp", f"127.0.0.1:{port}", env=env,
                                                 stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    for _ in range(200):
+    # a loaded 2-core machine can take many seconds to import the server: wait for it to listen, or to exit
+    deadline = time.monotonic() + 90
+    while True:
         try:
             await client.start_tcp("127.0.0.1", port)
             break
         except OSError:
             if proc.returncode is not None:
                 raise RuntimeError(f"letta-ls --tcp exited: {(await proc.stderr.read()).decode()}") from None
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("letta-ls --tcp never started listening") from None
             await asyncio.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("letta-ls --tcp never started listening")
     client.tcp_process = proc
 
 
