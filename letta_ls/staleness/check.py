@@ -18,7 +18,7 @@ from letta_ls.doctor.audit import AuditResult
 from letta_ls.doctor.findings import Finding, Fix, regrade, sort_findings
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.staleness.claims import Claim, claims_in
-from letta_ls.staleness.scope import notes_about
+from letta_ls.staleness.scope import ScopeCache
 from letta_ls.staleness.workspace import LOCKFILES, MANIFESTS, Workspace, load_workspace
 
 CODE = "memory-stale"
@@ -185,7 +185,7 @@ class StaleChecker:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._done: dict[tuple[str, str, str | None], list[Finding]] = {}
-        self._scopes: dict[tuple, frozenset[str]] = {}
+        self._scopes = ScopeCache(ws.root, ws.remote)
 
     def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> bool:
         """Take the workspace as it is now; True when a finding already given may differ (the editor then
@@ -206,19 +206,15 @@ class StaleChecker:
             del self._done[key]
         return bool(stale_keys)
 
-    def _scope(self, snapshot: MemorySnapshot, paths: list[str] | None) -> frozenset[str]:
-        key = (snapshot.head, tuple((p, snapshot.files[p].blob) for p in paths or () if p in snapshot.files))
-        found = self._scopes.get(key)
-        if found is None:
-            if len(self._scopes) > 64:
-                self._scopes.clear()
-            found = self._scopes[key] = notes_about(snapshot, self.ws.root, self.ws.remote)
-        return found
+    def _scope(self, snapshot: MemorySnapshot) -> frozenset[str]:
+        if (self._scopes.root, self._scopes.remote) != (self.ws.root, self.ws.remote):
+            self._scopes = ScopeCache(self.ws.root, self.ws.remote)  # the workspace's remote was set or changed
+        return self._scopes.notes_about(snapshot)
 
     def findings(self, snapshot: MemorySnapshot, paths: Iterable[str] | None = None) -> list[Finding]:
         """``memory-stale`` findings for the notes about this workspace (or just ``paths`` of them)."""
         chosen_paths = None if paths is None else list(paths)
-        wanted = self._scope(snapshot, chosen_paths)
+        wanted = self._scope(snapshot)
         chosen = wanted if chosen_paths is None else wanted & set(chosen_paths)
         out: list[Finding] = []
         if len(self._done) > 50_000:
