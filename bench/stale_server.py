@@ -25,13 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.server import RpcPeer, bench_diagnostics, build_home, server_env
+from bench.server import BIG_PATH, RpcPeer, bench_diagnostics, build_home, server_env
 from bench.stale import _workspace
 from letta_ls.server.stale_notes import DEBOUNCE_SECONDS
 from letta_ls.server.uris import memory_uri
 
 OVERVIEW = "system/project/bench-workspace.md"
 NOTE = "reference/bench-workspace/layout.md"
+GONE_NOTE = "reference/bench-workspace/history.md"  # its memory-stale finding says the first judgement is done
 # what VS Code announces about the workspace (the parts the server reads)
 CLIENT_CAPABILITIES = {
     "workspace": {"workspaceFolders": True, "didChangeWatchedFiles": {"dynamicRegistration": True},
@@ -44,10 +45,28 @@ class EditorPeer(RpcPeer):
     """An ``RpcPeer`` that also keeps the server's requests (``client/registerCapability``) as notifications,
     so the bench can wait until the server has read the workspace and asked to watch it."""
 
+    judged = 0  # publishes of ``judged_uri`` with its memory-stale finding: each ends a committed refresh
+    judged_uri = ""
+
     def _dispatch(self, message: dict) -> dict | None:
         if "method" in message and "id" in message:
             self.notifications.append((time.perf_counter(), message["method"], message.get("params")))
+        params = message.get("params")
+        if message.get("method") == "textDocument/publishDiagnostics" and params["uri"] == self.judged_uri \
+                and _stale_messages(params):
+            self.judged += 1
         return super()._dispatch(message)
+
+    def wait_judged(self, after: int, timeout: float = 300.0) -> None:
+        """Until a committed refresh (the audit and memory-stale judgement of every note: seconds, silent)
+        published after ``after`` publishes were counted."""
+        deadline = time.perf_counter() + timeout
+        while self.judged <= after:
+            message = self.receive(max(0.0, deadline - time.perf_counter()))
+            if message is None:
+                raise RuntimeError(f"no memory-stale judgement of the committed memory within {timeout}s")
+            self._dispatch(message)
+        self.settle(0.5)
 
 
 def memory_files(files: dict[str, str], workspace: Path, workspace_paths: list[str]) -> dict[str, str]:
@@ -60,6 +79,8 @@ def memory_files(files: dict[str, str], workspace: Path, workspace_paths: list[s
             notes[path] = files[path] + f"\nThe code is in `{named}`; run `make test` first.\n"
     notes[OVERVIEW] = ("---\ndescription: The bench workspace, as /init recorded it.\n---\n# Bench workspace\n\n"
                        f"- Folder: `{workspace}`.\n\nLayout: [[{NOTE.removesuffix('.md')}]].\n")
+    notes[GONE_NOTE] = ("---\ndescription: A note naming a file the workspace never had.\n---\n"
+                        f"The old entry point was `{workspace_paths[0].rsplit('/', 1)[0]}/gone.py`.\n")
     notes[NOTE] = ("---\ndescription: Where the code lives in the bench workspace.\n---\n# Layout\n\n"
                    f"The entry point is `{workspace_paths[1]}`.\nRun `make test` before pushing.\n")
     return notes
@@ -119,7 +140,7 @@ def run(tmp: Path, files: dict[str, str], *, quick: bool) -> list[dict]:
     home_dir = tmp / "stale-server-home"
     _home, agent_id, repo = build_home(home_dir, notes)
     peer = EditorPeer([sys.executable, "-m", "letta_ls", "serve"], server_env(home_dir))
-    load = os.getloadavg()
+    peer.judged_uri = memory_uri(agent_id, GONE_NOTE)
     try:
         peer.request("initialize", {"processId": os.getpid(), "rootUri": workspace.as_uri(),
                                     "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
@@ -128,15 +149,23 @@ def run(tmp: Path, files: dict[str, str], *, quick: bool) -> list[dict]:
         peer.wait_for("client/registerCapability", lambda p: any(
             r["method"] == "workspace/didChangeWatchedFiles" for r in p["registrations"]), timeout=120)
         peer.request("letta/memoryTree", {})
-        peer.settle(0.5)  # the first audit and the first memory-stale judgement of every note
+        peer.wait_judged(0)
+        judged = peer.judged
         floor_before = bench_diagnostics(peer, agent_id, repo, 5 if quick else 15)
+        peer.wait_judged(judged)  # closing the document re-audits every committed file
         uri = memory_uri(agent_id, NOTE)
         text = repo.read(NOTE).text
         peer.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1,
                                                               "text": text}})
         peer.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p.get("version") == 1)
         peer.settle(0.3)
+        load = os.getloadavg()
         timed = bench_rename(peer, workspace, uri, paths[1], rounds)
+        # the floor again, on a new text (the same edits again would be answered from the caches)
+        judged = peer.judged
+        peer.request("letta/memoryWrite", {"uri": memory_uri(agent_id, BIG_PATH), "reason": "bench",
+                                           "text": repo.read(BIG_PATH).text.replace("Step 40:", "Step forty:")})
+        peer.wait_judged(judged)
         floor_after = bench_diagnostics(peer, agent_id, repo, 5 if quick else 15)
     finally:
         peer.close()
