@@ -7,7 +7,8 @@ files < 1 s. The language server's figures come from ``bench/server.py`` and the
 ``bench/agent.py``, a subagent's worktree-and-merge round trip from ``bench/subagents.py``, /init's readers'
 from ``bench/history.py`` and /init itself from ``bench/init.py``, a memory sync from ``bench/sync.py``, the
 dream scheduler's cost per chat turn from ``bench/dreams.py``, search from ``bench/search.py``, ``memory-stale``
-after a workspace rename from ``bench/stale.py``, in the same JSON;
+after a workspace rename from ``bench/stale.py`` (in process) and ``bench/stale_server.py`` (end to end over
+LSP), in the same JSON;
 ``--only memfs|server|agent|subagents|init|sync|dreams|search|stale`` runs one group.
 """
 
@@ -33,6 +34,7 @@ from bench import init as init_bench
 from bench import search as search_bench
 from bench import server as server_bench
 from bench import stale as stale_bench
+from bench import stale_server as stale_server_bench
 from bench import subagents as subagents_bench
 from bench import sync as sync_bench
 from bench.corpus import memory_corpus
@@ -184,6 +186,8 @@ def main() -> None:
             results += [{"group": "sync", **entry} for entry in sync_bench.run(tmp, files, quick=args.quick)]
         if "stale" in groups:
             results += [{"group": "stale", **entry} for entry in stale_bench.run(tmp, files, quick=args.quick)]
+            results += [{"group": "stale", **entry}
+                        for entry in stale_server_bench.run(tmp, files, quick=args.quick)]
         if "dreams" in groups:
             results += [{"group": "dreams", **entry} for entry in dreams_bench.run(tmp, files, quick=args.quick)]
         if "search" in groups:

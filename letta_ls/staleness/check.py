@@ -18,7 +18,7 @@ from letta_ls.doctor.audit import AuditResult
 from letta_ls.doctor.findings import Finding, Fix, regrade, sort_findings
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.staleness.claims import Claim, claims_in
-from letta_ls.staleness.scope import notes_about
+from letta_ls.staleness.scope import ScopeCache
 from letta_ls.staleness.workspace import LOCKFILES, MANIFESTS, Workspace, load_workspace
 
 CODE = "memory-stale"
@@ -153,11 +153,24 @@ def check_note(snapshot: MemorySnapshot, ws: Workspace, file: MemoryFile) -> lis
     return out
 
 
+_PATH_KINDS = ("path", "pytest", "go")
+
+
+def _claimed_path(claim: Claim, root: str) -> str:
+    """The workspace-relative path a path claim names, as changes are reported."""
+    return claim.value.removeprefix(root).removeprefix("./").rstrip("/")
+
+
+def _folders_above(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 def _touches(claim: Claim, root: str, changed: set[str]) -> bool:
     """Whether a workspace change under ``changed`` can alter what ``claim`` is judged to be."""
-    if claim.kind not in ("path", "pytest", "go"):
+    if claim.kind not in _PATH_KINDS:
         return False
-    value = claim.value.removeprefix(root).removeprefix("./").rstrip("/")
+    value = _claimed_path(claim, root)
     return any(value == c or value.startswith(c + "/") or c.startswith(value + "/") for c in changed)
 
 
@@ -185,7 +198,12 @@ class StaleChecker:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._done: dict[tuple[str, str, str | None], list[Finding]] = {}
-        self._scopes: dict[tuple, frozenset[str]] = {}
+        self._scopes = ScopeCache(ws.root, ws.remote)
+        # the judged notes (keys of ``_done``) by the workspace paths their claims name: ``_under`` by the path
+        # and every folder above it, ``_naming`` by the path only. A change then finds the notes it touches
+        # without reading every note's claims. Entries of keys judged again since are skipped, not removed.
+        self._under: dict[str, set[tuple]] = {}
+        self._naming: dict[str, set[tuple]] = {}
 
     def update(self, ws: Workspace, changed: Iterable[str] = (), everything: bool = False) -> bool:
         """Take the workspace as it is now; True when a finding already given may differ (the editor then
@@ -196,39 +214,60 @@ class StaleChecker:
         tops = {c.split("/", 1)[0] for c in changed}
         if everything or any(old.known_root(t) != ws.known_root(t) for t in tops) or \
                 {c.rsplit("/", 1)[-1] for c in changed} & MANIFESTS:
-            self._done.clear()
+            self._forget_all()
             return True
         changed |= _renamed_into(ws, changed) | _renamed_into(old, changed)
         root = str(ws.root) + "/"
-        stale_keys = [key for key in self._done
-                      if key[0] not in _CLAIMS or any(_touches(claim, root, changed) for claim in _CLAIMS[key[0]])]
+        candidates: set[tuple] = set()
+        for path in changed:
+            candidates |= self._under.get(path, set())
+            for folder in _folders_above(path):
+                candidates |= self._naming.get(folder, set())
+        stale_keys = [key for key in candidates if key in self._done and (
+            key[0] not in _CLAIMS or any(_touches(claim, root, changed) for claim in _CLAIMS[key[0]]))]
         for key in stale_keys:
             del self._done[key]
         return bool(stale_keys)
 
-    def _scope(self, snapshot: MemorySnapshot, paths: list[str] | None) -> frozenset[str]:
-        key = (snapshot.head, tuple((p, snapshot.files[p].blob) for p in paths or () if p in snapshot.files))
-        found = self._scopes.get(key)
-        if found is None:
-            if len(self._scopes) > 64:
-                self._scopes.clear()
-            found = self._scopes[key] = notes_about(snapshot, self.ws.root, self.ws.remote)
-        return found
+    def _forget_all(self) -> None:
+        self._done.clear()
+        self._under.clear()
+        self._naming.clear()
+
+    def _remember(self, key: tuple, file: MemoryFile, found: list[Finding]) -> None:
+        """Keep a note's judgement, indexed by the workspace paths its claims name."""
+        self._done[key] = found
+        root = str(self.ws.root) + "/"
+        for claim in _claims(file):
+            if claim.kind not in _PATH_KINDS:
+                continue
+            value = _claimed_path(claim, root)
+            if not value:
+                continue
+            self._naming.setdefault(value, set()).add(key)
+            for folder in [value, *_folders_above(value)]:
+                self._under.setdefault(folder, set()).add(key)
+
+    def _scope(self, snapshot: MemorySnapshot) -> frozenset[str]:
+        if (self._scopes.root, self._scopes.remote) != (self.ws.root, self.ws.remote):
+            self._scopes = ScopeCache(self.ws.root, self.ws.remote)  # the workspace's remote was set or changed
+        return self._scopes.notes_about(snapshot)
 
     def findings(self, snapshot: MemorySnapshot, paths: Iterable[str] | None = None) -> list[Finding]:
         """``memory-stale`` findings for the notes about this workspace (or just ``paths`` of them)."""
         chosen_paths = None if paths is None else list(paths)
-        wanted = self._scope(snapshot, chosen_paths)
+        wanted = self._scope(snapshot)
         chosen = wanted if chosen_paths is None else wanted & set(chosen_paths)
         out: list[Finding] = []
         if len(self._done) > 50_000:
-            self._done.clear()
+            self._forget_all()
         for path in sorted(chosen):
             file = snapshot.files[path]
             key = (file.blob, path, snapshot.head)
             found = self._done.get(key)
             if found is None:
-                found = self._done[key] = check_note(snapshot, self.ws, file)
+                found = check_note(snapshot, self.ws, file)
+                self._remember(key, file, found)
             out.extend(found)
         return out
 

@@ -11,7 +11,7 @@ example (``e.g.``, ``for example``, ``such as``, ``like``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from letta_ls.memfs.frontmatter import parse_document
@@ -125,6 +125,62 @@ def _one_command(part: str, base: int, line: int) -> list[Claim]:
     return out
 
 
+def _fenced_line_claims(line: str) -> list[Claim]:
+    """A line inside a fenced block: the commands it runs, unless it says it is an example."""
+    if _EXAMPLE.search(line):
+        return []
+    return _command_claims(line.lstrip("$ ").rstrip(), 0, len(line) - len(line.lstrip("$ ")))
+
+
+def _prose_line_claims(line: str) -> list[Claim]:
+    """A line of prose: paths in code spans, links and plain text; commands in code spans; tools."""
+    if _EXAMPLE.search(line):
+        return []
+    out: list[Claim] = []
+    spans = []
+    for match in _CODE_SPAN.finditer(line):
+        inner = match.group(2).strip()
+        spans.append((match.start(), match.end()))
+        column = match.start(2) + (len(match.group(2)) - len(match.group(2).lstrip()))
+        commands = _command_claims(inner, 0, column)
+        if commands:
+            out.extend(commands)
+        elif _path_like(inner):
+            out.append(Claim("path", inner.rstrip("/"), 0, column, column + len(inner.rstrip("/"))))
+    for match in _LINK_DEST.finditer(line):
+        value = match.group(1).split("#", 1)[0]
+        if _path_like(value):
+            out.append(Claim("path", value.rstrip("/"), 0, match.start(1), match.start(1) + len(value)))
+    masked = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(line)) \
+        if spans else line
+    masked = _LINK_DEST.sub(lambda m: " " * len(m.group(0)), masked)
+    for match in _PLAIN_PATH.finditer(masked):
+        if _path_like(match.group(1)):
+            out.append(Claim("path", match.group(1), 0, match.start(1), match.end(1)))
+    for match in _TOOL_CLAIM.finditer(line):
+        sentence = re.split(r"[.!?;]\s", line[: match.start()])[-1]
+        if not _NOT.search(sentence):
+            out.append(Claim("tool", match.group(1).lower(), 0, match.start(1), match.end(1),
+                             tool=match.group(1).lower()))
+    return out
+
+
+# The claims of one line (at line 0) by its text and whether it sits in a fenced block. A line's claims
+# depend on nothing else, so typing in a long note reads the lines that changed, not the whole note again.
+_LINES: dict[tuple[str, bool], tuple[Claim, ...]] = {}
+_MAX_LINES = 200_000
+
+
+def _line_claims(line: str, number: int, fenced: bool) -> list[Claim]:
+    key = (line, fenced)
+    found = _LINES.get(key)
+    if found is None:
+        if len(_LINES) >= _MAX_LINES:
+            _LINES.clear()
+        found = _LINES[key] = tuple(_fenced_line_claims(line) if fenced else _prose_line_claims(line))
+    return [replace(claim, line=number) for claim in found]
+
+
 def claims_in(text: str) -> list[Claim]:
     """Every claim in a note's body, outside lines that say they are examples."""
     doc = parse_document(text)
@@ -139,37 +195,11 @@ def claims_in(text: str) -> list[Claim]:
         if fence is not None:
             if opening and opening.group(1)[0] == fence[0] and not line.strip().strip(fence[0]):
                 fence = None
-            elif not _EXAMPLE.search(line):
-                out.extend(_command_claims(line.lstrip("$ ").rstrip(), number, len(line) - len(line.lstrip("$ "))))
+            else:
+                out.extend(_line_claims(line, number, True))
             continue
         if opening:
             fence = opening.group(1)
             continue
-        if _EXAMPLE.search(line):
-            continue
-        spans = []
-        for match in _CODE_SPAN.finditer(line):
-            inner = match.group(2).strip()
-            spans.append((match.start(), match.end()))
-            column = match.start(2) + (len(match.group(2)) - len(match.group(2).lstrip()))
-            commands = _command_claims(inner, number, column)
-            if commands:
-                out.extend(commands)
-            elif _path_like(inner):
-                out.append(Claim("path", inner.rstrip("/"), number, column, column + len(inner.rstrip("/"))))
-        for match in _LINK_DEST.finditer(line):
-            value = match.group(1).split("#", 1)[0]
-            if _path_like(value):
-                out.append(Claim("path", value.rstrip("/"), number, match.start(1), match.start(1) + len(value)))
-        masked = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(line)) \
-            if spans else line
-        masked = _LINK_DEST.sub(lambda m: " " * len(m.group(0)), masked)
-        for match in _PLAIN_PATH.finditer(masked):
-            if _path_like(match.group(1)):
-                out.append(Claim("path", match.group(1), number, match.start(1), match.end(1)))
-        for match in _TOOL_CLAIM.finditer(line):
-            sentence = re.split(r"[.!?;]\s", line[: match.start()])[-1]
-            if not _NOT.search(sentence):
-                out.append(Claim("tool", match.group(1).lower(), number, match.start(1), match.end(1),
-                                 tool=match.group(1).lower()))
+        out.extend(_line_claims(line, number, False))
     return out

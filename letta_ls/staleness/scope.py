@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letta_ls.memfs.links import link_spans, resolve_markdown, resolve_wiki
-from letta_ls.memfs.snapshot import MemorySnapshot, is_memory_markdown
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, is_memory_markdown
 
 _REPOSITORY = re.compile(r"^- Repository: `([^`]+)`.*?folder `([^`]+)`", re.M)
 _FOLDER = re.compile(r"^- Folder: `([^`]+)`", re.M)
@@ -41,16 +41,22 @@ def normalize_remote(url: str | None) -> str | None:
     return u.replace(":", "/", 1)
 
 
+def may_be_overview(file: MemoryFile) -> bool:
+    """Whether a file can hold a project record (every overview passes; a few look-alikes may too)."""
+    text = file.text
+    return text is not None and is_memory_markdown(file.path) and ("- Repository: `" in text
+                                                                   or "- Folder: `" in text)
+
+
 def project_records(snapshot: MemorySnapshot) -> list[ProjectRecord]:
     """Every project overview in memory, with its member files."""
     files = frozenset(snapshot.files)
     folders = snapshot.folders
     out = []
     for file in snapshot:
-        text = file.text
-        if text is None or not is_memory_markdown(file.path) or ("- Repository: `" not in text
-                                                                 and "- Folder: `" not in text):
+        if not may_be_overview(file):
             continue
+        text = file.text
         repository = _REPOSITORY.search(text)
         folder_only = _FOLDER.search(text)
         if repository:
@@ -83,3 +89,39 @@ def notes_about(snapshot: MemorySnapshot, root: Path, remote: str | None) -> fro
         same_remote = wanted_remote is not None and normalize_remote(record.remote) == wanted_remote
         (mine if same_folder or same_remote else theirs).update(record.members)
     return frozenset(p for p in snapshot.files if is_memory_markdown(p) and (p in mine or p not in theirs))
+
+
+class ScopeCache:
+    """``notes_about`` for one workspace, kept across snapshots.
+
+    The editor asks for the scope on every keystroke in a note (its buffer laid over ``HEAD``), and reading
+    every overview and resolving its links costs tens of milliseconds in a 2,000-file memory. The scope
+    depends only on which files exist and on the overviews' text, so a snapshot with the same files, whose
+    changed files neither are nor become overviews, has the scope last computed: comparing blob ids is cheap.
+    """
+
+    def __init__(self, root: Path, remote: str | None) -> None:
+        self.root, self.remote = root, remote
+        self._blobs: dict[str, str] = {}
+        self._overviews: frozenset[str] = frozenset()
+        self._scope: frozenset[str] | None = None
+
+    def _reusable(self, snapshot: MemorySnapshot) -> bool:
+        blobs = self._blobs
+        if len(snapshot.files) != len(blobs):
+            return False
+        for path, file in snapshot.files.items():
+            blob = blobs.get(path)
+            if blob == file.blob:
+                continue
+            if blob is None or path in self._overviews or may_be_overview(file):
+                return False
+        return True
+
+    def notes_about(self, snapshot: MemorySnapshot) -> frozenset[str]:
+        if self._scope is not None and self._reusable(snapshot):
+            return self._scope
+        scope = self._scope = notes_about(snapshot, self.root, self.remote)
+        self._blobs = {path: file.blob for path, file in snapshot.files.items()}
+        self._overviews = frozenset(file.path for file in snapshot if may_be_overview(file))
+        return scope

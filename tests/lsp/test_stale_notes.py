@@ -46,6 +46,12 @@ async def test_a_note_naming_a_renamed_file_is_flagged_and_follows_the_workspace
         old_uri=(lsp_workspace / "src/app/main.py").as_uri(), new_uri=(lsp_workspace / "src/app/entry.py").as_uri())]))
     found = await wait_diagnostics(client, uri, lambda d: 4 in stale(d))
     assert "renamed to `src/app/entry.py`" in stale(found)[4]
+    # before the rename is even committed, the quick fix offers the new path
+    diagnostic = next(d for d in found if d.code == "memory-stale" and d.range.start.line == 4)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    assert [a.title for a in actions][:2] == ["Replace with `src/app/entry.py`", "Remove this line from the note"]
 
     # a file appears where the note says (reported as a watched-file change): that warning goes
     (lsp_workspace / "src/config").mkdir(exist_ok=True)

@@ -183,3 +183,30 @@ def test_a_workspace_change_no_note_mentions_asks_for_no_republish(repo, workspa
     renamed = [("src/app/main.py", "src/app/entry.py")]
     assert checker.update(updated(checker.ws, renamed=renamed), ["src/app/main.py", "src/app/entry.py"]) is True
     assert [f.line for f in checker.findings(snap)] == [3]
+
+
+def test_a_rename_looks_only_at_the_claims_it_touches(repo, workspace, monkeypatch):
+    """An editor rename in a large memory costs the notes that name the path, not every note's claims."""
+    from letta_ls.staleness import check as check_module
+    from letta_ls.staleness.check import StaleChecker
+    from letta_ls.staleness.workspace import updated
+
+    root, _ = workspace
+    ops = MemoryOperations(repo, AGENT, actor="user")
+    for i in range(60):
+        ops.create(f"notes/n{i}.md", "Notes", f"Router: `src/app/router.py`, tests in `tests/unit/test_{i}.py`.\n",
+                   reason="notes")
+    ops.create("notes/entry.md", "Entry", "Entry: `src/app/main.py`.\n", reason="notes")
+    snap = repo.snapshot()
+    checker = StaleChecker(load_workspace(root))
+    before = checker.findings(snap)
+    looked_at = []
+    real = check_module._touches
+    monkeypatch.setattr(check_module, "_touches", lambda claim, *a: looked_at.append(claim) or real(claim, *a))
+    (root / "src/app/main.py").rename(root / "src/app/entry.py")
+    renamed = [("src/app/main.py", "src/app/entry.py")]
+    assert checker.update(updated(checker.ws, renamed=renamed), ["src/app/main.py", "src/app/entry.py"]) is True
+    assert len(looked_at) <= 2
+    after = checker.findings(snap)
+    assert {f.path for f in after} - {f.path for f in before} == {"notes/entry.md"}
+    assert checker.findings(snap) == StaleChecker(checker.ws).findings(snap)
