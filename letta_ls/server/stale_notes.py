@@ -37,6 +37,10 @@ class StaleNotes(Feature):
         self.checkers: dict[Path, StaleChecker] = {}
         self.pending: asyncio.Task | None = None
         self.events: list[tuple[str, str, str | None]] = []  # (kind, path, new path) as reported
+        # set once the workspaces are read: a change reported before then waits for it, instead of being
+        # dropped for want of a workspace to place it in (an explorer rename is the only record of its new
+        # path until it is committed); applying it to a read that already saw it changes nothing
+        self.loaded = asyncio.Event()
 
     @property
     def workspaces(self) -> dict[Path, Workspace]:
@@ -44,8 +48,12 @@ class StaleNotes(Feature):
 
     async def load(self) -> None:
         folders = workspace_folders(self.ls)
-        loaded = await self.ls.run_blocking(lambda: {f.resolve(): load_workspace(f) for f in folders if f.is_dir()})
-        self.checkers = {root: StaleChecker(ws) for root, ws in loaded.items()}
+        try:
+            loaded = await self.ls.run_blocking(
+                lambda: {f.resolve(): load_workspace(f) for f in folders if f.is_dir()})
+            self.checkers = {root: StaleChecker(ws) for root, ws in loaded.items()}
+        finally:  # a failed read must not keep later reports waiting for ever
+            self.loaded.set()
 
     def findings(self, snapshot: MemorySnapshot, paths: list[str] | None = None) -> list[Finding]:
         """Runs in a worker thread, beside the doctor."""
@@ -77,6 +85,7 @@ class StaleNotes(Feature):
 
     async def _apply_later(self) -> None:
         await asyncio.sleep(DEBOUNCE_SECONDS)
+        await self.loaded.wait()
         events, self.events = self.events, []
         per_root: dict[Path, tuple[list[str], list[str], list[tuple[str, str]]]] = {}
         reload_history = False
