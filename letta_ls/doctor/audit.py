@@ -164,3 +164,21 @@ def check_document(
     for snapshot_check in SNAPSHOT_CHECKS:
         found.extend(f for f in snapshot_check(ctx) if f.path == path)
     return sort_findings(regrade(found, ctx.settings.diagnostics))
+
+
+def check_paths(
+    snapshot: MemorySnapshot, paths: list[str], settings: MemorySettings | None = None,
+    counter: TokenCounter | None = None,
+) -> list[Finding]:
+    """The per-file findings of ``paths`` (those in ``snapshot``) and the tree-wide ones, judged against the
+    whole snapshot: what the write guard needs when only some files changed (graded and sorted)."""
+    ctx = _context(snapshot, settings, counter)
+    found: list[Finding] = []
+    for path in paths:
+        file = snapshot.get(path)
+        if file is not None:
+            for check in FILE_CHECKS:
+                found.extend(check(ctx, file))
+    for snapshot_check in SNAPSHOT_CHECKS:
+        found.extend(snapshot_check(ctx))
+    return sort_findings(regrade(found, ctx.settings.diagnostics))
