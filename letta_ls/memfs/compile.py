@@ -171,9 +171,23 @@ def _render_system(root: _Element, out: list[str], skipped: list[str], shown: li
     render(root, 0)
 
 
+_SECRET_NAMES: dict[str, bool] = {}  # path -> holds a secret; paths outlive commits, so most are known
+_SECRET_NAMES_KEPT = 200_000
+
+
+def _secret_name(path: str) -> bool:
+    known = _SECRET_NAMES.get(path)
+    if known is None:
+        if len(_SECRET_NAMES) >= _SECRET_NAMES_KEPT:
+            _SECRET_NAMES.clear()
+        known = _SECRET_NAMES[path] = bool(find_secrets(path))
+    return known
+
+
 def _without_secret_names(snapshot: MemorySnapshot) -> MemorySnapshot:
-    """The snapshot without files whose path holds a secret (a cold compile only: the result is cached)."""
-    named = [path for path in snapshot.files if find_secrets(path)]
+    """The snapshot without files whose path holds a secret. Each path is scanned once per process: a
+    commit adds a path or two, and every step of a turn that wrote memory compiles a new ``HEAD``."""
+    named = [path for path in snapshot.files if _secret_name(path)]
     if not named:
         return snapshot
     return MemorySnapshot(snapshot.head, {p: f for p, f in snapshot.files.items() if p not in named})
