@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from letta_ls.memfs.frontmatter import one_line
+from letta_ls.memfs.secret_gate import name_holds_secret
 from letta_ls.memfs.skills import Skill
 from letta_ls.memfs.snapshot import (
     SYSTEM_DIR,
@@ -53,7 +54,6 @@ from letta_ls.memfs.tree import (
     render_tree,
     tree_limits,
 )
-from letta_ls.secret_scan import find_secrets
 
 CORE_MEMORY = "{CORE_MEMORY}"
 MEMORY_DIR_VAR = "$MEMORY_DIR"
@@ -171,23 +171,10 @@ def _render_system(root: _Element, out: list[str], skipped: list[str], shown: li
     render(root, 0)
 
 
-_SECRET_NAMES: dict[str, bool] = {}  # path -> holds a secret; paths outlive commits, so most are known
-_SECRET_NAMES_KEPT = 200_000
-
-
-def _secret_name(path: str) -> bool:
-    known = _SECRET_NAMES.get(path)
-    if known is None:
-        if len(_SECRET_NAMES) >= _SECRET_NAMES_KEPT:
-            _SECRET_NAMES.clear()
-        known = _SECRET_NAMES[path] = bool(find_secrets(path))
-    return known
-
-
 def _without_secret_names(snapshot: MemorySnapshot) -> MemorySnapshot:
     """The snapshot without files whose path holds a secret. Each path is scanned once per process: a
     commit adds a path or two, and every step of a turn that wrote memory compiles a new ``HEAD``."""
-    named = [path for path in snapshot.files if _secret_name(path)]
+    named = [path for path in snapshot.files if name_holds_secret(path)]
     if not named:
         return snapshot
     return MemorySnapshot(snapshot.head, {p: f for p, f in snapshot.files.items() if p not in named})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from letta_ls.memfs import compile as compile_module
 from letta_ls.memfs.compile import clear_compile_cache, compile_memory
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
+from letta_ls.secret_scan import scan as scan_module
 
 
 def _memory(n: int) -> dict[str, str]:
@@ -31,7 +31,7 @@ def test_a_new_head_with_one_new_file_scans_and_describes_only_that_file(monkeyp
     clear_compile_cache()
     files = _memory(300)
     first = compile_memory(MemorySnapshot.from_mapping(files, head="1" * 40))
-    secrets = Calls(compile_module.find_secrets)
+    secrets = Calls(scan_module._find_spans)  # every find_secrets call that scans something
     parsed: list[str] = []  # the files whose frontmatter is read
     document = MemoryFile.document
 
@@ -39,7 +39,7 @@ def test_a_new_head_with_one_new_file_scans_and_describes_only_that_file(monkeyp
         parsed.append(file.path)
         return document.fget(file)
 
-    monkeypatch.setattr(compile_module, "find_secrets", secrets)
+    monkeypatch.setattr(scan_module, "_find_spans", secrets)
     monkeypatch.setattr(MemoryFile, "document", property(reading))
     files["reference/chat/new.md"] = "---\ndescription: The new note.\n---\nThe build uses two workers.\n"
     second = compile_memory(MemorySnapshot.from_mapping(files, head="2" * 40))
