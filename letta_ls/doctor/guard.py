@@ -9,7 +9,12 @@ memory (a change can break another file), so an old problem never blocks an unre
 
 from __future__ import annotations
 
+import attrs
+
+from letta_ls.doctor.checks import CROSS_FILE_CODES
 from letta_ls.doctor.checks.secrets import SecretMatch, find_secrets
+from letta_ls.doctor.findings import CODES
+from letta_ls.memfs.letta_code_rules import CONFIG_PATH, INDEX_NAME
 from letta_ls.memfs.snapshot import PERSONA_PATH, MemorySnapshot
 from letta_ls.settings import MemorySettings
 
@@ -50,20 +55,74 @@ def memory_change_guard(settings: MemorySettings):
                     "keep the value in an environment variable and store only the variable's name"
                 )
         if actor == "agent":
-            problems += new_errors(before, after, settings)
+            problems += new_errors(before, after, settings, paths)
         return problems
 
     return guard
 
 
-def new_errors(before: MemorySnapshot, after: MemorySnapshot, settings: MemorySettings) -> list[str]:
+def new_errors(before: MemorySnapshot, after: MemorySnapshot, settings: MemorySettings,
+               paths: list[str] | None = None) -> list[str]:
     """Error findings anywhere in ``after`` that ``before`` did not have (by file and code).
 
-    The whole memory is compared, not only the written paths: creating a root ``MEMORY.md`` turns
-    every legacy file into an error for Letta Code, and deleting a folder's index breaks its files.
-    A problem a file already had does not block an unrelated change. Secrets are judged above, on the
-    written text, so they are left out here.
+    The whole memory counts, not only the written paths: creating a root ``MEMORY.md`` turns every
+    legacy file into an error for Letta Code, and deleting a folder's index breaks its files. A problem
+    a file already had does not block an unrelated change. Secrets are judged above, on the written text,
+    so they are left out here.
+
+    The work grows with what the change touches (issue 14: an agent's write on a 2,000-file memory must
+    cost about what it costs on a small one): a file's findings of every code outside ``CROSS_FILE_CODES``
+    depend only on itself, the settings and the layout, so unless the change touches the layout (an index,
+    the config) or a cross-file code is graded as an error, only the touched files and the tree-wide
+    checks are judged. ``paths`` are the paths the change writes or deletes (None: found by comparison).
     """
+    touched = _touched(before, after, paths)
+    error_codes = _error_codes(settings)
+    if error_codes & CROSS_FILE_CODES or any(_layout_path(path) for path in touched):
+        return _new_errors_whole_memory(before, after, settings)
+    # every code that cannot be an error is switched off, so no check computes what cannot refuse the change
+    grading = {code: "off" for code in CODES if code not in error_codes}
+    grading.update({code: level for code, level in settings.diagnostics.items() if code in error_codes})
+    only_errors = attrs.evolve(settings, diagnostics=grading)
+    existing = {(f.path, f.code) for f in _errors_of(before, touched, only_errors)}
+    return [f"{f.path} line {f.line + 1}: {f.message} [{f.code}]" for f in _errors_of(after, touched, only_errors)
+            if (f.path, f.code) not in existing]
+
+
+def _error_codes(settings: MemorySettings) -> frozenset[str]:
+    """The codes that can give an error finding under these settings (``secret`` is judged apart)."""
+    return frozenset(code for code, default in CODES.items()
+                     if settings.diagnostics.get(code, default) == "error" and code != "secret")
+
+
+def _layout_path(path: str) -> bool:
+    """A file that decides how Letta Code reads the others (MemFS v2 and its folder indexes, the limits)."""
+    return path == CONFIG_PATH or path.rsplit("/", 1)[-1] == INDEX_NAME
+
+
+def _touched(before: MemorySnapshot, after: MemorySnapshot, paths: list[str] | None) -> list[str]:
+    """The paths whose content differs: the written ones, with the files under a deleted folder."""
+    if paths is None:
+        changed = [p for p, f in after.files.items() if (old := before.get(p)) is None or old.blob != f.blob]
+        return changed + [p for p in before.files if p not in after.files]
+    out = []
+    for path in paths:
+        old, new = before.get(path), after.get(path)
+        if old is None and new is None:  # a folder: every file that was under it
+            out += [p for p in before.files if p.startswith(path + "/") and p not in after.files]
+        elif old is None or new is None or old.blob != new.blob:
+            out.append(path)
+    return out
+
+
+def _errors_of(snapshot: MemorySnapshot, paths: list[str], settings: MemorySettings) -> list:
+    """The error findings of the per-file checks on ``paths`` and of the tree-wide checks."""
+    from letta_ls.doctor.audit import check_paths
+
+    return [f for f in check_paths(snapshot, paths, settings) if f.severity == "error" and f.code != "secret"]
+
+
+def _new_errors_whole_memory(before: MemorySnapshot, after: MemorySnapshot, settings: MemorySettings) -> list[str]:
     from letta_ls.doctor import audit
 
     def errors(snapshot: MemorySnapshot) -> list:

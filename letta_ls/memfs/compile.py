@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from letta_ls.memfs.frontmatter import one_line
+from letta_ls.memfs.secret_gate import name_holds_secret
 from letta_ls.memfs.skills import Skill
 from letta_ls.memfs.snapshot import (
     SYSTEM_DIR,
@@ -53,7 +54,6 @@ from letta_ls.memfs.tree import (
     render_tree,
     tree_limits,
 )
-from letta_ls.secret_scan import find_secrets
 
 CORE_MEMORY = "{CORE_MEMORY}"
 MEMORY_DIR_VAR = "$MEMORY_DIR"
@@ -172,8 +172,9 @@ def _render_system(root: _Element, out: list[str], skipped: list[str], shown: li
 
 
 def _without_secret_names(snapshot: MemorySnapshot) -> MemorySnapshot:
-    """The snapshot without files whose path holds a secret (a cold compile only: the result is cached)."""
-    named = [path for path in snapshot.files if find_secrets(path)]
+    """The snapshot without files whose path holds a secret. Each path is scanned once per process: a
+    commit adds a path or two, and every step of a turn that wrote memory compiles a new ``HEAD``."""
+    named = [path for path in snapshot.files if name_holds_secret(path)]
     if not named:
         return snapshot
     return MemorySnapshot(snapshot.head, {p: f for p, f in snapshot.files.items() if p not in named})

@@ -49,3 +49,18 @@ def check_message(message: str, known: Iterable[str] = ()) -> None:
                 f"the reason (the commit message) holds what looks like {match.label}; git history must never "
                 "hold secrets: describe the change without the value (name the environment variable instead)"
             )
+
+
+_NAMES_WITH_SECRETS: dict[str, bool] = {}  # path -> holds a secret; paths outlive commits, so most are known
+_NAMES_KEPT = 200_000
+
+
+def name_holds_secret(path: str) -> bool:
+    """Whether a file name holds a secret, each name scanned once per process (the prompt compiler asks
+    for every path of every new ``HEAD``, and a commit adds a name or two)."""
+    known = _NAMES_WITH_SECRETS.get(path)
+    if known is None:
+        if len(_NAMES_WITH_SECRETS) >= _NAMES_KEPT:
+            _NAMES_WITH_SECRETS.clear()
+        known = _NAMES_WITH_SECRETS[path] = bool(find_secrets(path))
+    return known

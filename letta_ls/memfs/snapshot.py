@@ -188,18 +188,30 @@ class MemorySnapshot:
         root = Path(root)
         root_real = os.path.realpath(root)
         out: dict[str, MemoryFile] = {}
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
+        pending = [(str(root), "")]
+        while pending:  # os.scandir: a regular file needs no realpath (only a symlink may leave the root)
+            directory, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:  # unreadable: skipped, as os.walk skips it
+                continue
+            for entry in entries:
+                name = entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if not name.startswith("."):
+                        pending.append((entry.path, prefix + name + "/"))
+                    continue
                 # hidden files are not memory, except the limits Letta Code's hook reads at the root
-                if name.startswith(".") and not (name == ".memfs.config.json" and dirpath == str(root)):
+                if name.startswith(".") and not (name == ".memfs.config.json" and not prefix):
                     continue
-                full = os.path.join(dirpath, name)
-                real = os.path.realpath(full)
-                if not real.startswith(root_real + os.sep) or not os.path.isfile(real):
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    if not real.startswith(root_real + os.sep) or not os.path.isfile(real):
+                        continue
+                elif not entry.is_file(follow_symlinks=False):
                     continue
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                with open(full, "rb") as handle:
+                rel = prefix + name
+                with open(entry.path, "rb") as handle:
                     data = handle.read(max_file_bytes + 1)
                 out[rel] = MemoryFile(rel, git_blob_id(data), data)
         return cls(None, dict(sorted(out.items())))

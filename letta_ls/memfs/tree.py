@@ -206,10 +206,26 @@ def is_hidden(path: str) -> bool:
     return path.startswith(".") or "/." in path
 
 
+_DESCRIPTIONS: dict[str, str | None] = {}  # blob id -> one-line description (content-addressed: never stale)
+_DESCRIPTIONS_KEPT = 100_000
+
+
 def file_description(file: MemoryFile) -> str | None:
-    """The one-line ``description`` of a markdown file with readable frontmatter, else None."""
+    """The one-line ``description`` of a markdown file with readable frontmatter, else None. Kept by blob id:
+    the tree of a memory is listed after every commit, and a commit changes a file or two."""
     if not is_memory_markdown(file.path):
         return None
+    try:
+        return _DESCRIPTIONS[file.blob]
+    except KeyError:
+        pass
+    if len(_DESCRIPTIONS) >= _DESCRIPTIONS_KEPT:
+        _DESCRIPTIONS.clear()
+    description = _DESCRIPTIONS[file.blob] = _description(file)
+    return description
+
+
+def _description(file: MemoryFile) -> str | None:
     doc = file.document
     if doc is None or doc.error is not None:
         return None

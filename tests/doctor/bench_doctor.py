@@ -78,6 +78,7 @@ def clear_caches() -> None:
     for cache in (common.SCANS, common.TOKENS, secrets._MATCHES, passages._PASSAGES, links._LINKS, placement._STATS):
         cache.clear()
     snapshot_module.DOCUMENTS._items.clear()
+    passages._ANCHORS.clear()
     duplicates.clear_indexes()
 
 

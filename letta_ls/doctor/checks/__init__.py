@@ -20,4 +20,11 @@ FILE_CHECKS = (
 )
 SNAPSHOT_CHECKS = (structure.check_snapshot, constraints.check_snapshot)
 
-__all__ = ["FILE_CHECKS", "SNAPSHOT_CHECKS"]
+# Codes whose finding on one file may depend on *other* files: their content (duplicates), the set of paths
+# (links, a folder beside a file) or the ``system/`` total (the budget). Every other code a per-file check
+# reports depends only on the file itself, the settings and the layout (MemFS v2 or not, the folder indexes,
+# ``.memfs.config.json``), which lets the write guard judge a change by the files it touches
+# (``doctor.guard``); a new cross-file rule must be listed here.
+CROSS_FILE_CODES = frozenset({"duplicate-content", "link-broken", "name-clash", "system-over-budget"})
+
+__all__ = ["CROSS_FILE_CODES", "FILE_CHECKS", "SNAPSHOT_CHECKS"]

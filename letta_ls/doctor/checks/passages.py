@@ -9,6 +9,7 @@ its uncommon words) so near copies can be found through an index instead of by c
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -30,6 +31,7 @@ _STOPWORDS = (
     "could does did done get gets got one two new see"
 )
 _STOP_HASHES = frozenset(map(hash, _STOPWORDS.split()))
+_STOP_WORDS = frozenset(_STOPWORDS.split())
 
 _MARKERS = re.compile(r"^[ \t]*(?:[-*+][ \t]+(?:\[[ xX]\][ \t]+)?|\d+[.)][ \t]+|>[ \t]*)+", re.M)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
@@ -62,10 +64,27 @@ def _unit(start: int, end: int, text: str, is_code: bool) -> Unit | None:
     ):
         return None
     if long_enough and not is_code:
-        anchors = sorted(set(map(hash, text.split())) - _STOP_HASHES)[:ANCHORS]
+        anchors = _ANCHORS.get(text)
+        if anchors is None:
+            anchors = _anchors(text)
+            if len(_ANCHORS) >= _ANCHORS_KEPT:
+                _ANCHORS.clear()
+            _ANCHORS[text] = anchors
         if len(anchors) >= MIN_SHARED_ANCHORS:
-            return Unit(start, end, hash(text), text, tuple(anchors))
+            return Unit(start, end, hash(text), text, anchors)
     return Unit(start, end, hash(text), None, ())
+
+
+# a paragraph's sketch by its normalised text: the cost of a memory of copies (a shared header, a note pasted
+# into many files) is then one sketch per distinct paragraph, not one per copy
+_ANCHORS: dict[str, tuple[int, ...]] = {}
+_ANCHORS_KEPT = 100_000
+
+
+def _anchors(text: str) -> tuple[int, ...]:
+    # distinct words first: a string caches its hash, so each word is hashed once (the same hashes as hashing
+    # every word; dropping stopwords by string first only spares their hashing)
+    return tuple(sorted(set(map(hash, set(text.split()) - _STOP_WORDS)) - _STOP_HASHES)[:ANCHORS])
 
 
 _SHINGLES: BlobCache[frozenset[int]] = BlobCache(20_000)
@@ -90,11 +109,11 @@ def _passages(file: MemoryFile) -> Passages:
     if start >= n:
         return Passages((), ())
     # every body line normalised at once: list/quote markers dropped, lowercased, whitespace collapsed
-    norms = [" ".join(t.split()) for t in _MARKERS.sub("", "\n".join(lines[start:])).lower().split("\n")]
+    norms = normalised_lines(_MARKERS.sub("", "\n".join(lines[start:])).lower())
     if "--" in "".join(norms):
         norms = ["" if t[:1] in "|:-" and _TABLE_RULE.match(t) else t for t in norms]
     hard = {line for line, _level, _text in scan.headings}
-    hard.update(i for i in range(start, n) if scan.fence[i])
+    hard.update(itertools.compress(range(start, n), scan.fence[start:]))
     # passages: blocks of lines between blank lines, headings, fences and horizontal rules
     bounds = [
         i for i, t in enumerate(norms, start)
@@ -104,12 +123,10 @@ def _passages(file: MemoryFile) -> Passages:
     previous = start - 1
     for bound in [*bounds, n]:
         first, previous = previous + 1, bound
-        if bound > first:
-            text = " ".join(t for t in norms[first - start : bound - start] if t)
-            if text:
-                unit = _unit(first, bound - 1, text, code[first])
-                if unit is not None:
-                    units.append(unit)
+        if bound > first:  # every blank line is a bound, so the lines between two bounds all hold text
+            unit = _unit(first, bound - 1, " ".join(norms[first - start : bound - start]), code[first])
+            if unit is not None:
+                units.append(unit)
     # runs of three consecutive substantial lines; blank lines between them are allowed, headings,
     # fences and short lines end a run
     seq = [(i, t if len(t) >= MIN_LINE_CHARS and i not in hard else "") for i, t in enumerate(norms, start)
@@ -119,6 +136,19 @@ def _passages(file: MemoryFile) -> Passages:
         for a, b, c in zip(seq, seq[1:], seq[2:], strict=False) if a[1] and b[1] and c[1]
     )
     return Passages(tuple(units), runs)
+
+
+_ODD_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def normalised_lines(body: str) -> list[str]:
+    """Each line of ``body`` with its whitespace collapsed to single spaces and trimmed (``" ".join(line.split())``).
+
+    Most memory text is ASCII with single spaces: then a line needs at most its ends trimmed, and the split and
+    join of every line (a fifth of the cold duplicate check) is left to the text that needs it."""
+    if body.isascii() and "  " not in body and not any(space in body for space in _ODD_SPACES):
+        return [t.strip(" ") if t[:1] == " " or t[-1:] == " " else t for t in body.split("\n")]
+    return [" ".join(t.split()) for t in body.split("\n")]
 
 
 _PASSAGES: BlobCache[Passages] = BlobCache()
