@@ -84,6 +84,7 @@ class DiagnosticsPublisher(Feature):
         self.pending: dict[str, asyncio.Task] = {}
         self.committed_uris: set[str] = set()
         self.refresh_task: asyncio.Task | None = None
+        self._refresh_reuses = False  # whether the refresh in flight may reuse the last audit of its HEAD
         self.auditor = BackgroundAuditor()
 
     # events ----------------------------------------------------------------------
@@ -162,7 +163,10 @@ class DiagnosticsPublisher(Feature):
         doctor's findings of the same ``HEAD`` (and agent) stand and only ``memory-stale`` is judged anew."""
         if self.refresh_task is not None and not self.refresh_task.done():
             self.refresh_task.cancel()
-            reuse_audit = False  # the refresh it replaces may have been for a new HEAD or new settings
+            # the refresh it replaces may have been for new settings (the audit of the same HEAD is stale then):
+            # reuse only when that one could too
+            reuse_audit = reuse_audit and self._refresh_reuses
+        self._refresh_reuses = reuse_audit
         self.refresh_task = self.ls.spawn(self._refresh_committed(reuse_audit),
                                           name="diagnostics for committed memory")
 
@@ -230,4 +234,5 @@ def register(server: LettaServer) -> None:
         if task is not None:
             task.cancel()
         if is_memory(uri):
-            publisher.refresh_committed()  # back to the committed text's findings
+            # back to the committed text's findings: the memory did not move, so the audit of its HEAD stands
+            publisher.refresh_committed(reuse_audit=True)
