@@ -32,10 +32,13 @@ from typing import TypeVar
 logger = logging.getLogger("letta_ls.search")
 
 INDEX_FILE = "search.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: prefix indexes of 3 to 8 letters (1 had 3 to 5)
 BUSY_TIMEOUT = 15.0  # seconds a writer waits for another process's transaction
 TOKENIZER = "unicode61 remove_diacritics 2"
-PREFIXES = "3 4 5"  # prefix indexes: a query word matches as a prefix, and short prefixes expand to many terms
+# prefix indexes: every query word of 3+ letters matches as a prefix. Of a length without its own index, FTS5
+# merges the posting lists of every term starting with the word, for every match, before it ranks one: a
+# frequent 6-8 letter word cost 5-30x its exact term (docs/benchmarks-search.md). Longer words are rarer.
+PREFIXES = "3 4 5 6 7 8"
 T = TypeVar("T")
 
 SCHEMA = [statement.strip() for statement in f"""

@@ -6,7 +6,9 @@ threads it held the GIL and the pool, and a read or a save arriving meanwhile wa
 (``ProcessPoolExecutor`` with the ``spawn`` context: never ``fork``, which would copy the server's
 threads and locks; not ``forkserver``, whose server process outlives a killed editor), created on
 first use and kept, so its blob-keyed caches and duplicate index stay warm and each later audit only
-re-checks what changed. The worker watches its parent and exits when the server is gone, however the
+re-checks what changed. The worker runs at a lower CPU priority (``nice``) than the server, so on a
+machine with few cores a read or a save takes the CPU from the audit rather than waiting for a time
+slice beside it. The worker watches its parent and exits when the server is gone, however the
 server ended (a ``ProcessPoolExecutor`` worker otherwise waits for work for ever).
 
 The worker reads the commit itself from git (only the repository path and the commit id cross the
@@ -37,6 +39,9 @@ log = logging.getLogger("letta_ls.server")
 # below this many files an audit is milliseconds: it runs in a worker thread, without the process hop
 # (and without starting the worker process, a fresh interpreter that loads the tokenizer: seconds)
 PROCESS_AUDIT_MIN_FILES = 300
+# how much the worker lowers its CPU priority (``nice``): on 2 cores the audit would otherwise take a core the
+# server's reads and saves need; niced, it gets the CPU the request path leaves (it still gets a whole idle core)
+AUDIT_WORKER_NICENESS = 10
 
 # --- in the worker process ---------------------------------------------------------------------------
 _generation: Any = None  # multiprocessing.Value shared with the server: the newest audit asked for
@@ -46,6 +51,10 @@ _repos: dict[str, MemoryRepo] = {}
 def _init_worker(generation: Any, server_pid: int) -> None:
     global _generation
     _generation = generation
+    try:
+        os.nice(AUDIT_WORKER_NICENESS)  # the request path wins the CPU (docs/benchmarks-scale.md)
+    except OSError as exc:  # a sandbox may forbid it: the audit still runs, at the server's priority
+        log.info("could not lower the audit worker's priority: %s", exc)
 
     def exit_with_the_server() -> None:
         while os.getppid() == server_pid:

@@ -5,12 +5,15 @@ every other memory file is checked from ``HEAD`` after each commit, so editors c
 audit of ``HEAD`` runs in a worker process (``letta_ls.server.audits``: no request waits on it, a newer
 ``HEAD`` supersedes it), an open buffer's check in the worker threads; positions are converted to
 the client's negotiated encoding (UTF-16 for VS Code, UTF-8 for Neovim) from the exact line text.
+The findings of a large memory are published in slices of ``PUBLISH_SLICE_SECONDS`` with the event loop
+given back between them, so requests are answered while the Problems list fills up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 from urllib.parse import unquote
@@ -30,6 +33,7 @@ from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
 log = logging.getLogger("letta_ls.server")
 DEBOUNCE_SECONDS = 0.2
 STARTUP_AUDIT_DELAY = 0.5
+PUBLISH_SLICE_SECONDS = 0.01  # the longest the loop publishes findings before serving requests
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -72,6 +76,22 @@ def _lines(text: str | None) -> list[str]:
     if lines and lines[0].startswith("\ufeff"):
         lines[0] = lines[0][1:]
     return lines
+
+
+class _Slices:
+    """Awaited before each publication: gives the event loop back every ``PUBLISH_SLICE_SECONDS``.
+
+    The findings of 10,000 files are 10,000 notifications built and written by the event loop; in one go
+    that held every request arriving meanwhile for a second or more (the read an editor sends while its
+    Problems list fills up). In slices, requests are read and answered between them."""
+
+    def __init__(self) -> None:
+        self.since = time.perf_counter()
+
+    async def __call__(self) -> None:
+        if time.perf_counter() - self.since >= PUBLISH_SLICE_SECONDS:
+            await asyncio.sleep(0)
+            self.since = time.perf_counter()
 
 
 class DiagnosticsPublisher(Feature):
@@ -179,8 +199,9 @@ class DiagnosticsPublisher(Feature):
         elif snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
             result = await self.ls.run_blocking(session.audit, snap)
         else:  # a large memory is audited in the worker process: requests never wait behind it
-            found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory,
-                                             session.counter.exact)
+            # the tokenizer may still be loading (warmed at ``initialize``): wait for it in a thread, not here
+            exact = await self.ls.run_blocking(lambda: session.counter.exact)
+            found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory, exact)
             if found is None:
                 return  # superseded: the audit of a newer HEAD publishes
             result = found
@@ -193,17 +214,21 @@ class DiagnosticsPublisher(Feature):
         agent_id = session.agent.id
         fresh: set[str] = set()
         open_keys = {unquote(u) for u in self.ls.workspace.text_documents}
+        pause = _Slices()
         for path, findings in by_path.items():
             uri = memory_uri(agent_id, path)
             fresh.add(uri)
             if unquote(uri) in open_keys:
                 continue
+            await pause()
             found = snap.get(path)
             lines = _lines(found.text if found is not None else "")
+            self.committed_uris.add(uri)  # published: a refresh replacing this one half-way clears it if need be
             self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri=uri, diagnostics=[to_diagnostic(f, lines, encoding) for f in findings]))
         for uri in self.committed_uris - fresh:
             if unquote(uri) not in open_keys:
+                await pause()
                 self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         self.committed_uris = fresh
         for doc in list(self.ls.workspace.text_documents.values()):

@@ -10,6 +10,7 @@ commit the memory rows are caught up in the background, so a search right after 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -47,23 +48,42 @@ def run_search(ls: LettaServer, params: SearchParams) -> dict[str, Any]:
 
 class SearchIndexFeature(Feature):
     """Keeps the agent's search index caught up with memory after every commit (a cache: on failure the next
-    search catches up instead)."""
+    search catches up instead).
+
+    One catch-up at a time: a catch-up holds SQLite's write lock (the first of a 10,000-file memory for
+    seconds), so a second one started beside it only sits in a worker thread waiting for that lock; a burst
+    of saves used to take every worker thread that way and reads waited for one. Commits landing while a
+    catch-up runs are caught up by one more run after it (it catches up to whatever ``HEAD`` is then)."""
 
     def __init__(self, ls: LettaServer) -> None:
         self.ls = ls
+        self._running: asyncio.Task | None = None
+        self._again = False
 
     def after_commit(self, paths: list[str]) -> None:
-        session = self.ls.session
-        if session is None:
+        if self.ls.session is None:
             return
+        if self._running is not None and not self._running.done():
+            self._again = True
+            return
+        self._running = self.ls.spawn(self._catch_up_until_current(), name="search-index")
 
-        def catch_up() -> None:
-            try:
-                index_memory(SearchIndex.for_agent(session.agent.dir), session.repo)
-            except Exception as exc:
-                log.warning("could not update the search index after a commit: %s", exc)
+    async def _catch_up_until_current(self) -> None:
+        while True:
+            self._again = False
+            session = self.ls.session
+            if session is None:
+                return
 
-        self.ls.spawn(self.ls.run_blocking(catch_up), name="search-index")
+            def catch_up(session=session) -> None:
+                try:
+                    index_memory(SearchIndex.for_agent(session.agent.dir), session.repo)
+                except Exception as exc:
+                    log.warning("could not update the search index after a commit: %s", exc)
+
+            await self.ls.run_blocking(catch_up)
+            if not self._again:
+                return
 
 
 def register(server: LettaServer) -> None:

@@ -132,3 +132,22 @@ async def test_the_audit_worker_process_does_not_outlive_a_killed_server(tmp_pat
         assert not alive, f"processes left behind by the killed server: {alive}"
     finally:
         await stop_server(client)
+
+
+@pytest.mark.timeout(300)
+async def test_reads_are_answered_between_the_findings_of_thousands_of_files_as_they_are_published(big_client):
+    """3,000 files' findings are 3,000 ``publishDiagnostics``: published in one go, a read sent meanwhile
+    was answered only after the last of them (the client's Problems list filling up while the editor waits
+    for the file it asked for). Published in slices, reads are answered between them."""
+    client = big_client
+    seen_mid_publication = []
+    reads = 0
+    while len(client.diagnostics) < 3000 and reads < 20000:
+        note = reads % 3000
+        text = await asyncio.wait_for(read(client, f"reference/area-{note % 50}/note-{note}.md"), 30)
+        assert text.endswith(BODY)
+        reads += 1
+        if 0 < len(client.diagnostics) < 3000:
+            seen_mid_publication.append(len(client.diagnostics))
+    assert len(client.diagnostics) >= 3000
+    assert seen_mid_publication, "no read was answered while the findings were being published"
