@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from letta_ls.config_problems import SETTINGS_INVALID, ConfigurationProblem
-from letta_ls.doctor import AuditResult, TokenReport, audit, check_document, measure_tokens
+from letta_ls.doctor import AuditResult, TokenReport, audit, check_document, measure_system_tokens, measure_tokens
 from letta_ls.doctor.checks.common import file_tokens
 from letta_ls.doctor.findings import Finding
 from letta_ls.doctor.guard import memory_change_guard
@@ -124,6 +124,10 @@ class Session:
     def token_report(self, snapshot: MemorySnapshot | None = None) -> TokenReport:
         """The doctor's token count without its checks (``letta/status`` shows its ``system``)."""
         return measure_tokens(snapshot or self.snapshot(), self.settings.memory, self.counter)
+
+    def system_tokens(self, snapshot: MemorySnapshot | None = None) -> int:
+        """``token_report().system`` without counting the files outside the prompt."""
+        return measure_system_tokens(snapshot or self.snapshot(), self.settings.memory, self.counter)
 
     def tree(self) -> list[TreeEntry]:
         return memory_tree(self.snapshot(), self.counter).entries

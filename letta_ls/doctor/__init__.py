@@ -8,7 +8,14 @@ into new file texts, ``safe_fixes`` picks the ones ``doctor --fix`` may apply un
 
 from __future__ import annotations
 
-from letta_ls.doctor.audit import AuditResult, TokenReport, audit, check_document, measure_tokens
+from letta_ls.doctor.audit import (
+    AuditResult,
+    TokenReport,
+    audit,
+    check_document,
+    measure_system_tokens,
+    measure_tokens,
+)
 from letta_ls.doctor.checks.duplicates import DuplicateGroup, duplicate_groups
 from letta_ls.doctor.checks.secrets import SecretMatch, find_secrets
 from letta_ls.doctor.findings import CODES, Finding, Fix
@@ -29,6 +36,7 @@ __all__ = [
     "check_document",
     "duplicate_groups",
     "find_secrets",
+    "measure_system_tokens",
     "measure_tokens",
     "plan_fix",
     "plan_fixes",

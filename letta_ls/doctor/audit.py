@@ -90,6 +90,14 @@ def measure_tokens(
     """The token use ``audit`` reports, without running the checks: what ``letta/status``, the memory tree and
     the CLI show, so that every place counts the prompt's memory the same way."""
     return token_report(_context(snapshot, settings, counter))
+
+
+def measure_system_tokens(
+    snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None
+) -> int:
+    """Only the in-context total of ``measure_tokens``: ``letta/status`` sends it after every commit, and on a
+    10,000-file memory counting every file (as the full report does) held a worker thread for seconds."""
+    return _context(snapshot, settings, counter).system_total
 class AuditSuperseded(Exception):
     """An audit given up because a newer one was asked for (its ``should_stop`` said so)."""
 

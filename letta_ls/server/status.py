@@ -43,7 +43,7 @@ class StatusFeature(Feature):
             "agentName": session.agent.name,
             "conversationId": ConversationStore(session.agent.conversations_dir).last_used(),
             "model": model.name or model.provider,
-            "systemTokens": session.token_report().system,  # the doctor's count, as letta.doctor reports it
+            "systemTokens": session.system_tokens(),  # the doctor's count, as letta.doctor reports it
             "dream": dream,
             "sync": self.sync.status(),
             "runs": runs,
