@@ -72,6 +72,7 @@ from letta_ls.agent.providers.local_prompt import (
     tool_instructions,
     tools_for_small_model,
 )
+from letta_ls.agent.providers.local_targets import aim_str_replace, replaceable_lines
 
 # what other modules and the tests import from here, kept working after the split
 __all__ = ["CUT_MARK", "CUT_OFF_CALL", "EMBEDDED_ALIASES", "EMBEDDED_FILE", "EMBEDDED_MODEL", "EMBEDDED_PACKAGE",
@@ -168,6 +169,8 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
     # allow fewer, chosen from the request's words
     wire, anchor = to_local_messages(request.system, request.messages, tools_for_small_model(request.tools))
     tools = tools_for_small_model(request.tools, requested_commands(request.messages))
+    # a str_replace may only name a line the model was shown (the file just viewed, or the prompt's memory)
+    tools = aim_str_replace(tools, replaceable_lines(request.system, request.messages))
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if tools:

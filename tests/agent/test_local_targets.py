@@ -1,0 +1,89 @@
+"""Issue 17: a small model's ``str_replace`` may only name a line of memory it was shown, by grammar.
+
+The 0.5B model asked to correct a fact wrote an ``old_string`` that was not in the file (the eval's ``correct``
+and ``view-then-edit`` kinds at 2/4). These tests run the real provider, runtime, memory tool and git
+repository with a scripted engine, and record the tools the grammar is built from.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+from letta_ls.agent.messages import Message, ToolCall
+from letta_ls.agent.providers import local
+from letta_ls.agent.providers.local_grammar import answer_schema
+from letta_ls.agent.providers.local_targets import aim_str_replace, prompt_memory_lines, viewed_file_lines
+from letta_ls.agent.runtime import AgentRuntime
+from letta_ls.session import Session
+from tests.agent.test_local_retry import call, scripted_provider
+
+
+def _str_replace_targets(tools: list[Any]) -> dict[str, list[str]]:
+    (memory,) = tools
+    return {alt["properties"]["file_path"]["const"]: alt["properties"]["old_string"]["enum"]
+            for alt in memory.strict_parameters["anyOf"] if alt["properties"]["command"].get("const") == "str_replace"}
+
+
+def _recording_grammar(monkeypatch) -> list[list[Any]]:
+    seen: list[list[Any]] = []
+    monkeypatch.setattr(local, "tool_grammar", lambda engine, tools, call_required=False: seen.append(tools))
+    return seen
+
+
+async def test_a_correction_may_only_replace_a_line_of_a_file_the_prompt_shows(tmp_path, monkeypatch):
+    session = Session()
+    session.operations("user").insert("system/human.md", 1_000_000, "- Uses npm for packages.", reason="seed")
+    fix = call({"command": "str_replace", "file_path": "system/human.md", "old_string": "- Uses npm for packages.",
+                "new_string": "- Uses pnpm for packages.", "reason": "The user uses pnpm"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [fix])
+    seen = _recording_grammar(monkeypatch)
+    result = await AgentRuntime(session, provider).run_turn("Actually I use pnpm, not npm. Please fix your memory.")
+    targets = _str_replace_targets(seen[0])
+    assert "- Uses npm for packages." in targets["system/human.md"]
+    assert all(not line.startswith(("<", "description:")) for lines in targets.values() for line in lines)
+    assert len(result.commits) == 1 and "pnpm" in session.repo.snapshot().get("system/human.md").text
+
+
+async def test_after_a_view_only_the_viewed_files_lines_may_be_replaced(tmp_path, monkeypatch):
+    session = Session()
+    session.operations("user").create("reference/deploy.md", "Deployment notes", "- Deploy target: staging.",
+                                      reason="seed")
+    view = call({"command": "view", "file_path": "reference/deploy.md"})
+    edit = call({"command": "str_replace", "file_path": "reference/deploy.md",
+                 "old_string": "- Deploy target: staging.", "new_string": "- Deploy target: production.",
+                 "reason": "The target changed"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [view, edit])
+    seen = _recording_grammar(monkeypatch)
+    result = await AgentRuntime(session, provider).run_turn(
+        "Look at reference/deploy.md in your memory and change the deploy target to production.")
+    assert "reference/deploy.md" not in _str_replace_targets(seen[0])  # not seen yet: view it first
+    assert _str_replace_targets(seen[1]) == {"reference/deploy.md": ["- Deploy target: staging."]}
+    assert len(result.commits) == 1
+    assert "production" in session.repo.snapshot().get("reference/deploy.md").text
+
+
+def test_the_aimed_grammar_converts_and_names_each_line_as_a_literal() -> None:
+    from letta_ls.agent.providers.local_prompt import tools_for_small_model
+    from letta_ls.agent.tools import TOOL_SPECS
+
+    lines = ['- Uses "npm" for packages.', "- The user's name is Alec."]
+    tools = aim_str_replace(tools_for_small_model(TOOL_SPECS), {"system/human.md": lines})
+    grammar = json_schema_to_gbnf(json.dumps(answer_schema(tools, True)))
+    assert json.dumps(json.dumps(lines[1]))[1:-1] in grammar and "system/human.md" in grammar
+    assert aim_str_replace(tools_for_small_model(TOOL_SPECS), {}) == tools_for_small_model(TOOL_SPECS)
+
+
+def test_the_lines_are_read_from_the_prompt_and_the_view_without_markup_or_frontmatter() -> None:
+    system = ("<memory>\n<human>\n  <projection>$MEMORY_DIR/system/human.md</projection>\n"
+              "  <description>About the user</description>\n  - Uses npm.\n- Likes tabs.\n</human>\n</memory>")
+    assert prompt_memory_lines(system) == {"system/human.md": ["- Uses npm.", "- Likes tabs."]}
+    view = ToolCall("c1", "memory", {"command": "view", "file_path": "reference/deploy.md"})
+    shown = "reference/deploy.md\n    1\t---\n    2\tdescription: Deploys\n    3\t---\n    4\t- Target: staging."
+    turn = [Message("user", "x"), Message("assistant", "", tool_calls=[view]),
+            Message("tool", shown, tool_call_id="c1", name="memory")]
+    assert viewed_file_lines(turn) == {"reference/deploy.md": ["- Target: staging."]}
+    failed = [*turn[:2], Message("tool", "Error: no such file", tool_call_id="c1", name="memory")]
+    assert viewed_file_lines(failed) is None
