@@ -115,7 +115,8 @@ def _tool_result(message: Message) -> str:
 MEMORY_REQUEST = re.compile(
     r"\b(remember|memori[sz]e|keep in mind|note (this|that|for)|save (this|that)|forget|"
     r"(update|correct|fix|change|edit) (your|my|the|that|it|what)\b.{0,20}\b(memory|notes?|memories)|"
-    r"(update|correct|fix) (your )?(memory|notes)|in your memory)", re.IGNORECASE)
+    r"(update|correct|fix) (your )?(memory|notes)|in your memory|correction|"
+    r"(that's|that is|you're|you are|you have it|you've got it|you got it) (wrong|incorrect|mistaken))", re.IGNORECASE)
 
 
 def asks_to_change_memory(messages: Sequence[Message]) -> bool:
@@ -132,21 +133,28 @@ ADD_COMMANDS = frozenset({"insert", "create"})
 
 def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
     """The memory commands the grammar allows for this request: only adding (``insert``, ``create``) when the user
-    asks to remember something and says nothing of it changing; None (every command) otherwise.
+    asks to remember something and says nothing of it changing; no ``view`` right after a view; no ``delete`` or
+    ``rename`` unless the request speaks of a file (``FILE_COMMANDS``); None (every command) otherwise.
 
     Why: held to a call, a 0.5B model asked to remember a new fact often reaches for ``str_replace`` on a
     file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
     the request's words first, then letting the model write the arguments, is what it does reliably.
     """
+    request = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
     if viewed_in_last_step(messages):
-        return EDIT_COMMANDS
-    if not asks_to_change_memory(messages):
-        return None
-    text = messages[-1].content or ""
-    return None if CHANGE_WORDS.search(text) else ADD_COMMANDS
+        return EDIT_COMMANDS if FILE_WORDS.search(request) else EDIT_COMMANDS - FILE_COMMANDS
+    if asks_to_change_memory(messages) and not CHANGE_WORDS.search(request):
+        return ADD_COMMANDS
+    return None if FILE_WORDS.search(request) else ALL_COMMANDS - FILE_COMMANDS
 
 
 EDIT_COMMANDS = frozenset({"create", "str_replace", "insert", "delete", "rename"})
+ALL_COMMANDS = EDIT_COMMANDS | {"view"}
+# Commands that move or remove a whole file: offered only when the request speaks of a file (a path, ".md", the
+# word "file"), because the 0.5B model read "we renamed the app" as a rename of the notes file, and "forget
+# that I like tabs" could delete every fact beside it.
+FILE_COMMANDS = frozenset({"delete", "rename"})
+FILE_WORDS = re.compile(r"\bfiles?\b|\.md\b|\w/\w", re.IGNORECASE)
 
 
 def viewed_in_last_step(messages: Sequence[Message]) -> bool:
