@@ -87,3 +87,46 @@ def test_the_lines_are_read_from_the_prompt_and_the_view_without_markup_or_front
     assert viewed_file_lines(turn) == {"reference/deploy.md": ["- Target: staging."]}
     failed = [*turn[:2], Message("tool", "Error: no such file", tool_call_id="c1", name="memory")]
     assert viewed_file_lines(failed) is None
+
+
+async def test_a_change_to_a_file_the_prompt_only_lists_is_preceded_by_a_forced_view_of_it(tmp_path, monkeypatch):
+    """Asked "check your deploy notes and set the deploy target to production", the 0.5B model inserted the sentence
+    into system/human.md; the notes it meant are listed in the prompt, not shown, so the program views them first."""
+    session = Session()
+    session.operations("user").create("reference/deploy.md", "Deployment notes", "- Deploy target: staging.",
+                                      reason="seed")
+    view = call({"command": "view", "file_path": "reference/deploy.md"})
+    edit = call({"command": "str_replace", "file_path": "reference/deploy.md",
+                 "old_string": "- Deploy target: staging.", "new_string": "- Deploy target: production.",
+                 "reason": "The target changed"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [view, edit])
+    held: list[bool] = []
+    seen: list[list[Any]] = []
+
+    def record(engine, tools, call_required=False):
+        seen.append(tools)
+        held.append(call_required)
+
+    monkeypatch.setattr(local, "tool_grammar", record)
+    result = await AgentRuntime(session, provider).run_turn(
+        "Check your deploy notes and set the deploy target to production.")
+    (memory,) = seen[0]
+    (only,) = memory.strict_parameters["anyOf"]
+    assert only["properties"]["command"] == {"const": "view"}
+    assert only["properties"]["file_path"] == {"const": "reference/deploy.md"}
+    assert held == [True, True]  # the view, then the edit it was for
+    assert len(result.commits) == 1 and "production" in session.repo.snapshot().get("reference/deploy.md").text
+
+
+def test_no_forced_view_for_a_question_a_fact_to_remember_or_a_file_the_prompt_shows() -> None:
+    from letta_ls.agent.providers.local_targets import forced_view
+
+    system = ("<memory>\n<human>\n  <projection>$MEMORY_DIR/system/human.md</projection>\n  - Uses npm.\n</human>\n"
+              "<external_projection>\n${MEMORY_DIR}/\n├── notes/\n│   └── style.md (Code style)\n"
+              "└── reference/\n    └── deploy.md (Deployment notes)\n</external_projection>\n</memory>")
+    assert forced_view(system, [Message("user", "Update your deploy notes: we deploy to qa now.")]) \
+        == "reference/deploy.md"
+    assert forced_view(system, [Message("user", "In notes/style.md, change tabs to spaces.")]) == "notes/style.md"
+    assert forced_view(system, [Message("user", "How do I deploy to staging?")]) is None
+    assert forced_view(system, [Message("user", "Actually I use pnpm, not npm. Fix your memory.")]) is None
+    assert forced_view(system, [Message("user", "Fix system/human.md: I use pnpm.")]) is None

@@ -72,7 +72,7 @@ from letta_ls.agent.providers.local_prompt import (
     tool_instructions,
     tools_for_small_model,
 )
-from letta_ls.agent.providers.local_targets import aim_str_replace, replaceable_lines
+from letta_ls.agent.providers.local_targets import aim_str_replace, forced_view, replaceable_lines, view_only
 
 # what other modules and the tests import from here, kept working after the split
 __all__ = ["CUT_MARK", "CUT_OFF_CALL", "EMBEDDED_ALIASES", "EMBEDDED_FILE", "EMBEDDED_MODEL", "EMBEDDED_PACKAGE",
@@ -171,13 +171,17 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
     tools = tools_for_small_model(request.tools, requested_commands(request.messages))
     # a str_replace may only name a line the model was shown (the file just viewed, or the prompt's memory)
     tools = aim_str_replace(tools, replaceable_lines(request.system, request.messages))
+    # a change to a file the prompt only lists starts with a view of it (it cannot be edited unseen)
+    view_first = forced_view(request.system, request.messages)
+    if view_first is not None:
+        tools = view_only(tools, view_first)
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if tools:
         # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
         # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
         # to change memory, it must call a tool.
-        grammar = tool_grammar(engine, tools, call_required=must_call(request.messages))
+        grammar = tool_grammar(engine, tools, call_required=view_first is not None or must_call(request.messages))
         options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)

@@ -128,6 +128,8 @@ def asks_to_change_memory(messages: Sequence[Message]) -> bool:
 # Words that make a request to remember more than adding a fact: something stored is wrong, changed or to go.
 CHANGE_WORDS = re.compile(r"\b(actually|not|n't|instead|wrong|fix|correct(ion)?|update[ds]?|chang(e|ed|es)|moved?|"
                           r"switched|now|no longer|anymore|forget|delete|remove|rename|replace|edit)\b", re.IGNORECASE)
+# ... and words of any edit: after a view, a request with one of these is held to a call (the edit it was for)
+EDIT_WORDS = re.compile(r"\b(add|set|put)\b|" + CHANGE_WORDS.pattern, re.IGNORECASE)
 ADD_COMMANDS = frozenset({"insert", "create"})
 
 
@@ -169,13 +171,15 @@ def viewed_in_last_step(messages: Sequence[Message]) -> bool:
 
 
 def must_call(messages: Sequence[Message]) -> bool:
-    """A call is required: the user asked in so many words to change memory, now or before the view just made."""
+    """A call is required: the user asked in so many words to change memory, or asked for an edit before the view
+    just made."""
     if asks_to_change_memory(messages):
         return True
     if not viewed_in_last_step(messages):
         return False
     request = next((m for m in reversed(messages) if m.role == "user"), None)
-    return request is not None and bool(MEMORY_REQUEST.search(request.content or ""))
+    return request is not None and bool(MEMORY_REQUEST.search(request.content or "")
+                                        or EDIT_WORDS.search(request.content or ""))
 
 
 SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"

@@ -21,8 +21,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from letta_ls.agent.messages import Message
+from letta_ls.agent.messages import Message, ToolCall
 from letta_ls.agent.providers.base import ToolSpec
+from letta_ls.agent.providers.local_prompt import CHANGE_WORDS, EDIT_WORDS
 
 _PROJECTION = re.compile(r"^\s*<projection>\$MEMORY_DIR/(?P<path>[^<]+)</projection>\s*$")
 _NUMBERED = re.compile(r"^\s*\d+\t(?P<line>.*)$")
@@ -102,3 +103,106 @@ def aim_str_replace(tools: Sequence[ToolSpec], targets: dict[str, list[str]]) ->
                 alternatives.append({**alternative, "properties": properties})
         aimed.append(dataclasses.replace(tool, strict_parameters={"anyOf": alternatives}))
     return aimed
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(line: str) -> set[str]:
+    return {word.lower() for word in _WORD.findall(line)}
+
+
+def contradicted_line(new_line: str, lines: Sequence[str]) -> str | None:
+    """The one line of ``lines`` that says the same thing as ``new_line`` with other values: most of their words
+    shared (at least two, and half of the longer), some differing on both sides. None when no line, or more
+    than one line, is that close."""
+    new = _words(new_line)
+    scored: list[tuple[int, str]] = []
+    for line in lines:
+        old = _words(line)
+        shared = len(new & old)
+        if new - old and old - new and shared >= max(2, (max(len(new), len(old)) + 1) // 2):
+            scored.append((shared, line))
+    if not scored:
+        return None
+    best = max(score for score, _ in scored)
+    closest = [line for score, line in scored if score == best]
+    return closest[0] if len(closest) == 1 else None
+
+
+def insert_as_replacement(call: ToolCall, targets: dict[str, list[str]], request: str) -> ToolCall:
+    """A one-line ``insert`` that contradicts a line of its file, in a request to change memory, as the
+    ``str_replace`` of that line.
+
+    Why: asked to correct or update a fact, the 0.5B model often adds the corrected line next to the wrong
+    one ("- Deploy target: production." under "- Deploy target: staging."), which leaves memory saying both;
+    the user asked for a change, so the line about the same subject is the one to replace. Only for a request
+    that says something changed (``CHANGE_WORDS``), only when exactly one line of the file is that close, and
+    only for a file whose lines the model was shown.
+    """
+    arguments = call.arguments
+    text = arguments.get("insert_text")
+    if (call.name != "memory" or arguments.get("command") != "insert" or not isinstance(text, str)
+            or len([line for line in text.splitlines() if line.strip()]) != 1 or not CHANGE_WORDS.search(request)):
+        return call
+    path = str(arguments.get("file_path") or "")
+    old = contradicted_line(text.strip(), targets.get(path, []))
+    if old is None:
+        return call
+    replaced = {"command": "str_replace", "file_path": path, "old_string": old, "new_string": text.strip(),
+                "reason": arguments.get("reason") or "The user corrected this"}
+    return dataclasses.replace(call, arguments=replaced)
+
+
+_TREE_ENTRY = re.compile(r"^(?P<indent>(?:│   |    )*)(?:├── |└── )(?P<name>[^ ()]+)")
+_ABOUT_MEMORY = re.compile(r"\b(notes?|memory|memories|files?)\b|\.md\b", re.IGNORECASE)
+
+
+def listed_memory_files(system: str) -> list[str]:
+    """The memory files the system prompt lists in its tree (``<external_projection>``) without showing them."""
+    inside, folders, paths = False, [], []
+    for line in system.splitlines():
+        stripped = line.strip()
+        if stripped in ("<external_projection>", "</external_projection>"):
+            inside = stripped == "<external_projection>"
+            continue
+        match = _TREE_ENTRY.match(line) if inside else None
+        if match is None:
+            continue
+        depth, name = len(match.group("indent")) // 4, match.group("name")
+        del folders[depth:]
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+        elif name.endswith(".md"):
+            paths.append("/".join([*folders, name]))
+    return paths
+
+
+def forced_view(system: str, messages: Sequence[Message]) -> str | None:
+    """The memory file to view before anything else this turn, or None: the request asks for a change
+    (``EDIT_WORDS``) to a file the prompt lists but does not show, named by its path, or by its name together
+    with "notes", "memory" or "file" ("check your deploy notes and set the target to production").
+
+    Why: the 0.5B model asked to change such a file wrote to a file it could see (system/human.md) instead,
+    or edited blind; it cannot replace a line it has not seen, so the program has it read the file first.
+    """
+    last = messages[-1] if messages else None
+    request = last.content or "" if last is not None and last.role == "user" else ""
+    if not request or not EDIT_WORDS.search(request):
+        return None
+    lowered = request.lower()
+    listed = [path for path in listed_memory_files(system) if path not in prompt_memory_lines(system)]
+    named = [path for path in listed if path.lower() in lowered]
+    if not named and _ABOUT_MEMORY.search(request):
+        words = _words(request)
+        named = [path for path in listed
+                 if set(re.split(r"[-_ ]+", path.rsplit("/", 1)[-1].removesuffix(".md").lower())) <= words]
+    return named[0] if len(named) == 1 else None
+
+
+def view_only(tools: Sequence[ToolSpec], path: str) -> list[ToolSpec]:
+    """The tools with the memory tool narrowed to one call: ``view`` of ``path``."""
+    view = {"type": "object", "properties": {"command": {"const": "view"}, "file_path": {"const": path}},
+            "required": ["command", "file_path"]}
+    return [dataclasses.replace(tool, strict_parameters={"anyOf": [view]}) if tool.name == "memory" else tool
+            for tool in tools]
