@@ -130,3 +130,39 @@ def test_no_forced_view_for_a_question_a_fact_to_remember_or_a_file_the_prompt_s
     assert forced_view(system, [Message("user", "How do I deploy to staging?")]) is None
     assert forced_view(system, [Message("user", "Actually I use pnpm, not npm. Fix your memory.")]) is None
     assert forced_view(system, [Message("user", "Fix system/human.md: I use pnpm.")]) is None
+
+
+async def test_a_corrected_line_inserted_beside_the_wrong_one_replaces_it(tmp_path, monkeypatch):
+    """Asked to correct a fact, the 0.5B model added the corrected line next to the wrong one, so memory said both."""
+    session = Session()
+    session.operations("user").insert("system/human.md", 1_000_000, "- The user's name is Alec.", reason="seed")
+    beside = call({"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+                   "insert_text": "- The user's name is Alex.", "reason": "The user's name"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [beside])
+    _recording_grammar(monkeypatch)
+    result = await AgentRuntime(session, provider).run_turn("Correction: my name is Alex, not Alec.")
+    text = session.repo.snapshot().get("system/human.md").text
+    assert len(result.commits) == 1 and "name is Alex." in text and "Alec" not in text
+
+
+async def test_a_new_fact_inserted_beside_a_similar_one_is_added_when_nothing_was_said_to_change(tmp_path,
+                                                                                                 monkeypatch):
+    session = Session()
+    session.operations("user").insert("system/human.md", 1_000_000, "- Uses npm for packages.", reason="seed")
+    add = call({"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+                "insert_text": "- Uses pnpm for packages.", "reason": "The user's package manager"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [add])
+    _recording_grammar(monkeypatch)
+    await AgentRuntime(session, provider).run_turn("Remember that I use pnpm for packages in this repo.")
+    text = session.repo.snapshot().get("system/human.md").text
+    assert "- Uses npm for packages." in text and "- Uses pnpm for packages." in text
+
+
+def test_only_one_close_line_is_taken_as_the_one_contradicted() -> None:
+    from letta_ls.agent.providers.local_targets import contradicted_line
+
+    lines = ["- Deploy target: staging.", "- Deploys happen on Fridays.", "- The user's name is Alec."]
+    assert contradicted_line("- Deploy target: production.", lines) == "- Deploy target: staging."
+    assert contradicted_line("- Likes tea.", lines) is None
+    assert contradicted_line("- Deploy target: staging.", lines) is None  # the same line contradicts nothing
+    assert contradicted_line("- Deploy target: qa.", [*lines, "- Deploy target: prod."]) is None  # two: unsure

@@ -72,7 +72,13 @@ from letta_ls.agent.providers.local_prompt import (
     tool_instructions,
     tools_for_small_model,
 )
-from letta_ls.agent.providers.local_targets import aim_str_replace, forced_view, replaceable_lines, view_only
+from letta_ls.agent.providers.local_targets import (
+    aim_str_replace,
+    forced_view,
+    insert_as_replacement,
+    replaceable_lines,
+    view_only,
+)
 
 # what other modules and the tests import from here, kept working after the split
 __all__ = ["CUT_MARK", "CUT_OFF_CALL", "EMBEDDED_ALIASES", "EMBEDDED_FILE", "EMBEDDED_MODEL", "EMBEDDED_PACKAGE",
@@ -309,7 +315,9 @@ class LocalProvider:
             for text in texts:
                 first_delta()
                 yield TextDelta(text)
-            if call is not None:
+            if call is not None:  # a corrected line added beside the wrong one replaces it
+                request_text = next((m.content or "" for m in reversed(request.messages) if m.role == "user"), "")
+                call = insert_as_replacement(call, replaceable_lines(request.system, request.messages), request_text)
                 first_delta()
                 yield ToolCallEvent(call)
                 yield Done("tool_calls", input_tokens, output_tokens)
