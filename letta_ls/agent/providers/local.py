@@ -48,6 +48,7 @@ from letta_ls.agent.providers.local_engine import (
     model_file,
     resolve_model,
 )
+from letta_ls.agent.providers.local_facts import user_words_for_copied_example
 from letta_ls.agent.providers.local_grammar import (
     ANY_VALUE,
     CUT_OFF_CALL,
@@ -318,6 +319,7 @@ class LocalProvider:
             if call is not None:  # a corrected line added beside the wrong one replaces it
                 request_text = next((m.content or "" for m in reversed(request.messages) if m.role == "user"), "")
                 call = insert_as_replacement(call, replaceable_lines(request.system, request.messages), request_text)
+                call = user_words_for_copied_example(call, request.messages)  # an example copied, not the fact
                 first_delta()
                 yield ToolCallEvent(call)
                 yield Done("tool_calls", input_tokens, output_tokens)
