@@ -41,9 +41,8 @@ async def test_a_correction_may_only_replace_a_line_of_a_file_the_prompt_shows(t
     provider, _ = scripted_provider(tmp_path, monkeypatch, [fix])
     seen = _recording_grammar(monkeypatch)
     result = await AgentRuntime(session, provider).run_turn("Actually I use pnpm, not npm. Please fix your memory.")
-    targets = _str_replace_targets(seen[0])
-    assert "- Uses npm for packages." in targets["system/human.md"]
-    assert all(not line.startswith(("<", "description:")) for lines in targets.values() for line in lines)
+    # only the line the correction is about: offered every line, the model replaced the template's first one
+    assert _str_replace_targets(seen[0]) == {"system/human.md": ["- Uses npm for packages."]}
     assert len(result.commits) == 1 and "pnpm" in session.repo.snapshot().get("system/human.md").text
 
 
@@ -166,3 +165,21 @@ def test_only_one_close_line_is_taken_as_the_one_contradicted() -> None:
     assert contradicted_line("- Likes tea.", lines) is None
     assert contradicted_line("- Deploy target: staging.", lines) is None  # the same line contradicts nothing
     assert contradicted_line("- Deploy target: qa.", [*lines, "- Deploy target: prod."]) is None  # two: unsure
+
+
+def test_the_lines_offered_are_those_the_request_is_about() -> None:
+    from letta_ls.agent.providers.local_targets import relevant_lines
+
+    memory = {"system/human.md": ["I haven't met the user yet.", "- their name, role and what they are building;",
+                                  "- the languages, frameworks and tools they use, and the ones they avoid;",
+                                  "- Uses VS Code."],
+              "system/project.md": ["- The server listens on port 8000.", "- The user's name is Alec."]}
+    assert relevant_lines(memory, "My editor is now Neovim instead of VS Code; update what you know.") == {
+        "system/human.md": ["- Uses VS Code."]}
+    assert relevant_lines(memory, "Correction: my name is Alex, not Alec.") == {
+        "system/project.md": ["- The user's name is Alec."]}
+    assert relevant_lines(memory, "You noted the wrong port: the server uses 9000, not 8000.") == {
+        "system/project.md": ["- The server listens on port 8000."]}
+    assert relevant_lines(memory, "Please fix your memory.") == {}
+    assert relevant_lines({"reference/deploy.md": ["- Target: staging."]}, "Change it to prod.", keep_all=True) == {
+        "reference/deploy.md": ["- Target: staging."]}

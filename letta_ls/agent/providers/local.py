@@ -78,6 +78,7 @@ from letta_ls.agent.providers.local_targets import (
     forced_view,
     insert_as_replacement,
     replaceable_lines,
+    str_replace_targets,
     view_only,
 )
 
@@ -177,7 +178,7 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
     wire, anchor = to_local_messages(request.system, request.messages, tools_for_small_model(request.tools))
     tools = tools_for_small_model(request.tools, requested_commands(request.messages))
     # a str_replace may only name a line the model was shown (the file just viewed, or the prompt's memory)
-    tools = aim_str_replace(tools, replaceable_lines(request.system, request.messages))
+    tools = aim_str_replace(tools, str_replace_targets(request.system, request.messages))
     # a change to a file the prompt only lists starts with a view of it (it cannot be edited unseen)
     view_first = forced_view(request.system, request.messages)
     if view_first is not None:

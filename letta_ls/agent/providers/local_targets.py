@@ -81,6 +81,46 @@ def replaceable_lines(system: str, messages: Sequence[Message]) -> dict[str, lis
     return viewed if viewed is not None else prompt_memory_lines(system)
 
 
+# words that say what to do with memory, not what the fact is about: they make no line relevant
+_REQUEST_WORDS = frozenset(re.findall(r"\w+", """the and for you your not with that this what are was its use now please
+memory memories note notes fix correct correction update change changed actually wrong remember set instead
+from has have had can could would should will our their they them then than just also about into"""))
+
+
+def _content_words(text: str) -> set[str]:
+    words = {word[:-1] if len(word) > 3 and word.endswith("s") else word for word in _words(text)}
+    return {word for word in words if len(word) >= 3 and word not in _REQUEST_WORDS}
+
+
+def relevant_lines(targets: dict[str, list[str]], request: str, keep_all: bool = False) -> dict[str, list[str]]:
+    """Of ``targets``, the lines that share the most words of substance with the request (at least one).
+
+    Why: offered every line of memory, the 0.5B model picked the first line of a file's template text ("As we
+    work together I will note here ...") and replaced it, a wrong overwrite; the line a correction is about
+    names its subject ("npm", "Alec", "8000"). With no line sharing a word, none (the ``str_replace`` stays
+    free), unless ``keep_all`` (the file the user had viewed: it is the one the request is about)."""
+    wanted = _content_words(request)
+    scored = {(path, line): len(_content_words(line) & wanted) for path, lines in targets.items() for line in lines}
+    best = max(scored.values(), default=0)
+    if best == 0:
+        return dict(targets) if keep_all else {}
+    kept: dict[str, list[str]] = {}
+    for (path, line), score in scored.items():
+        if score == best:
+            kept.setdefault(path, []).append(line)
+    return kept
+
+
+def str_replace_targets(system: str, messages: Sequence[Message]) -> dict[str, list[str]]:
+    """What a ``str_replace`` may name this step: the lines of the viewed file (else of the prompt's memory) that
+    the user's request is about (``relevant_lines``)."""
+    request = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+    viewed = viewed_file_lines(messages)
+    if viewed is not None:
+        return relevant_lines(viewed, request, keep_all=True)
+    return relevant_lines(prompt_memory_lines(system), request)
+
+
 def aim_str_replace(tools: Sequence[ToolSpec], targets: dict[str, list[str]]) -> list[ToolSpec]:
     """The tools with the memory tool's ``str_replace`` split into one alternative per target file, whose
     ``old_string`` must be one of its lines; unchanged when there are no targets or too many lines."""
