@@ -107,3 +107,19 @@ def test_deleting_or_renaming_a_file_needs_a_request_that_speaks_of_a_file() -> 
     assert {"rename", "delete"} <= commands("Rename notes.md to reference/notes.md.")
     assert "delete" in commands("Forget the notes file.")
     assert "delete" in commands("Delete reference/deploy.md from your memory.", after_view=True)
+
+
+def test_a_request_to_add_a_line_may_only_add_even_after_a_view() -> None:
+    """After viewing reference/deploy.md for "add a line saying deploys happen on Fridays", the 0.5B model replaced
+    the file's only line instead of adding one (a wrong overwrite)."""
+    from letta_ls.agent.messages import ToolCall
+
+    request = "In reference/deploy.md, add a line saying deploys happen on Fridays."
+    view = ToolCall("c1", "memory", {"command": "view", "file_path": "reference/deploy.md"})
+    turn = [Message("user", request), Message("assistant", "", tool_calls=[view]),
+            Message("tool", "reference/deploy.md\n    1\t- Deploy target: staging.", tool_call_id="c1", name="memory")]
+    assert requested_commands(turn) == frozenset({"insert", "create"})
+    assert requested_commands([Message("user", request)]) == frozenset({"insert", "create"})
+    set_target = [Message("user", "Check your deploy notes and set the deploy target to production."), *turn[1:]]
+    assert "str_replace" in requested_commands(set_target)
+    assert "str_replace" in requested_commands([Message("user", "Add pnpm to my tools and remove npm.")])

@@ -131,18 +131,21 @@ CHANGE_WORDS = re.compile(r"\b(actually|not|n't|instead|wrong|fix|correct(ion)?|
 # ... and words of any edit: after a view, a request with one of these is held to a call (the edit it was for)
 EDIT_WORDS = re.compile(r"\b(add|set|put)\b|" + CHANGE_WORDS.pattern, re.IGNORECASE)
 ADD_COMMANDS = frozenset({"insert", "create"})
+ADD_WORDS = re.compile(r"\b(add|append)\b", re.IGNORECASE)
 
 
 def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
     """The memory commands the grammar allows for this request: only adding (``insert``, ``create``) when the user
-    asks to remember something and says nothing of it changing; no ``view`` right after a view; no ``delete`` or
-    ``rename`` unless the request speaks of a file (``FILE_COMMANDS``); None (every command) otherwise.
+    asks to remember or to add something and says nothing of it changing; no ``view`` right after a view; no
+    ``delete`` or ``rename`` unless the request speaks of a file (``FILE_COMMANDS``); None (every command) otherwise.
 
     Why: held to a call, a 0.5B model asked to remember a new fact often reaches for ``str_replace`` on a
     file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
     the request's words first, then letting the model write the arguments, is what it does reliably.
     """
     request = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+    if ADD_WORDS.search(request) and not CHANGE_WORDS.search(request):
+        return ADD_COMMANDS  # "add a line saying ...": after a view, the 0.5B model replaced the line it had read
     if viewed_in_last_step(messages):
         return EDIT_COMMANDS if FILE_WORDS.search(request) else EDIT_COMMANDS - FILE_COMMANDS
     if asks_to_change_memory(messages) and not CHANGE_WORDS.search(request):
