@@ -10,6 +10,10 @@ from a list is what a small model does reliably; writing the new line stays free
 not seen (neither in the system prompt nor viewed) cannot be a ``str_replace`` target, which leaves it
 ``view`` to read it first (or ``insert`` to add to it).
 
+The same knowledge of what the model was shown decides two more aims: a change to a file the prompt only
+lists starts with a forced ``view`` of it (``forced_view``), and a corrected line inserted beside the wrong
+one replaces it (``insert_as_replacement``).
+
 Pure text and schema work on the request: the memory is read from the prompt the model is given, so what
 the grammar allows is exactly what the model was shown.
 """
