@@ -147,9 +147,10 @@ def _memory_text(session: Session) -> dict[str, str]:
 
 def _score(case: Case, before: dict[str, str], after: dict[str, str], commits: int) -> tuple[bool, str]:
     everything = "\n".join(after.values()).lower()
+    gone = [g.lower() for g in case.gone]  # the text is compared lowered: "name is Alec" must match it too
     kept = [line for text in before.values() for line in text.splitlines()
             if line.strip() and not line.startswith(("---", "description:"))
-            and not any(g in line.lower() for g in case.gone)]
+            and not any(g in line.lower() for g in gone)]
     lost = [line for line in kept if line not in everything.splitlines() and line.lower() not in everything]
     if lost:
         return False, f"wrong overwrite: lost {lost[:2]}"
@@ -158,7 +159,7 @@ def _score(case: Case, before: dict[str, str], after: dict[str, str], commits: i
     if commits == 0:
         return False, "nothing committed"
     missing = [e for e in case.expect if e.lower() not in everything]
-    stale = [g for g in case.gone if g in everything]
+    stale = [g for g in gone if g in everything]
     if missing or stale:
         return False, f"missing {missing}, still there {stale}"
     return True, ""

@@ -18,7 +18,8 @@ from letta_ls.agent.tools import TOOL_SPECS
 @pytest.mark.parametrize("text", ["remember that I always use pnpm in this repo", "Please memorize my name: Sam",
                                   "Keep in mind the API runs on 8080", "Forget what I said about tabs",
                                   "Correct your memory: tests use pytest", "Fix your notes: the branch is main",
-                                  "Update my notes: we use Go now", "Look at reference/deploy.md in your memory"])
+                                  "Update my notes: we use Go now", "Look at reference/deploy.md in your memory",
+                                  "Correction: my name is Alex, not Alec.", "That's wrong, I use yarn."])
 def test_a_request_in_so_many_words_to_change_memory_is_recognised(text: str) -> None:
     assert asks_to_change_memory([Message("user", text)])
 
@@ -82,3 +83,43 @@ def test_after_a_view_the_next_step_must_edit_and_may_not_view_again() -> None:
     assert requested_commands(failed) is None  # after an error every command stays allowed
     question = [Message("user", "What is in reference/deploy.md?"), *turn[1:]]
     assert not must_call(question)  # nobody asked for a change: the model may answer
+
+
+def test_deleting_or_renaming_a_file_needs_a_request_that_speaks_of_a_file() -> None:
+    """The 0.5B model asked "we renamed the app from Foo to Bar; update your project notes" renamed the notes file
+    to system/bar.md and left the fact as it was; a request about a fact may not move or remove a whole file."""
+    def commands(text: str, after_view: bool = False) -> set[str]:
+        turn = [Message("user", text)]
+        if after_view:
+            from letta_ls.agent.messages import ToolCall
+
+            view = ToolCall("c1", "memory", {"command": "view", "file_path": "system/project.md"})
+            turn += [Message("assistant", "", tool_calls=[view]),
+                     Message("tool", "system/project.md\n    1\t- The app is Foo.", tool_call_id="c1", name="memory")]
+        memory = tools_for_small_model(TOOL_SPECS, requested_commands(turn))[0]
+        return {alt["properties"]["command"]["const"] for alt in memory.strict_parameters["anyOf"]}
+
+    for fact in ("We renamed the app from Foo to Bar; update your project notes.", "Forget that I like tabs.",
+                 "Correction: my name is Alex, not Alec."):
+        assert not {"rename", "delete"} & commands(fact), fact
+        assert not {"rename", "delete"} & commands(fact, after_view=True), fact
+        assert {"str_replace", "insert"} <= commands(fact), fact
+    assert {"rename", "delete"} <= commands("Rename notes.md to reference/notes.md.")
+    assert "delete" in commands("Forget the notes file.")
+    assert "delete" in commands("Delete reference/deploy.md from your memory.", after_view=True)
+
+
+def test_a_request_to_add_a_line_may_only_add_even_after_a_view() -> None:
+    """After viewing reference/deploy.md for "add a line saying deploys happen on Fridays", the 0.5B model replaced
+    the file's only line instead of adding one (a wrong overwrite)."""
+    from letta_ls.agent.messages import ToolCall
+
+    request = "In reference/deploy.md, add a line saying deploys happen on Fridays."
+    view = ToolCall("c1", "memory", {"command": "view", "file_path": "reference/deploy.md"})
+    turn = [Message("user", request), Message("assistant", "", tool_calls=[view]),
+            Message("tool", "reference/deploy.md\n    1\t- Deploy target: staging.", tool_call_id="c1", name="memory")]
+    assert requested_commands(turn) == frozenset({"insert", "create"})
+    assert requested_commands([Message("user", request)]) == frozenset({"insert", "create"})
+    set_target = [Message("user", "Check your deploy notes and set the deploy target to production."), *turn[1:]]
+    assert "str_replace" in requested_commands(set_target)
+    assert "str_replace" in requested_commands([Message("user", "Add pnpm to my tools and remove npm.")])

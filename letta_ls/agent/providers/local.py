@@ -48,6 +48,7 @@ from letta_ls.agent.providers.local_engine import (
     model_file,
     resolve_model,
 )
+from letta_ls.agent.providers.local_facts import user_words_for_copied_example
 from letta_ls.agent.providers.local_grammar import (
     ANY_VALUE,
     CUT_OFF_CALL,
@@ -71,6 +72,14 @@ from letta_ls.agent.providers.local_prompt import (
     to_local_messages,
     tool_instructions,
     tools_for_small_model,
+)
+from letta_ls.agent.providers.local_targets import (
+    aim_str_replace,
+    forced_view,
+    insert_as_replacement,
+    replaceable_lines,
+    str_replace_targets,
+    view_only,
 )
 
 # what other modules and the tests import from here, kept working after the split
@@ -168,13 +177,19 @@ def _run_locked(engine: Engine, request: ModelRequest, seed: int, cancelled: thr
     # allow fewer, chosen from the request's words
     wire, anchor = to_local_messages(request.system, request.messages, tools_for_small_model(request.tools))
     tools = tools_for_small_model(request.tools, requested_commands(request.messages))
+    # a str_replace may only name a line the model was shown (the file just viewed, or the prompt's memory)
+    tools = aim_str_replace(tools, str_replace_targets(request.system, request.messages))
+    # a change to a file the prompt only lists starts with a view of it (it cannot be edited unseen)
+    view_first = forced_view(request.system, request.messages)
+    if view_first is not None:
+        tools = view_only(tools, view_first)
     messages, input_tokens = fit_messages(llama, wire, anchor, engine.window - max_tokens - PROMPT_MARGIN)
     options: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed, "stream": True}
     if tools:
         # greedy under the grammar; the repeat penalty keeps a small model from looping inside a string
         # argument until max_tokens (which would cut the call off and do nothing). Asked in so many words
         # to change memory, it must call a tool.
-        grammar = tool_grammar(engine, tools, call_required=must_call(request.messages))
+        grammar = tool_grammar(engine, tools, call_required=view_first is not None or must_call(request.messages))
         options.update(grammar=grammar, temperature=0.0, repeat_penalty=1.15)
     else:
         options.update(temperature=0.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
@@ -302,7 +317,10 @@ class LocalProvider:
             for text in texts:
                 first_delta()
                 yield TextDelta(text)
-            if call is not None:
+            if call is not None:  # a corrected line added beside the wrong one replaces it
+                request_text = next((m.content or "" for m in reversed(request.messages) if m.role == "user"), "")
+                call = insert_as_replacement(call, replaceable_lines(request.system, request.messages), request_text)
+                call = user_words_for_copied_example(call, request.messages)  # an example copied, not the fact
                 first_delta()
                 yield ToolCallEvent(call)
                 yield Done("tool_calls", input_tokens, output_tokens)

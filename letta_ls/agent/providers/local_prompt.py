@@ -115,7 +115,8 @@ def _tool_result(message: Message) -> str:
 MEMORY_REQUEST = re.compile(
     r"\b(remember|memori[sz]e|keep in mind|note (this|that|for)|save (this|that)|forget|"
     r"(update|correct|fix|change|edit) (your|my|the|that|it|what)\b.{0,20}\b(memory|notes?|memories)|"
-    r"(update|correct|fix) (your )?(memory|notes)|in your memory)", re.IGNORECASE)
+    r"(update|correct|fix) (your )?(memory|notes)|in your memory|correction|"
+    r"(that's|that is|you're|you are|you have it|you've got it|you got it) (wrong|incorrect|mistaken))", re.IGNORECASE)
 
 
 def asks_to_change_memory(messages: Sequence[Message]) -> bool:
@@ -127,26 +128,38 @@ def asks_to_change_memory(messages: Sequence[Message]) -> bool:
 # Words that make a request to remember more than adding a fact: something stored is wrong, changed or to go.
 CHANGE_WORDS = re.compile(r"\b(actually|not|n't|instead|wrong|fix|correct(ion)?|update[ds]?|chang(e|ed|es)|moved?|"
                           r"switched|now|no longer|anymore|forget|delete|remove|rename|replace|edit)\b", re.IGNORECASE)
+# ... and words of any edit: after a view, a request with one of these is held to a call (the edit it was for)
+EDIT_WORDS = re.compile(r"\b(add|set|put)\b|" + CHANGE_WORDS.pattern, re.IGNORECASE)
 ADD_COMMANDS = frozenset({"insert", "create"})
+ADD_WORDS = re.compile(r"\b(add|append)\b", re.IGNORECASE)
 
 
 def requested_commands(messages: Sequence[Message]) -> frozenset[str] | None:
     """The memory commands the grammar allows for this request: only adding (``insert``, ``create``) when the user
-    asks to remember something and says nothing of it changing; None (every command) otherwise.
+    asks to remember or to add something and says nothing of it changing; no ``view`` right after a view; no
+    ``delete`` or ``rename`` unless the request speaks of a file (``FILE_COMMANDS``); None (every command) otherwise.
 
     Why: held to a call, a 0.5B model asked to remember a new fact often reaches for ``str_replace`` on a
     file that does not hold the old text (or for ``view``), and the fact is lost; deciding the command by
     the request's words first, then letting the model write the arguments, is what it does reliably.
     """
+    request = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+    if ADD_WORDS.search(request) and not CHANGE_WORDS.search(request):
+        return ADD_COMMANDS  # "add a line saying ...": after a view, the 0.5B model replaced the line it had read
     if viewed_in_last_step(messages):
-        return EDIT_COMMANDS
-    if not asks_to_change_memory(messages):
-        return None
-    text = messages[-1].content or ""
-    return None if CHANGE_WORDS.search(text) else ADD_COMMANDS
+        return EDIT_COMMANDS if FILE_WORDS.search(request) else EDIT_COMMANDS - FILE_COMMANDS
+    if asks_to_change_memory(messages) and not CHANGE_WORDS.search(request):
+        return ADD_COMMANDS
+    return None if FILE_WORDS.search(request) else ALL_COMMANDS - FILE_COMMANDS
 
 
 EDIT_COMMANDS = frozenset({"create", "str_replace", "insert", "delete", "rename"})
+ALL_COMMANDS = EDIT_COMMANDS | {"view"}
+# Commands that move or remove a whole file: offered only when the request speaks of a file (a path, ".md", the
+# word "file"), because the 0.5B model read "we renamed the app" as a rename of the notes file, and "forget
+# that I like tabs" could delete every fact beside it.
+FILE_COMMANDS = frozenset({"delete", "rename"})
+FILE_WORDS = re.compile(r"\bfiles?\b|\.md\b|\w/\w", re.IGNORECASE)
 
 
 def viewed_in_last_step(messages: Sequence[Message]) -> bool:
@@ -161,13 +174,15 @@ def viewed_in_last_step(messages: Sequence[Message]) -> bool:
 
 
 def must_call(messages: Sequence[Message]) -> bool:
-    """A call is required: the user asked in so many words to change memory, now or before the view just made."""
+    """A call is required: the user asked in so many words to change memory, or asked for an edit before the view
+    just made."""
     if asks_to_change_memory(messages):
         return True
     if not viewed_in_last_step(messages):
         return False
     request = next((m for m in reversed(messages) if m.role == "user"), None)
-    return request is not None and bool(MEMORY_REQUEST.search(request.content or ""))
+    return request is not None and bool(MEMORY_REQUEST.search(request.content or "")
+                                        or EDIT_WORDS.search(request.content or ""))
 
 
 SMALL_MODEL_LEFT_OUT = frozenset({"update_description"})  # chosen by a 0.5B model for "update my notes"
