@@ -241,6 +241,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", help="model.name (repeatable; default: the three embedded)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many cases per kind")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="leave out the first this many cases per kind (to finish a run that --limit cut short)")
     parser.add_argument("--kinds", default="", help="comma-separated kinds to run")
     parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all",
                         help="tune: the 1st, 3rd, 5th … cases (prompting was tuned on these); held-out: the others")
@@ -248,9 +250,10 @@ def main() -> None:
     cases = [c for c in CASES if not args.kinds or c.kind in args.kinds.split(",")]
     if args.half != "all":
         cases = [c for c in cases if (CASES.index(c) % 2 == 0) == (args.half == "tune")]
-    if args.limit:
+    if args.limit or args.skip:
         kinds = dict.fromkeys(case.kind for case in cases)
-        cases = [case for kind in kinds for case in [c for c in cases if c.kind == kind][:args.limit]]
+        end = args.skip + args.limit if args.limit else None
+        cases = [case for kind in kinds for case in [c for c in cases if c.kind == kind][args.skip:end]]
     models = args.model or ["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"]
     report = [asyncio.run(evaluate(model, cases)) for model in models]
     print(json.dumps(report, indent=2))
