@@ -33,6 +33,20 @@ def _recording_grammar(monkeypatch) -> list[list[Any]]:
     return seen
 
 
+def _deploy_notes_viewed_then_edited(tmp_path, monkeypatch) -> tuple[Session, Any]:
+    """Deploy notes saying staging, and a model that views them, then sets the target to production: the two
+    steps a small model must take to change a file the prompt does not show."""
+    session = Session()
+    session.operations("user").create("reference/deploy.md", "Deployment notes", "- Deploy target: staging.",
+                                      reason="seed")
+    view = call({"command": "view", "file_path": "reference/deploy.md"})
+    edit = call({"command": "str_replace", "file_path": "reference/deploy.md",
+                 "old_string": "- Deploy target: staging.", "new_string": "- Deploy target: production.",
+                 "reason": "The target changed"})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [view, edit])
+    return session, provider
+
+
 async def test_a_correction_may_only_replace_a_line_of_a_file_the_prompt_shows(tmp_path, monkeypatch):
     session = Session()
     session.operations("user").insert("system/human.md", 1_000_000, "- Uses npm for packages.", reason="seed")
@@ -47,14 +61,7 @@ async def test_a_correction_may_only_replace_a_line_of_a_file_the_prompt_shows(t
 
 
 async def test_after_a_view_only_the_viewed_files_lines_may_be_replaced(tmp_path, monkeypatch):
-    session = Session()
-    session.operations("user").create("reference/deploy.md", "Deployment notes", "- Deploy target: staging.",
-                                      reason="seed")
-    view = call({"command": "view", "file_path": "reference/deploy.md"})
-    edit = call({"command": "str_replace", "file_path": "reference/deploy.md",
-                 "old_string": "- Deploy target: staging.", "new_string": "- Deploy target: production.",
-                 "reason": "The target changed"})
-    provider, _ = scripted_provider(tmp_path, monkeypatch, [view, edit])
+    session, provider = _deploy_notes_viewed_then_edited(tmp_path, monkeypatch)
     seen = _recording_grammar(monkeypatch)
     result = await AgentRuntime(session, provider).run_turn(
         "Look at reference/deploy.md in your memory and change the deploy target to production.")
@@ -91,14 +98,7 @@ def test_the_lines_are_read_from_the_prompt_and_the_view_without_markup_or_front
 async def test_a_change_to_a_file_the_prompt_only_lists_is_preceded_by_a_forced_view_of_it(tmp_path, monkeypatch):
     """Asked "check your deploy notes and set the deploy target to production", the 0.5B model inserted the sentence
     into system/human.md; the notes it meant are listed in the prompt, not shown, so the program views them first."""
-    session = Session()
-    session.operations("user").create("reference/deploy.md", "Deployment notes", "- Deploy target: staging.",
-                                      reason="seed")
-    view = call({"command": "view", "file_path": "reference/deploy.md"})
-    edit = call({"command": "str_replace", "file_path": "reference/deploy.md",
-                 "old_string": "- Deploy target: staging.", "new_string": "- Deploy target: production.",
-                 "reason": "The target changed"})
-    provider, _ = scripted_provider(tmp_path, monkeypatch, [view, edit])
+    session, provider = _deploy_notes_viewed_then_edited(tmp_path, monkeypatch)
     held: list[bool] = []
     seen: list[list[Any]] = []
 
@@ -131,29 +131,33 @@ def test_no_forced_view_for_a_question_a_fact_to_remember_or_a_file_the_prompt_s
     assert forced_view(system, [Message("user", "Fix system/human.md: I use pnpm.")]) is None
 
 
+async def _insert_into_human_md(tmp_path, monkeypatch, known: str, inserted: tuple[str, str],
+                                prompt: str) -> tuple[Any, str]:
+    """Memory that knows the line ``known`` about the user, and a model that answers ``prompt`` by inserting the
+    line ``inserted`` (with its reason) at the top of system/human.md: the turn, and the file's text after it."""
+    session = Session()
+    session.operations("user").insert("system/human.md", 1_000_000, known, reason="seed")
+    insert = call({"command": "insert", "file_path": "system/human.md", "insert_line": 0,
+                   "insert_text": inserted[0], "reason": inserted[1]})
+    provider, _ = scripted_provider(tmp_path, monkeypatch, [insert])
+    _recording_grammar(monkeypatch)
+    result = await AgentRuntime(session, provider).run_turn(prompt)
+    return result, session.repo.snapshot().get("system/human.md").text
+
+
 async def test_a_corrected_line_inserted_beside_the_wrong_one_replaces_it(tmp_path, monkeypatch):
     """Asked to correct a fact, the 0.5B model added the corrected line next to the wrong one, so memory said both."""
-    session = Session()
-    session.operations("user").insert("system/human.md", 1_000_000, "- The user's name is Alec.", reason="seed")
-    beside = call({"command": "insert", "file_path": "system/human.md", "insert_line": 0,
-                   "insert_text": "- The user's name is Alex.", "reason": "The user's name"})
-    provider, _ = scripted_provider(tmp_path, monkeypatch, [beside])
-    _recording_grammar(monkeypatch)
-    result = await AgentRuntime(session, provider).run_turn("Correction: my name is Alex, not Alec.")
-    text = session.repo.snapshot().get("system/human.md").text
+    result, text = await _insert_into_human_md(tmp_path, monkeypatch, "- The user's name is Alec.",
+                                               ("- The user's name is Alex.", "The user's name"),
+                                               "Correction: my name is Alex, not Alec.")
     assert len(result.commits) == 1 and "name is Alex." in text and "Alec" not in text
 
 
 async def test_a_new_fact_inserted_beside_a_similar_one_is_added_when_nothing_was_said_to_change(tmp_path,
                                                                                                  monkeypatch):
-    session = Session()
-    session.operations("user").insert("system/human.md", 1_000_000, "- Uses npm for packages.", reason="seed")
-    add = call({"command": "insert", "file_path": "system/human.md", "insert_line": 0,
-                "insert_text": "- Uses pnpm for packages.", "reason": "The user's package manager"})
-    provider, _ = scripted_provider(tmp_path, monkeypatch, [add])
-    _recording_grammar(monkeypatch)
-    await AgentRuntime(session, provider).run_turn("Remember that I use pnpm for packages in this repo.")
-    text = session.repo.snapshot().get("system/human.md").text
+    _, text = await _insert_into_human_md(tmp_path, monkeypatch, "- Uses npm for packages.",
+                                          ("- Uses pnpm for packages.", "The user's package manager"),
+                                          "Remember that I use pnpm for packages in this repo.")
     assert "- Uses npm for packages." in text and "- Uses pnpm for packages." in text
 
 
