@@ -44,6 +44,14 @@ def assistant(uuid: str, text: str, ts: str = "2026-01-10T10:00:05Z", cwd: str =
                         "content": [{"type": "text", "text": text}]}}
 
 
+def queued(operation: str, ts: str, content: str | None = None) -> dict:
+    """A ``queue-operation`` record: Claude Code's note of a prompt typed while the agent was busy being queued
+    (``enqueue``), delivered as a prompt (``dequeue``) or fed in mid-turn (``remove``); a prompt holding an image
+    has no ``content``."""
+    record = {"type": "queue-operation", "operation": operation, "timestamp": ts, "sessionId": SID}
+    return record if content is None else {**record, "content": content}
+
+
 def typed(session) -> list[str]:
     return [m.text for m in session.user_messages()]
 
@@ -79,17 +87,15 @@ def test_harness_made_user_records_are_never_typed_prompts(tmp_path: Path):
 def test_a_prompt_typed_while_the_agent_was_busy_is_kept_exactly_once(tmp_path: Path):
     path = write_jsonl(tmp_path / f"{SID}.jsonl", [
         user("u1", "Run the migrations and fix what breaks", ts="2026-01-10T10:00:00Z"),
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:20Z", "sessionId": SID,
-         "content": "also bump the schema version"},
-        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:00:30Z", "sessionId": SID},
+        queued("enqueue", "2026-01-10T10:00:20Z", "also bump the schema version"),
+        queued("remove", "2026-01-10T10:00:30Z"),
         assistant("a1", "Migrations pass; schema version bumped to 7.", ts="2026-01-10T10:00:40Z"),
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:01:00Z", "sessionId": SID,
-         "content": "and update the changelog"},
-        {"type": "queue-operation", "operation": "dequeue", "timestamp": "2026-01-10T10:01:10Z", "sessionId": SID},
+        queued("enqueue", "2026-01-10T10:01:00Z", "and update the changelog"),
+        queued("dequeue", "2026-01-10T10:01:10Z"),
         user("u2", "and update the changelog", ts="2026-01-10T10:01:10Z"),
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:02:00Z", "sessionId": SID,
-         "content": "<task-notification><task-id>x</task-id><status>completed</status></task-notification>"},
-        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:02:01Z", "sessionId": SID},
+        queued("enqueue", "2026-01-10T10:02:00Z",
+               "<task-notification><task-id>x</task-id><status>completed</status></task-notification>"),
+        queued("remove", "2026-01-10T10:02:01Z"),
     ])
     session = read_claude_session(path, LIMITS)
     assert typed(session) == ["Run the migrations and fix what breaks", "also bump the schema version",
@@ -256,16 +262,13 @@ def test_a_queued_prompt_is_kept_where_it_was_delivered_or_at_the_end_if_never(t
     busy with (whose own enqueue holds an image, so no ``content``): the typed order is kept, and a prompt
     still waiting when the session ended is kept once, last."""
     path = write_jsonl(tmp_path / f"{SID}.jsonl", [
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
-        {"type": "queue-operation", "operation": "dequeue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:01Z", "sessionId": SID,
-         "content": "and keep it short"},
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:02Z", "sessionId": SID,
-         "content": "then commit"},
+        queued("enqueue", "2026-01-10T10:00:00Z"),
+        queued("dequeue", "2026-01-10T10:00:00Z"),
+        queued("enqueue", "2026-01-10T10:00:01Z", "and keep it short"),
+        queued("enqueue", "2026-01-10T10:00:02Z", "then commit"),
         user("u1", "Describe this screenshot", ts="2026-01-10T10:00:03Z"),
         assistant("a1", "A login form.", ts="2026-01-10T10:00:04Z"),
-        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:00:05Z", "sessionId": SID,
-         "content": "and keep it short"},
+        queued("remove", "2026-01-10T10:00:05Z", "and keep it short"),
         assistant("a2", "Short: a login form.", ts="2026-01-10T10:00:06Z"),
     ])
     session = read_claude_session(path, LIMITS)
@@ -278,13 +281,11 @@ def test_a_prompt_holding_an_image_dequeued_while_another_waits_takes_nothing_fr
     then fed in mid-turn (``remove`` with its content) and kept there."""
     path = write_jsonl(tmp_path / f"{SID}.jsonl", [
         user("u0", "Start the dev server", ts="2026-01-10T09:59:00Z"),
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:00Z", "sessionId": SID},
-        {"type": "queue-operation", "operation": "enqueue", "timestamp": "2026-01-10T10:00:01Z", "sessionId": SID,
-         "content": "and keep it short"},
-        {"type": "queue-operation", "operation": "dequeue", "timestamp": "2026-01-10T10:00:02Z", "sessionId": SID},
+        queued("enqueue", "2026-01-10T10:00:00Z"),
+        queued("enqueue", "2026-01-10T10:00:01Z", "and keep it short"),
+        queued("dequeue", "2026-01-10T10:00:02Z"),
         user("u1", "Describe this screenshot", ts="2026-01-10T10:00:03Z"),
-        {"type": "queue-operation", "operation": "remove", "timestamp": "2026-01-10T10:00:05Z", "sessionId": SID,
-         "content": "and keep it short"},
+        queued("remove", "2026-01-10T10:00:05Z", "and keep it short"),
         assistant("a2", "Short: a login form.", ts="2026-01-10T10:00:06Z"),
     ])
     session = read_claude_session(path, LIMITS)
