@@ -75,6 +75,8 @@ def build(n: int, seed: int = 1) -> dict[str, str]:
 
 
 def clear_caches() -> None:
+    """Empties every cache the doctor keeps between audits, so the next audit is cold (as the first one of a
+    `letta-ls doctor DIR` process); the golden-findings test uses it too."""
     for cache in (common.SCANS, common.TOKENS, secrets._MATCHES, passages._PASSAGES, links._LINKS, placement._STATS):
         cache.clear()
     snapshot_module.DOCUMENTS._items.clear()

@@ -122,3 +122,17 @@ description: Retired context kept for history (superseded decisions, old setups)
 
 def make_snapshot(files: dict[str, str | bytes], head: str | None = None) -> MemorySnapshot:
     return MemorySnapshot.from_mapping(files, head=head)
+
+
+def with_change(files: dict[str, str | bytes], change: dict[str, int],
+                texts: list[str | None]) -> dict[str, str | bytes]:
+    """``files`` after one commit of a generated history: each path of ``change`` gets the text of ``texts`` it
+    names, or is deleted where that text is None (the property tests' pools end with a None for deletions)."""
+    after = dict(files)
+    for path, choice in change.items():
+        text = texts[choice]
+        if text is None:
+            after.pop(path, None)
+        else:
+            after[path] = text
+    return after

@@ -8,24 +8,15 @@ import json
 
 import pytest
 
-from letta_ls.doctor.checks import common, duplicates, links, passages, placement, secrets
-from letta_ls.memfs import snapshot as snapshot_module
+from tests.doctor.bench_doctor import clear_caches
 from tests.doctor.findings_corpus import GOLDEN, corpora, findings_of
 
 EXPECTED = json.loads(GOLDEN.read_text())
 
 
-def _clear_caches() -> None:
-    for cache in (common.SCANS, common.TOKENS, secrets._MATCHES, passages._PASSAGES, links._LINKS, placement._STATS):
-        cache.clear()
-    snapshot_module.DOCUMENTS._items.clear()
-    passages._ANCHORS.clear()
-    duplicates.clear_indexes()
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_findings_are_the_recorded_ones(name, tmp_path):
-    _clear_caches()  # a cold audit, as `letta-ls doctor DIR` runs it
+    clear_caches()  # a cold audit, as `letta-ls doctor DIR` runs it
     found = findings_of(corpora()[name], tmp_path / name)
     expected = EXPECTED[name]
     assert found["tokens"] == expected["tokens"]

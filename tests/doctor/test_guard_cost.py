@@ -22,7 +22,7 @@ from letta_ls.memfs.repo import MemoryRepo
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.settings import MemorySettings
 from tests.conftest import AGENT, SEED
-from tests.doctor.memory_fixtures import HEALTHY
+from tests.doctor.memory_fixtures import HEALTHY, with_change
 
 
 def reference_new_errors(before: MemorySnapshot, after: MemorySnapshot, memory_settings: MemorySettings) -> list[str]:
@@ -121,13 +121,7 @@ def test_the_guard_refuses_what_the_whole_memory_comparison_refuses(history, gra
     files: dict[str, str | bytes] = dict(HEALTHY)
     before = MemorySnapshot.from_mapping(files, head="1" * 40)
     for step, change in enumerate(history):
-        after_files = dict(files)
-        for path, choice in change.items():
-            text = POOL_TEXTS[choice]
-            if text is None:
-                after_files.pop(path, None)
-            else:
-                after_files[path] = text
+        after_files = with_change(files, change, POOL_TEXTS)
         after = MemorySnapshot.from_mapping(after_files, head=before.head)  # a write is judged before its commit
         written = list(change) if step % 2 == 0 else None  # None: the guard finds the changed paths itself
         assert new_errors(before, after, memory_settings, written) == \

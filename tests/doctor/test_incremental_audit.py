@@ -20,7 +20,7 @@ from letta_ls.doctor.checks import duplicate_index
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.settings import MemorySettings
-from tests.doctor.memory_fixtures import HEALTHY
+from tests.doctor.memory_fixtures import HEALTHY, with_change
 
 PARAGRAPH = (
     "Settlement runs every night at 02:00 UTC. The job reads captured payments from the ledger, groups "
@@ -72,14 +72,9 @@ def test_incremental_equals_full_when_anchor_buckets_cross_their_cap(history):
 def check_history(history, budget):
     counter = get_token_counter()
     memory_settings = SMALL_BUDGET if budget else None
-    files: dict[str, str] = dict(HEALTHY)  # type: ignore[arg-type]
+    files: dict[str, str | bytes] = dict(HEALTHY)
     for step, change in enumerate(history):
-        for path, choice in change.items():
-            text = TEXTS[choice]
-            if text is None:
-                files.pop(path, None)
-            else:
-                files[path] = text
+        files = with_change(files, change, TEXTS)
         head = f"{hash((tuple(sorted(files.items())), step)) & (16**40 - 1):040x}"
         snapshot = MemorySnapshot.from_mapping(files, head=head)
         incremental = audit(snapshot, memory_settings, counter)
