@@ -157,10 +157,13 @@ def serve(port_file: str, request_log: str, full_at: tuple[str, int] | None, spe
         def log_message(self, format: str, *args: object) -> None:  # quiet: the request log says enough
             pass
 
-        def do_GET(self) -> None:  # /v1/models: no remote model list
-            self.send_response(404)
+        def _send_empty(self, status: int) -> None:
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:  # /v1/models: no remote model list
+            self._send_empty(404)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -169,9 +172,7 @@ def serve(port_file: str, request_log: str, full_at: tuple[str, int] | None, spe
             with open(request_log, "a", encoding="utf-8") as log:
                 log.write(json.dumps({"path": self.path, "body": body}) + "\n")
             if not self.path.rstrip("/").endswith("/responses"):
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._send_empty(404)
                 return
             counter["n"] += 1
             response_id = f"resp_{counter['n']}"
