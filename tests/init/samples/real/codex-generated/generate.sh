@@ -78,27 +78,26 @@ keep() {
 export SCRIPTED_API_KEY=dummy-key-for-the-scripted-model
 FLAGS=(--dangerously-bypass-approvals-and-sandbox --skip-git-repo-check)
 
-# 0. the bare format as 0.20 wrote it: the first prompt, shell calls, an `apply_patch` heredoc edit; the second
-#    prompt resumes it (`experimental_resume`), which 0.20 appends to the same rollout
-new_home oldest greeter-0.20
-start_model none apply_patch gpt-5
-(cd "$PROJECT" && "$OLDEST_CODEX" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null)
-ROLLOUT=$(find "$CODEX_HOME/sessions" -name 'rollout-*.jsonl')
-(cd "$PROJECT" && "$OLDEST_CODEX" exec "${FLAGS[@]}" -c "experimental_resume=\"$ROLLOUT\"" "Add a test for greet" \
-    > /dev/null)
-stop_model
-keep
+# bare_format NAME PROJECT CODEX PATCH_SPELLING: the bare format of the Codex binary CODEX: the first prompt, shell
+# calls, a heredoc edit spelt PATCH_SPELLING; the second prompt resumes it (`experimental_resume`)
+bare_format() {
+    local codex=$3 rollout
+    new_home "$1" "$2"
+    start_model none "$4" gpt-5
+    (cd "$PROJECT" && "$codex" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null)
+    rollout=$(find "$CODEX_HOME/sessions" -name 'rollout-*.jsonl')
+    (cd "$PROJECT" && "$codex" exec "${FLAGS[@]}" -c "experimental_resume=\"$rollout\"" "Add a test for greet" \
+        > /dev/null)
+    stop_model
+    keep
+}
 
-# 1. the bare format: a prompt, shell calls, an `applypatch` heredoc edit; then a second prompt resuming it
-#    (`experimental_resume`), which 0.29 writes as a new rollout that first replays the one it resumes
-new_home old greeter-0.29
-start_model none applypatch gpt-5
-(cd "$PROJECT" && "$OLD_CODEX" exec "${FLAGS[@]}" "Fix the typo in README.md" > /dev/null)
-ROLLOUT=$(find "$CODEX_HOME/sessions" -name 'rollout-*.jsonl')
-(cd "$PROJECT" && "$OLD_CODEX" exec "${FLAGS[@]}" -c "experimental_resume=\"$ROLLOUT\"" "Add a test for greet" \
-    > /dev/null)
-stop_model
-keep
+# 0. the bare format as 0.20 wrote it, an `apply_patch` edit; 0.20 appends the resumed prompt to the same rollout
+bare_format oldest greeter-0.20 "$OLDEST_CODEX" apply_patch
+
+# 1. the bare format as 0.29 wrote it, an `applypatch` edit; 0.29 writes the resumed prompt as a new rollout that
+#    first replays the one it resumes
+bare_format old greeter-0.29 "$OLD_CODEX" applypatch
 
 # 2. a rollout of December 2025 compacting within a turn: the second prompt's first call reports 200,000 tokens
 #    of usage over a limit of 5,000, so Codex asks the model for a summary before sending the call's output
