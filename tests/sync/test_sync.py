@@ -103,12 +103,20 @@ def test_edits_on_both_machines_to_different_files_reach_both(pair):
     assert a.repo.head() == b.repo.head()
 
 
+def _both_change_notes(pair: tuple[Machine, Machine], what: str, on_a: tuple[str, str], on_b: tuple[str, str],
+                       resolver=None):
+    """Each machine commits its own change of notes.md (a line of ``NOTES`` and what it becomes); a syncs first,
+    so b's sync is the one that meets both changes: its result."""
+    a, b = pair
+    a.write("notes.md", NOTES.replace(*on_a), f"a's {what}")
+    b.write("notes.md", NOTES.replace(*on_b), f"b's {what}")
+    a.sync()
+    return b.sync(resolver=resolver) if resolver is not None else b.sync()
+
+
 def test_the_same_file_changed_on_different_lines_merges_line_by_line(pair):
     a, b = pair
-    a.write("notes.md", NOTES.replace("line 2\n", "line 2 (from a)\n"), "a's note")
-    b.write("notes.md", NOTES.replace("line 9\n", "line 9 (from b)\n"), "b's note")
-    a.sync()
-    result = b.sync()
+    result = _both_change_notes(pair, "note", ("line 2\n", "line 2 (from a)\n"), ("line 9\n", "line 9 (from b)\n"))
     assert result.conflicts == ()
     assert [n.kind for o in result.outcomes for n in o.notes if n.path == "notes.md"] == ["three_way"]
     a.sync()
@@ -119,10 +127,7 @@ def test_the_same_file_changed_on_different_lines_merges_line_by_line(pair):
 
 def test_the_same_lines_without_a_model_keep_both_versions_on_both_machines(pair):
     a, b = pair
-    a.write("notes.md", NOTES.replace("line 5\n", "line 5: use pnpm\n"), "a's rule")
-    b.write("notes.md", NOTES.replace("line 5\n", "line 5: use yarn\n"), "b's rule")
-    a.sync()
-    result = b.sync()
+    result = _both_change_notes(pair, "rule", ("line 5\n", "line 5: use pnpm\n"), ("line 5\n", "line 5: use yarn\n"))
     assert result.conflicts == ("notes.md",)
     assert "both versions kept" in result.report and "notes.md" in result.report
     a.sync()
@@ -136,13 +141,11 @@ def test_the_same_lines_without_a_model_keep_both_versions_on_both_machines(pair
 
 def test_the_same_lines_are_resolved_by_a_scripted_model(pair, openai_server):
     a, b = pair
-    a.write("notes.md", NOTES.replace("line 5\n", "line 5: use pnpm\n"), "a's rule")
-    b.write("notes.md", NOTES.replace("line 5\n", "line 5: use pnpm 9\n"), "b's rule")
     merged = NOTES.replace("line 5\n", "line 5: use pnpm 9 (both machines agree)\n")
     openai_server.script.text(merged)
     provider = OpenAIProvider("gpt-test", api_key="sk-test-key", base_url=openai_server.base_url)
-    a.sync()
-    result = b.sync(resolver=model_resolver(provider, ours="this machine", theirs="the remote"))
+    result = _both_change_notes(pair, "rule", ("line 5\n", "line 5: use pnpm\n"), ("line 5\n", "line 5: use pnpm 9\n"),
+                                resolver=model_resolver(provider, ours="this machine", theirs="the remote"))
     assert result.conflicts == ()
     assert [n.kind for o in result.outcomes for n in o.notes if n.path == "notes.md"] == ["resolved"]
     assert b.on_disk("notes.md") == merged
