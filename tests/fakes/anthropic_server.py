@@ -17,14 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.fakes.model_server import ScriptedModelServer
-from tests.fakes.script import (
-    RecordedRequest,
-    Reply,
-    Script,
-    ScriptedError,
-    ScriptedHandler,
-    split_evenly,
-)
+from tests.fakes.script import RecordedRequest, Reply, Script, ScriptedError, ScriptedHandler, split_evenly
 
 OVERFLOW_MESSAGE = "prompt is too long: 210000 tokens > 200000 maximum"
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",

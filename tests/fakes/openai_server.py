@@ -20,14 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.fakes.model_server import ScriptedModelServer
-from tests.fakes.script import (
-    RecordedRequest,
-    Reply,
-    Script,
-    ScriptedError,
-    ScriptedHandler,
-    split_evenly,
-)
+from tests.fakes.script import RecordedRequest, Reply, Script, ScriptedError, ScriptedHandler, split_evenly
 
 OVERFLOW_MESSAGE = ("This model's maximum context length is 128000 tokens. However, your messages resulted in "
                     "131072 tokens. Please reduce the length of the messages.")
