@@ -5,9 +5,11 @@ skills) and its token count, for the compaction check. Between steps only ``<mem
 time, the message count) changes while memory and skills stay the same, so ``SystemPromptBuilder``
 keeps the prompt as a template cut where the metadata goes (``system_prompt_template``), together with
 the token count of its fixed pieces, keyed by (base prompt, memory text, skills block) and the counter. A step
-renders the metadata, joins, and counts only the metadata. Joining is what ``compile_system_prompt``
-does, so the text is byte-identical to it; the count is exact up to one token at each seam (BPE may
-merge the characters on either side of a cut), which is far inside the compaction margin.
+renders the metadata, joins, and counts only the metadata. A new template (memory changed) counts its
+pieces by blocks of lines kept per process, so a one-file change recounts only the lines around it.
+Joining is what ``compile_system_prompt`` does, so the text is byte-identical to it; the count is exact up
+to one token at each metadata seam (BPE may merge the characters on either side of that cut), which is
+far inside the compaction margin.
 
 It holds no I/O: compiling memory and discovering skills are the caller's (both cached where they live).
 """
@@ -39,6 +41,13 @@ class _Template:
     counter: Counter  # that counted them
 
 
+def _count_piece(counter: Counter, piece: str) -> int:
+    """A piece's tokens, by blocks where the counter can (a new ``HEAD`` changes a file's lines, not the
+    other 140 KB of a large memory's section: ``TokenCounter.count_by_blocks``); the sum is exact."""
+    by_blocks = getattr(counter, "count_by_blocks", None)
+    return by_blocks(piece) if by_blocks is not None else counter.count(piece)
+
+
 class SystemPromptBuilder:
     """Builds system prompts, keeping the last few templates (one per memory/skills state)."""
 
@@ -63,7 +72,7 @@ class SystemPromptBuilder:
                 self._templates.move_to_end(key)
                 return template
         pieces = system_prompt_template(base_prompt, memory, skills_block)
-        template = _Template(pieces, sum(counter.count(piece) for piece in pieces), counter)
+        template = _Template(pieces, sum(_count_piece(counter, piece) for piece in pieces), counter)
         with self._lock:
             self._templates[key] = template
             while len(self._templates) > self._capacity:

@@ -12,6 +12,10 @@ the same blobs, so an editor overlay on ``HEAD`` can never get a stale answer), 
 unchanged ``HEAD`` on every turn is a dictionary lookup and the prompt stays byte-identical (good for
 provider prompt caches). Frontmatter parsing, the expensive part of a cold compile, is cached per blob
 by the snapshot.
+A new ``HEAD`` is compiled from the last one's parts (``section_parts.SectionParts``): only the paths whose
+blob changed are moved, and the external tree redraws only the folders along them, so a commit on a
+2,000-file memory costs about what it costs on 5 files. ``_render`` builds from scratch; a property test
+holds the two equal over random histories. The base prompt, metadata and skills are ``prompt_text.py``'s.
 
 A MemFS v2 memory (a root ``MEMORY.md`` index) is compiled as Letta Code treats it: every root Markdown
 file is in context (``persona.md`` in ``<self>``, ``MEMORY.md`` and the other core files as elements of
@@ -34,11 +38,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from letta_ls.memfs.frontmatter import one_line
+from letta_ls.memfs.prompt_text import (  # noqa: F401 (re-exported: the prompt's public names live here too)
+    CORE_MEMORY,
+    DEFAULT_CONVERSATION,
+    available_skills_block,
+    compile_system_prompt,
+    format_recompiled_at,
+    inject_core_memory,
+    memory_metadata,
+    system_prompt_template,
+)
 from letta_ls.memfs.secret_gate import name_holds_secret
-from letta_ls.memfs.skills import Skill
+from letta_ls.memfs.section_parts import SectionParts
 from letta_ls.memfs.snapshot import (
     SYSTEM_DIR,
     MemoryFile,
@@ -55,13 +68,12 @@ from letta_ls.memfs.tree import (
     tree_limits,
 )
 
-CORE_MEMORY = "{CORE_MEMORY}"
 MEMORY_DIR_VAR = "$MEMORY_DIR"
 MEMORY_DIR_PLACEHOLDER = "${MEMORY_DIR}"
 REMINDER = "Reminder: <projection> contains the local path of the memory file projection."
 NOT_TEXT_NOTE = "(not shown: this file is not UTF-8 text)"
-DEFAULT_CONVERSATION = "default"
 CACHE_SIZE = 32
+SECTIONS_KEPT = 4
 VARIANTS_PER_HEAD = 4
 
 
@@ -197,9 +209,27 @@ def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
         if snapshot.tier(entry.path) == "external" and (not snapshot.v2 or is_memory_markdown(entry.path))
     ]
 
-    if persona is None and not system and not external:
-        return CompiledMemory(snapshot.head, "", ())
+    tree_text = None
+    if external:
+        tree_text = render_tree(external, root_label=f"{MEMORY_DIR_PLACEHOLDER}/", max_lines=limits.max_lines,
+                                max_chars=limits.max_chars, max_children=limits.max_children)
+    return _assemble(snapshot.head, persona_path, persona, _system_part(system), tree_text)
 
+
+def _system_part(system: Iterable[MemoryFile]) -> tuple[list[str], list[str], list[str]]:
+    """The in-context files' elements: (lines, shown paths, skipped paths)."""
+    lines: list[str] = []
+    shown: list[str] = []
+    skipped: list[str] = []
+    _render_system(_system_tree(system), lines, skipped, shown)
+    return lines, shown, skipped
+
+
+def _assemble(head: str | None, persona_path: str, persona: MemoryFile | None,
+              system_part: tuple[list[str], list[str], list[str]], tree_text: str | None) -> CompiledMemory:
+    system_lines, system_shown, system_skipped = system_part
+    if persona is None and not system_lines and tree_text is None:
+        return CompiledMemory(head, "", ())
     lines = [REMINDER]
     shown: list[str] = []
     skipped: list[str] = []
@@ -214,21 +244,47 @@ def _render(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
             if content.body:
                 lines.append(content.body)
         lines.append("</self>")
-    if system or external:
-        lines += ["", "<memory>"]
-        if system:
-            _render_system(_system_tree(system), lines, skipped, shown)
-        if external:
-            lines.append("<external_projection>")
-            lines.append(
-                render_tree(
-                    external, root_label=f"{MEMORY_DIR_PLACEHOLDER}/", max_lines=limits.max_lines,
-                    max_chars=limits.max_chars, max_children=limits.max_children,
-                )
-            )
-            lines.append("</external_projection>")
+    if system_lines or tree_text is not None:
+        lines += ["", "<memory>", *system_lines]
+        if tree_text is not None:
+            lines += ["<external_projection>", tree_text, "</external_projection>"]
         lines.append("</memory>")
-    return CompiledMemory(snapshot.head, "\n".join(lines), tuple(shown), tuple(skipped))
+    return CompiledMemory(head, "\n".join(lines), (*shown, *system_shown), (*skipped, *system_skipped))
+
+
+class _KeptSection:
+    """One memory's ``SectionParts`` with its in-context elements as last drawn (by ``system_version``)."""
+
+    def __init__(self, parts: SectionParts) -> None:
+        self.parts = parts
+        self.system_version = -1
+        self.system_part: tuple[list[str], list[str], list[str]] = ([], [], [])
+
+
+_KEPT: list[_KeptSection] = []  # most recent first; a process may compile a few memories (subagents)
+_KEPT_LOCK = threading.Lock()
+
+
+def _render_from_kept(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
+    """``_render(snapshot)``, built by moving the changed paths of a kept section (see ``section_parts``)."""
+    with _KEPT_LOCK:
+        for index, kept in enumerate(_KEPT):
+            if kept.parts.advance(snapshot, limits):
+                _KEPT.insert(0, _KEPT.pop(index))
+                break
+        else:
+            kept = _KeptSection(SectionParts(snapshot, limits))
+            _KEPT.insert(0, kept)
+            del _KEPT[SECTIONS_KEPT:]
+        parts = kept.parts
+        if kept.system_version != parts.system_version:
+            kept.system_part = _system_part(parts.system.values())
+            kept.system_version = parts.system_version
+        tree_text = None
+        if parts.tree.size:
+            tree_text = parts.tree.draw(root_label=f"{MEMORY_DIR_PLACEHOLDER}/", max_lines=limits.max_lines,
+                                        max_chars=limits.max_chars)
+        return _assemble(snapshot.head, parts.persona_path, parts.persona, kept.system_part, tree_text)
 
 
 # ---------------------------------------------------------------- cache
@@ -308,8 +364,11 @@ _CACHE = _CompileCache(CACHE_SIZE)
 
 
 def clear_compile_cache() -> None:
-    """Forget every cached compile (tests; a change of tree-limit environment is picked up anyway)."""
+    """Forget every cached compile and kept section (tests; a change of tree-limit environment is picked
+    up anyway)."""
     _CACHE.clear()
+    with _KEPT_LOCK:
+        _KEPT.clear()
 
 
 def compile_memory(snapshot: MemorySnapshot) -> CompiledMemory:
@@ -318,113 +377,4 @@ def compile_memory(snapshot: MemorySnapshot) -> CompiledMemory:
     cached = _CACHE.get(snapshot, limits)
     if cached is not None:
         return cached
-    return _CACHE.put(snapshot, limits, _render(snapshot, limits))
-
-
-# ---------------------------------------------------------------- the whole prompt
-
-
-def format_recompiled_at(moment: datetime) -> str:
-    """``2026-05-04 12:00:00 AM UTC+0000``: Letta Code's timestamp, always in UTC (naive means UTC)."""
-    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    hour12 = utc.hour % 12 or 12
-    meridiem = "AM" if utc.hour < 12 else "PM"
-    return f"{utc:%Y-%m-%d} {hour12:02d}:{utc:%M:%S} {meridiem} UTC+0000"
-
-
-def memory_metadata(
-    *, agent_id: str, conversation_id: str | None, message_count: int, recompiled_at: datetime
-) -> str:
-    return "\n".join(
-        [
-            "<memory_metadata>",
-            f"- AGENT_ID: {agent_id}",
-            f"- CONVERSATION_ID: {conversation_id or DEFAULT_CONVERSATION}",
-            f"- System prompt last recompiled: {format_recompiled_at(recompiled_at)}",
-            f"- {max(0, message_count)} previous messages between you and the user are stored in recall"
-            " memory",
-            "</memory_metadata>",
-        ]
-    )
-
-
-def available_skills_block(skills: Iterable[Skill]) -> str:
-    """``<available_skills>``: one tree per source folder (sorted), each skill's ``SKILL.md`` with the
-    first line of its description; empty when there are no skills. Cached per list of skills (it is
-    rendered on every step of a turn)."""
-    key = tuple(skills)
-    with _SKILL_BLOCKS_LOCK:
-        cached = _SKILL_BLOCKS.get(key)
-    if cached is None:
-        cached = _render_skills_block(key)
-        with _SKILL_BLOCKS_LOCK:
-            _SKILL_BLOCKS[key] = cached
-            while len(_SKILL_BLOCKS) > SKILL_BLOCKS_CACHED:
-                _SKILL_BLOCKS.popitem(last=False)
-    return cached
-
-
-SKILL_BLOCKS_CACHED = 8
-_SKILL_BLOCKS: OrderedDict[tuple[Skill, ...], str] = OrderedDict()
-_SKILL_BLOCKS_LOCK = threading.Lock()
-
-
-def _render_skills_block(skills: tuple[Skill, ...]) -> str:
-    groups: dict[str, list[TreeEntry]] = {}
-    for skill in skills:
-        groups.setdefault(skill.root, []).append(
-            TreeEntry(f"{skill.id}/{skill.filename}", skill.summary or None)
-        )
-    if not groups:
-        return ""
-    lines = ["<available_skills>"]
-    for index, root in enumerate(sorted(groups, key=name_sort_key)):
-        if index:
-            lines.append("")
-        lines.append(render_tree(groups[root], root_label=root))
-    lines.append("</available_skills>")
-    return "\n".join(lines)
-
-
-def inject_core_memory(base_prompt: str, core_memory: str) -> str:
-    """Replace every ``{CORE_MEMORY}`` in the base prompt, or append after a blank line."""
-    if CORE_MEMORY in base_prompt:
-        return base_prompt.replace(CORE_MEMORY, core_memory)
-    if not base_prompt.strip():
-        return core_memory
-    return f"{base_prompt.rstrip()}\n\n{core_memory}"
-
-
-def system_prompt_template(base_prompt: str, memory: CompiledMemory, skills_block: str) -> tuple[str, ...]:
-    """The system prompt cut where ``<memory_metadata>`` goes: ``metadata.join(pieces)`` is the prompt.
-
-    The metadata (time, message count) is the only part that changes from one step to the next, so a
-    caller can keep the pieces (and their token counts) for as long as memory and skills stay the same.
-    There are two pieces, more when the base prompt holds ``{CORE_MEMORY}`` more than once.
-    """
-    slot = "\x00memory_metadata\x00"
-    while slot in base_prompt or slot in memory.text or slot in skills_block:
-        slot += "\x00"  # never mistake the prompt's own text for the slot
-    core = f"{memory.text}\n\n{slot}" if memory.text.strip() else slot
-    prompt = inject_core_memory(base_prompt, core)
-    if skills_block:
-        prompt = f"{prompt.rstrip()}\n\n{skills_block}"
-    return tuple(prompt.split(slot))
-
-
-def compile_system_prompt(
-    base_prompt: str,
-    memory: CompiledMemory,
-    *,
-    agent_id: str,
-    conversation_id: str | None,
-    message_count: int,
-    skills: list[Skill],
-    recompiled_at: datetime,
-) -> str:
-    """The whole system prompt: base prompt with memory and metadata, then the skill list."""
-    metadata = memory_metadata(
-        agent_id=agent_id, conversation_id=conversation_id, message_count=message_count,
-        recompiled_at=recompiled_at,
-    )
-    return metadata.join(system_prompt_template(base_prompt, memory, available_skills_block(skills)))
+    return _CACHE.put(snapshot, limits, _render_from_kept(snapshot, limits))

@@ -235,7 +235,7 @@ class MemoryOperations:
             raise MemoryToolError("description is required: one line saying what the file is for")
         body = file_text if isinstance(file_text, str) else ""
         snap = self.repo.snapshot()
-        if path in snap or path in snap.folders:
+        if path in snap or snap.has_folder(path):
             raise MemoryToolError(f"{path} already exists; use str_replace or insert to change it", "conflict")
         if not body.endswith("\n") and body:
             body += "\n"

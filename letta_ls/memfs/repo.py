@@ -38,6 +38,7 @@ from letta_ls.memfs import crash_points, secret_gate
 from letta_ls.memfs.authors import Author, user_author  # noqa: F401  (user_author is re-exported)
 from letta_ls.memfs.git_plumbing import git_process, iter_cat_file_batch, parse_ls_tree, read_head_commit, read_head_ref
 from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F401  (the error is re-exported)
+from letta_ls.memfs.index_commit import commit_paths
 from letta_ls.memfs.paths import check_memory_path
 from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
@@ -324,13 +325,13 @@ class MemoryRepo:
             try:
                 self._apply_to_worktree(effective)
                 self._index_before_add = self._stat_index()
-                self._git("add", "-A", "--", *paths)
                 text = message.encode("utf-8", "surrogateescape")  # on stdin: a reason may outgrow argv (E2BIG)
-                if self._index_untouched_since_our_commit():
-                    # nothing else is staged: a plain commit, as cheap as `git add` + `git commit` by hand
-                    self._git("commit", "-q", "--no-verify", "-F", "-", env=author.env(), input=text)
+                if base.head is not None and self._index_untouched_since_our_commit():
+                    # nothing else is staged: plumbing that stats only our paths (see index_commit.py)
+                    commit_paths(self._git, paths, text, author.env(), base.head, f"refs/heads/{BRANCH}")
                 else:
-                    # someone else touched the index: commit only our paths, leave theirs staged
+                    self._git("add", "-A", "--", *paths)
+                    # someone else touched the index (or the first commit): only our paths, theirs stay staged
                     self._git("commit", "-q", "--no-verify", "-F", "-", "--", *paths, env=author.env(), input=text)
                 self._index_stamp = self._stat_index()
             except BaseException:

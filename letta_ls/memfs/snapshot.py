@@ -8,6 +8,7 @@ id: content-addressed, so a cache entry can never go stale.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from collections import OrderedDict
@@ -126,6 +127,17 @@ class MemorySnapshot:
             for i in range(1, len(parts) + 1):
                 out.add("/".join(parts[:i]))
         return frozenset(out)
+
+    def has_folder(self, path: str) -> bool:
+        """``path in self.folders``, answered without building ``folders`` when it is not built yet: the
+        first sorted path at or after ``path/`` starts with it exactly when some file is inside (the
+        agent's create asks this once per write, and a 2,000-file memory has ~3 ms of folders to list)."""
+        if "folders" in self.__dict__:
+            return path in self.folders
+        prefix = path + "/"
+        paths = sorted(self.files)  # kept sorted already: a linear pass in C
+        index = bisect.bisect_left(paths, prefix)
+        return index < len(paths) and paths[index].startswith(prefix)
 
     @cached_property
     def v2(self) -> bool:

@@ -10,11 +10,15 @@ count falls back to UTF-8 bytes / 4 (Letta Code's estimate) and says so through 
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from dataclasses import dataclass
 
 ENCODING = "o200k_base"
 CHUNK_CHARS = 200_000
+BLOCKS_FROM_CHARS = 8_192  # shorter texts are counted whole
+BLOCK_EVERY = 16  # a block ends, on average, at one safe line start in this many
+BLOCK_COUNTS_KEPT_CHARS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,28 @@ class TokenCounter:
             total += self._backend.count(chunk)  # type: ignore[attr-defined]
         return total
 
+    def count_by_blocks(self, text: str, *, min_chars: int = BLOCKS_FROM_CHARS, every: int = BLOCK_EVERY) -> int:
+        """``count(text)``, counting each block of lines once per process: a system prompt differs from the
+        previous step's in one file's lines, so only the blocks around that change reach the tokenizer.
+
+        Blocks are cut only where no token can span the cut, so the sum is exactly the whole's count (a
+        property test checks it against counting the whole): o200k's pre-tokeniser never lets a piece run
+        from a newline into a next line that starts with optional spaces and then a character that is not a
+        line break, unless that line starts with ``/`` (``>\n/`` is one piece). Where a line may start a
+        block is decided by its own text (its hash), so an insertion elsewhere does not move the cuts. The
+        estimate is counted whole (it is cheap, and rounding up per block would change it).
+        """
+        if self._backend is None or len(text) < min_chars:
+            return self.count(text)
+        total = 0
+        for block in _blocks(text, every):
+            value = _BLOCK_COUNTS.get(block)
+            if value is None:
+                value = self.count(block)
+                _remember_block(block, value)
+            total += value
+        return total
+
 
 def estimate_tokens(text: str) -> int:
     """Letta Code's estimate: UTF-8 bytes / 4, rounded up."""
@@ -58,6 +84,41 @@ def _chunks(text: str):
                 end = cut + 1
         yield text[start:end]
         start = end
+
+
+_SAFE_LINE_START = re.compile(r"[^\S\r\n]*[^\s/]|[^\S\r\n]+/")  # optional spaces, then no line break
+
+
+def _blocks(text: str, every: int):
+    """``text`` in consecutive blocks whose concatenation is ``text``, each cut before a safe line start."""
+    lines = text.split("\n")
+    start = 0
+    safe = _SAFE_LINE_START.match
+    for index in range(1, len(lines)):
+        line = lines[index]
+        if hash(line) % every == 0 and safe(line):
+            yield "\n".join(lines[start:index]) + "\n"
+            start = index
+    yield "\n".join(lines[start:])
+
+
+_BLOCK_COUNTS: dict[str, int] = {}  # block text -> tokens (exact counter only; one encoding per process)
+_block_chars = 0
+
+
+def _remember_block(block: str, value: int) -> None:
+    global _block_chars
+    if _block_chars + len(block) > BLOCK_COUNTS_KEPT_CHARS:
+        clear_block_counts()
+    _BLOCK_COUNTS[block] = value
+    _block_chars += len(block)
+
+
+def clear_block_counts() -> None:
+    """Forget every block count (tests; the cache is bounded by its characters anyway)."""
+    global _block_chars
+    _BLOCK_COUNTS.clear()
+    _block_chars = 0
 
 
 _lock = threading.Lock()

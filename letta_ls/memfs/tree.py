@@ -16,9 +16,10 @@ model can decide which file to open without opening them all.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from letta_ls.memfs.frontmatter import one_line
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, is_memory_markdown
@@ -78,48 +79,193 @@ def name_sort_key(name: str) -> tuple[str, str]:
     return (name.casefold(), name)
 
 
-@dataclass
 class _Node:
-    children: dict[str, _Node] = field(default_factory=dict)
-    is_file: bool = False
-    description: str | None = None
+    """A file or folder of a ``DrawnTree``: its children kept in drawing order, and its own lines (one per
+    visible child, plus the ``… (N more entries)`` line) drawn once and kept until a child changes."""
 
-    def sorted_children(self) -> list[tuple[str, _Node]]:
-        # folders first, then files, each by name (a node with children is drawn as a folder)
-        return sorted(self.children.items(), key=lambda item: (not item[1].children, name_sort_key(item[0])))
+    __slots__ = ("children", "description", "drawn", "is_file", "keys", "order")
 
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.is_file = False
+        self.description: str | None = None
+        self.order: list[str] = []  # children's names: folders first, then files, each by name
+        self.keys: list[tuple[bool, tuple[str, str]]] = []  # the sort key of each name in ``order``
+        self.drawn: list[tuple[str, _Node | None, str, bool]] | None = None  # (line, child, pad, is entry)
 
-def _build(entries: Iterable[TreeEntry]) -> _Node:
-    root = _Node()
-    for entry in entries:
-        parts = [p for p in entry.path.split("/") if p]
-        if not parts:
-            continue
-        node = root
-        for part in parts:
-            child = node.children.get(part)
-            if child is None:
-                child = node.children[part] = _Node()
-            node = child
-        node.is_file = True
-        if entry.description is not None:
-            desc = one_line(entry.description)
-            node.description = desc or None
-    return root
+    def key(self, name: str) -> tuple[bool, tuple[str, str]]:
+        # a node with children is drawn as a folder
+        return (not self.children[name].children, name_sort_key(name))
 
+    def place(self, name: str) -> None:
+        key = self.key(name)
+        index = bisect.bisect_left(self.keys, key)
+        self.keys.insert(index, key)
+        self.order.insert(index, name)
+        self.drawn = None
 
-def _count(node: _Node) -> int:
-    total = 0
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        total += len(current.children)
-        stack.extend(current.children.values())
-    return total
+    def unplace(self, name: str, key: tuple[bool, tuple[str, str]]) -> None:
+        index = bisect.bisect_left(self.keys, key)
+        del self.keys[index], self.order[index]
+        self.drawn = None
+
+    def lines(self, max_children: int) -> list[tuple[str, _Node | None, str, bool]]:
+        if self.drawn is not None:
+            return self.drawn
+        visible = self.order[:max_children]
+        omitted = len(self.order) - len(visible)
+        count = len(visible) + (1 if omitted else 0)
+        drawn = []
+        for index, name in enumerate(visible):
+            child = self.children[name]
+            last = index == count - 1
+            connector = _LAST if last else _BRANCH
+            if child.children:
+                line = f"{connector}{name}/"
+                if child.description:
+                    line += f" ({child.description})"
+                drawn.append((line, child, _SPACE if last else _PIPE, True))
+            elif child.description:
+                drawn.append((f"{connector}{name} ({child.description})", None, "", True))
+            else:
+                drawn.append((f"{connector}{name}", None, "", True))
+        if omitted:
+            drawn.append((f"{_LAST}… ({_format_count(omitted)} more entries)", None, "", False))
+        self.drawn = drawn
+        return drawn
 
 
 def _format_count(value: int) -> str:
     return f"{value:,}"
+
+
+class DrawnTree:
+    """Entries kept as a tree that is changed one path at a time and drawn within limits (the memory
+    section's external tree is kept between ``HEAD`` s this way: a commit changes a file or two of ~2,000).
+
+    Changing a path redraws only the lines of the folders along it, re-sorting nothing (a name is placed by
+    bisection); drawing walks the kept lines and stops at the caps, so it costs the lines shown.
+    """
+
+    def __init__(self, max_children: int = DEFAULT_MAX_CHILDREN) -> None:
+        self.root = _Node()
+        self.max_children = max(1, max_children)
+        self.size = 0  # files and folders in the tree
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[TreeEntry], max_children: int = DEFAULT_MAX_CHILDREN) -> DrawnTree:
+        tree = cls(max_children)
+        for entry in entries:
+            tree._put(entry.path, entry.description, replace=False)
+        return tree
+
+    def put(self, path: str, description: str | None) -> None:
+        """Add the file ``path`` (or set its description)."""
+        self._put(path, description, replace=True)
+
+    def _put(self, path: str, description: str | None, *, replace: bool) -> None:
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return
+        node = self.root
+        chain: list[tuple[_Node, str]] = []
+        for part in parts:
+            child = node.children.get(part)
+            if child is None:
+                if node.children or node is self.root:
+                    node.children[part] = child = _Node()
+                    node.place(part)
+                else:  # the node becomes a folder: its place among its siblings changes
+                    self._refolder(chain, lambda n=node, p=part: n.children.__setitem__(p, _Node()))
+                    child = node.children[part]
+                    node.place(part)
+                self.size += 1
+            chain.append((node, part))
+            node = child
+        node.is_file = True
+        if description is not None:
+            description = one_line(description) or None
+        elif not replace:
+            return
+        if node.description != description:
+            node.description = description
+            parent, _ = chain[-1]
+            parent.drawn = None
+
+    def remove(self, path: str) -> None:
+        """Take the file ``path`` out, and every folder left empty by it."""
+        parts = [p for p in path.split("/") if p]
+        chain: list[tuple[_Node, str]] = []
+        node = self.root
+        for part in parts:
+            child = node.children.get(part)
+            if child is None:
+                return
+            chain.append((node, part))
+            node = child
+        if not chain or not node.is_file:
+            return
+        node.is_file = False
+        node.description = None
+        chain[-1][0].drawn = None
+        while chain and not node.children and not node.is_file:
+            parent, name = chain.pop()
+            key = parent.key(name)
+            if len(parent.children) == 1 and parent is not self.root and chain:
+                self._refolder(chain, lambda n=parent, k=key, m=name: (n.unplace(m, k), n.children.pop(m)))
+            else:
+                parent.unplace(name, key)
+                del parent.children[name]
+            self.size -= 1
+            node = parent
+
+    @staticmethod
+    def _refolder(chain: list[tuple[_Node, str]], change) -> None:
+        """Apply ``change`` to the last node of ``chain``, which turns it from a file into a folder (or
+        back): its parent re-places it, since folders are drawn before files."""
+        grandparent, name = chain[-1]
+        key = grandparent.key(name)
+        change()
+        grandparent.unplace(name, key)
+        grandparent.place(name)
+
+    def draw(self, *, root_label: str, max_lines: int, max_chars: int) -> str:
+        lines_cap, chars_cap, children_cap = max(2, max_lines), max(128, max_chars), self.max_children
+        lines: list[str] = [root_label]
+        is_entry: list[bool] = [False]
+        chars = len(root_label)
+
+        def fits(line: str) -> bool:
+            return len(lines) + 1 <= lines_cap and chars + 1 + len(line) <= chars_cap
+
+        def render(node: _Node, prefix: str) -> bool:
+            nonlocal chars
+            for line, child, pad, entry in node.lines(children_cap):
+                line = prefix + line
+                if not fits(line):
+                    return False
+                lines.append(line)
+                is_entry.append(entry)
+                chars += 1 + len(line)
+                if child is not None and not render(child, prefix + pad):
+                    return False
+            return True
+
+        if not render(self.root, ""):
+            total = self.size
+            while True:
+                shown = sum(is_entry)
+                notice = (
+                    f"[Tree truncated: showing {_format_count(shown)} of {_format_count(total)} entries. "
+                    f"{_format_count(total - shown)} omitted.]"
+                )
+                if fits(notice) or len(lines) == 1:
+                    lines.append(notice)
+                    break
+                removed = lines.pop()
+                is_entry.pop()
+                chars -= 1 + len(removed)
+        return "\n".join(lines)
 
 
 def render_tree(
@@ -140,65 +286,8 @@ def render_tree(
         max_lines = env_limits.max_lines if max_lines is None else max_lines
         max_chars = env_limits.max_chars if max_chars is None else max_chars
         max_children = env_limits.max_children if max_children is None else max_children
-    lines_cap, chars_cap, children_cap = max(2, max_lines), max(128, max_chars), max(1, max_children)
-
-    root = _build(entries)
-    lines: list[str] = [root_label]
-    is_entry: list[bool] = [False]
-    chars = len(root_label)
-
-    def fits(line: str) -> bool:
-        return len(lines) + 1 <= lines_cap and chars + 1 + len(line) <= chars_cap
-
-    def add(line: str, entry: bool) -> bool:
-        """Append ``line`` if it fits within the caps; False (and nothing added) when it does not."""
-        nonlocal chars
-        if not fits(line):
-            return False
-        lines.append(line)
-        is_entry.append(entry)
-        chars += 1 + len(line)
-        return True
-
-    def render(node: _Node, prefix: str) -> bool:
-        children = node.sorted_children()
-        visible = children[:children_cap]
-        omitted = len(children) - len(visible)
-        count = len(visible) + (1 if omitted else 0)
-        for index, (name, child) in enumerate(visible):
-            last = index == count - 1
-            connector = _LAST if last else _BRANCH
-            if child.children:
-                line = f"{prefix}{connector}{name}/"
-                if child.description:
-                    line += f" ({child.description})"
-            elif child.description:
-                line = f"{prefix}{connector}{name} ({child.description})"
-            else:
-                line = f"{prefix}{connector}{name}"
-            if not add(line, entry=True):
-                return False
-            if child.children and not render(child, prefix + (_SPACE if last else _PIPE)):
-                return False
-        if omitted:
-            return add(f"{prefix}{_LAST}… ({_format_count(omitted)} more entries)", entry=False)
-        return True
-
-    if not render(root, ""):
-        total = _count(root)
-        while True:
-            shown = sum(is_entry)
-            notice = (
-                f"[Tree truncated: showing {_format_count(shown)} of {_format_count(total)} entries. "
-                f"{_format_count(total - shown)} omitted.]"
-            )
-            if fits(notice) or len(lines) == 1:
-                lines.append(notice)
-                break
-            removed = lines.pop()
-            is_entry.pop()
-            chars -= 1 + len(removed)
-    return "\n".join(lines)
+    tree = DrawnTree.from_entries(entries, max(1, max_children))
+    return tree.draw(root_label=root_label, max_lines=max_lines, max_chars=max_chars)
 
 
 def is_hidden(path: str) -> bool:

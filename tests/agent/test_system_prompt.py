@@ -88,3 +88,36 @@ def test_a_prompt_that_holds_the_slot_text_is_still_exact() -> None:
     base = "Odd base \x00memory_metadata\x00 text.\n{CORE_MEMORY}"
     prompt, expected = build(SystemPromptBuilder(), base, FILES, counter)
     assert prompt.text == expected
+
+
+def test_a_one_file_change_recounts_only_that_part_of_a_large_memory() -> None:
+    """Issue 14: the ~140 KB memory section of a 2,000-file memory is not recounted on every new ``HEAD``."""
+    from letta_ls.memfs import tokens
+    from letta_ls.memfs.tokens import ENCODING, TokenCounter
+
+    class RecordingBackend:
+        def __init__(self) -> None:
+            self.inner = get_token_counter()._backend
+            self.texts: list[str] = []
+
+        def count(self, text: str) -> int:
+            self.texts.append(text)
+            return self.inner.count(text)
+
+    tokens.clear_block_counts()
+    backend = RecordingBackend()
+    counter = TokenCounter(ENCODING, True, backend)
+    builder = SystemPromptBuilder()
+    base = load_prompt("base.md")
+    files = dict(FILES)
+    for i in range(300):
+        files[f"system/project/fact-{i}.md"] = f"---\ndescription: Fact {i}\n---\nThe build needs step {i}.\n"
+    first, expected = build(builder, base, files, counter)
+    assert abs(first.tokens - get_token_counter().count(expected)) <= 2
+    backend.texts.clear()
+    files["system/project/fact-150.md"] = "---\ndescription: Fact 150\n---\nThe build needs two workers.\n"
+    second, expected = build(builder, base, files, counter)
+    assert second.text == expected
+    assert abs(second.tokens - get_token_counter().count(expected)) <= 2
+    counted = sum(len(text) for text in backend.texts)
+    assert counted < len(expected) // 10, f"recounted {counted:,} of {len(expected):,} characters"

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from letta_ls.memfs.frontmatter import parse_document
 from letta_ls.memfs.operations import MemoryOperations, MemoryToolError
@@ -179,3 +181,33 @@ def test_guard_can_refuse_a_change(repo):
     with pytest.raises(MemoryToolError, match="no shouting"):
         ops.create("x.md", "d", "LOUD", reason="r")
     assert "x.md" not in repo.snapshot()
+
+
+def test_create_checks_for_a_folder_of_that_name_without_listing_every_folder(ops, repo, monkeypatch):
+    """Issue 14: the agent's create on a 2,000-file memory built the set of all folders (~3 ms) to ask one
+    question; it is answered by a bisection of the sorted paths, and a folder of that name still refuses."""
+    from letta_ls.memfs.snapshot import MemorySnapshot
+
+    ops.create("ref/v1.0/a.md", "a", "a", reason="r")
+
+    def every_folder(self):
+        raise AssertionError("the set of every folder was built")
+
+    monkeypatch.setattr(MemorySnapshot, "folders", property(every_folder))
+    with pytest.raises(MemoryToolError, match="already exists"):
+        ops.create("ref/v1.0", "a folder's name", "x", reason="r")
+    assert ops.create("ref/v1", "a shorter name", "x", reason="r").paths == ("ref/v1.md",)
+    assert ops.create("ref/v1.0.txt", "beside the folder", "x", reason="r").paths == ("ref/v1.0.txt",)
+
+
+_SEGMENTS = ["a", "b", "a.b", "a-b", "A", "a0", "é", "a b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=3).map("/".join), max_size=12),
+       st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=3).map("/".join))
+def test_has_folder_is_membership_in_folders(paths, asked):
+    from letta_ls.memfs.snapshot import MemorySnapshot
+
+    snapshot = MemorySnapshot.from_mapping(dict.fromkeys(paths, "x"))
+    assert MemorySnapshot.from_mapping(dict.fromkeys(paths, "x")).has_folder(asked) == (asked in snapshot.folders)

@@ -257,7 +257,7 @@ def test_a_failed_commit_cleans_up_without_following_a_link(sentinel, monkeypatc
     real_git = repo._git
 
     def failing_git(*args, **kwargs):
-        if args[0] == "commit":
+        if args[0] in ("commit", "commit-tree"):  # whichever makes the commit
             # the folder the write went into is swapped for a link to .git before the clean-up runs
             folder = repo.path / "fresh"
             shutil.rmtree(folder)
