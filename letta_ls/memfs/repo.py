@@ -326,9 +326,10 @@ class MemoryRepo:
                 self._apply_to_worktree(effective)
                 self._index_before_add = self._stat_index()
                 text = message.encode("utf-8", "surrogateescape")  # on stdin: a reason may outgrow argv (E2BIG)
-                if base.head is not None and self._index_untouched_since_our_commit():
+                branch_ref = self._head_ref()  # main, or a subagent worktree's own branch: never another
+                if base.head is not None and branch_ref is not None and self._index_untouched_since_our_commit():
                     # nothing else is staged: plumbing that stats only our paths (see index_commit.py)
-                    commit_paths(self._git, paths, text, author.env(), base.head, f"refs/heads/{BRANCH}")
+                    commit_paths(self._git, paths, text, author.env(), base.head, branch_ref)
                 else:
                     self._git("add", "-A", "--", *paths)
                     # someone else touched the index (or the first commit): only our paths, theirs stay staged

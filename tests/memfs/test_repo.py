@@ -187,3 +187,19 @@ def test_a_commit_does_not_run_git_commit_which_stats_every_file(repo, monkeypat
     assert git(repo, "show", "--name-status", "--format=", "HEAD").split() == ["A", "notes/a.md", "D",
                                                                                 "system/human.md"]
     assert "add a note" in git(repo, "reflog", "-1", "--format=%gs", "main")
+
+
+def test_commits_in_a_worktree_move_its_own_branch_and_never_main(repo, tmp_path):
+    """A dream commits in its own worktree on its own branch; main must not move until it is merged (or the
+    user accepts its review)."""
+    main_before = git(repo, "rev-parse", "main").strip()
+    tree_path = tmp_path / "dream-tree"
+    git(repo, "worktree", "add", "-q", "-b", "letta/dream/run-1", str(tree_path), "main")
+    tree = MemoryRepo(tree_path)
+    first = tree.commit({"reference/one.md": b"---\ndescription: One\n---\nOne.\n"}, "first", AGENT)
+    second = tree.commit({"reference/two.md": b"---\ndescription: Two\n---\nTwo.\n"}, "second", AGENT)
+    assert git(repo, "rev-parse", "main").strip() == main_before
+    assert git(repo, "rev-parse", "letta/dream/run-1").strip() == second.commit
+    assert git(repo, "rev-parse", "letta/dream/run-1~1").strip() == first.commit
+    assert set(git(repo, "ls-tree", "-r", "--name-only", "letta/dream/run-1").split()) >= {
+        "reference/one.md", "reference/two.md"}
