@@ -8,28 +8,12 @@ import pytest
 from letta_ls.memfs.compile import clear_compile_cache, compile_memory
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.secret_scan import scan as scan_module
-
-
-def _memory(n: int) -> dict[str, str]:
-    files = {"system/persona.md": "---\ndescription: Who I am.\n---\nI am careful.\n"}
-    for i in range(n):
-        files[f"reference/topic-{i % 7}/note-{i}.md"] = f"---\ndescription: Note {i}.\n---\nFact {i}.\n"
-    return files
-
-
-class Calls:
-    def __init__(self, function):
-        self.function = function
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-        return self.function(*args, **kwargs)
+from tests.memfs.compile_memories import Calls, notes_memory
 
 
 def test_a_new_head_with_one_new_file_scans_and_describes_only_that_file(monkeypatch: pytest.MonkeyPatch):
     clear_compile_cache()
-    files = _memory(300)
+    files = notes_memory(300)
     first = compile_memory(MemorySnapshot.from_mapping(files, head="1" * 40))
     secrets = Calls(scan_module._find_spans)  # every find_secrets call that scans something
     parsed: list[str] = []  # the files whose frontmatter is read
@@ -51,7 +35,7 @@ def test_a_new_head_with_one_new_file_scans_and_describes_only_that_file(monkeyp
 
 def test_a_secret_in_a_new_file_name_is_still_left_out():
     clear_compile_cache()
-    files = _memory(20)
+    files = notes_memory(20)
     compile_memory(MemorySnapshot.from_mapping(files, head="3" * 40))
     key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7n"
     files[f"reference/{key}.md"] = "---\ndescription: Oops.\n---\nBody.\n"

@@ -15,29 +15,12 @@ from letta_ls.memfs import tree as tree_module
 from letta_ls.memfs.compile import clear_compile_cache, compile_memory
 from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.memfs.tree import ENV_MAX_CHARS, ENV_MAX_CHILDREN, ENV_MAX_LINES, tree_limits
-
-
-def _memory(n: int) -> dict[str, str]:
-    files = {"system/persona.md": "---\ndescription: Who I am.\n---\nI am careful.\n",
-             "system/human.md": "---\ndescription: The user.\n---\nDana.\n"}
-    for i in range(n):
-        files[f"reference/topic-{i % 7}/note-{i}.md"] = f"---\ndescription: Note {i}.\n---\nFact {i}.\n"
-    return files
-
-
-class Calls:
-    def __init__(self, function):
-        self.function = function
-        self.args: list = []
-
-    def __call__(self, *args, **kwargs):
-        self.args.append(args)
-        return self.function(*args, **kwargs)
+from tests.memfs.compile_memories import Calls, notes_memory
 
 
 def test_a_new_head_with_one_new_file_redraws_only_that_file(monkeypatch: pytest.MonkeyPatch) -> None:
     clear_compile_cache()
-    files = _memory(600)
+    files = notes_memory(600, {"system/human.md": "---\ndescription: The user.\n---\nDana.\n"})
     compile_memory(MemorySnapshot.from_mapping(files, head="1" * 40))
     tiers = Calls(MemorySnapshot.tier)
     sort_keys = Calls(tree_module.name_sort_key)
