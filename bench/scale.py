@@ -191,8 +191,11 @@ def main() -> None:
     parser.add_argument("--only", choices=["doctor", "lsp"])
     parser.add_argument("--rounds", type=int, default=3, help="CLI runs per point (the median is kept)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="which memories: distinct,header,identical")
+    parser.add_argument("--sizes", help="doctor curve points, e.g. 100,1000,10000 (default 100,1000,2000,10000)")
     args = parser.parse_args()
     sizes = [100, 1000] if args.quick else [100, 1000, 2000, 10_000]
+    if args.sizes:
+        sizes = [int(n) for n in args.sizes.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="letta-bench-scale-") as tmp:
         if args.only in (None, "doctor"):
