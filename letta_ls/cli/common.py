@@ -23,7 +23,25 @@ def out(text: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    out(json.dumps(data, indent=2, ensure_ascii=False))
+    out(readable_json(data))
+
+
+def readable_json(value: Any, depth: int = 0) -> str:
+    """JSON laid out for reading and for ``grep``: objects and lists open one level per line, and each item of
+    a list (a finding, a file's tokens) is written on one line of its own.
+
+    ``json.dumps(indent=2)`` runs the pure-Python encoder over every value: on a 10,000-file doctor report a
+    tenth of a second or more; here every list item goes through the C encoder in one call."""
+    if isinstance(value, dict) and value:
+        pad = "  " * (depth + 1)
+        items = (f"{pad}{json.dumps(key, ensure_ascii=False)}: {readable_json(item, depth + 1)}"
+                 for key, item in value.items())
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    if isinstance(value, list) and value:
+        pad = "  " * (depth + 1)
+        return "[\n" + ",\n".join(pad + json.dumps(item, ensure_ascii=False) for item in value) + "\n" \
+            + "  " * depth + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def need(value: str | None, usage: str) -> str:

@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     doctor.add_argument("--agent", help="audit this agent instead of the current one")
     doctor.add_argument("--workspace", metavar="PATH",
                         help="also check the notes about this workspace against it (memory-stale)")
-    doctor.set_defaults(func=cmd_doctor)
+    # nothing is left to close once the report is out: the process ends without freeing a large memory's
+    # objects one by one (letta_ls.cli.main)
+    doctor.set_defaults(func=cmd_doctor, exit_without_teardown=True)
 
 
 def _doctor_text(result: AuditResult, where: str) -> str:

@@ -30,7 +30,6 @@ _STOPWORDS = (
     "must only other over same should some such than those through very where while would use used using "
     "could does did done get gets got one two new see"
 )
-_STOP_HASHES = frozenset(map(hash, _STOPWORDS.split()))
 _STOP_WORDS = frozenset(_STOPWORDS.split())
 
 _MARKERS = re.compile(r"^[ \t]*(?:[-*+][ \t]+(?:\[[ xX]\][ \t]+)?|\d+[.)][ \t]+|>[ \t]*)+", re.M)
@@ -82,9 +81,11 @@ _ANCHORS_KEPT = 100_000
 
 
 def _anchors(text: str) -> tuple[int, ...]:
-    # distinct words first: a string caches its hash, so each word is hashed once (the same hashes as hashing
-    # every word; dropping stopwords by string first only spares their hashing)
-    return tuple(sorted(set(map(hash, set(text.split()) - _STOP_WORDS)) - _STOP_HASHES)[:ANCHORS])
+    # distinct words first (a string caches its hash, so each word is hashed once), stopwords dropped as strings;
+    # distinct words have distinct hashes but for a 64-bit collision, so no second set of hashes is built
+    words = set(text.split())
+    words -= _STOP_WORDS
+    return tuple(sorted(map(hash, words))[:ANCHORS])
 
 
 _SHINGLES: BlobCache[frozenset[int]] = BlobCache(20_000)
