@@ -114,8 +114,10 @@ class Session:
     def compiled_memory(self) -> CompiledMemory:
         return compile_memory(self.snapshot())
 
-    def audit(self, snapshot: MemorySnapshot | None = None) -> AuditResult:
-        return audit(snapshot or self.snapshot(), self.settings.memory, self.counter)
+    def audit(self, snapshot: MemorySnapshot | None = None, *, use_a_fork: bool = False) -> AuditResult:
+        """``use_a_fork``: a one-shot process (the CLI) may share a large audit with a forked child
+        (``letta_ls.doctor.forked``); the server never does."""
+        return audit(snapshot or self.snapshot(), self.settings.memory, self.counter, use_a_fork=use_a_fork)
 
     def check_document(self, snapshot: MemorySnapshot, path: str) -> list[Finding]:
         """The findings on one file of ``snapshot`` (an editor buffer laid over HEAD), with this session's settings."""
@@ -157,7 +159,8 @@ def resolve_backup_ref(repo: MemoryRepo, ref: str) -> str:
     return ref
 
 
-def audit_directory(directory: Path, settings: Settings) -> tuple[MemorySnapshot, AuditResult]:
+def audit_directory(directory: Path, settings: Settings, *, use_a_fork: bool = False
+                    ) -> tuple[MemorySnapshot, AuditResult]:
     """Audit any memory directory as it is on disk (a Letta Code one included: no agent.json needed)."""
     snap = MemorySnapshot.from_directory(directory)
-    return snap, audit(snap, settings.memory)
+    return snap, audit(snap, settings.memory, use_a_fork=use_a_fork)

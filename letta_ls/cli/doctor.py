@@ -52,7 +52,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if not directory.is_dir():
             raise CliError(f"{directory} is not a directory: give a memory directory (the one holding system/)")
         settings = _settings_without_creating_home(args)
-        snapshot, result = audit_directory(directory, settings)
+        # a one-shot process: a large audit may share its per-file work with a forked child on another CPU
+        snapshot, result = audit_directory(directory, settings, use_a_fork=True)
         if args.fix:
             if not (directory / ".git").exists():
                 raise CliError(f"{directory} is not a git repository: fixes are applied as commits, so --fix needs git")
@@ -61,15 +62,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 raise CliError(f"{directory} has no commit yet; commit it once before using --fix")
             applied = apply_safe_fixes(repo, settings)  # by the user, who asked (letta_ls.memory_fixes)
             _report_fixes(applied, args.format)
-            snapshot, result = audit_directory(directory, settings)
+            snapshot, result = audit_directory(directory, settings, use_a_fork=True)
         where = str(directory)
     else:
         session = open_session(args)
-        result = session.audit()
+        result = session.audit(use_a_fork=True)
         if args.fix:
             applied = session.apply_fixes()
             _report_fixes(applied, args.format)
-            result = session.audit()
+            result = session.audit(use_a_fork=True)
         where = f"{session.agent.name} ({session.agent.id})"
         settings = session.settings
         snapshot = session.repo.snapshot() if args.workspace else None

@@ -21,14 +21,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from letta_ls.doctor.checks import FILE_CHECKS, SNAPSHOT_CHECKS, duplicates
-from letta_ls.doctor.checks.common import CheckContext, is_markdown
+from letta_ls.doctor.checks.common import TOKENS, CheckContext, is_markdown
+from letta_ls.doctor.checks.passages import Passages, keep_passages, passages_of
 from letta_ls.doctor.findings import Finding, regrade, sort_findings
-from letta_ls.memfs.snapshot import MemorySnapshot
+from letta_ls.doctor.forked import can_fork, split_with_a_fork
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.memfs.tokens import TokenCounter, get_token_counter
 from letta_ls.settings import MemorySettings
 
@@ -115,34 +117,69 @@ def _settings_key(ctx: CheckContext) -> tuple[Any, ...]:
             ctx.counter.exact, ctx.v2, hash(frozenset(ctx.snapshot.files)))
 
 
-def _own_findings(ctx: CheckContext, file: Any, context_key: tuple[Any, ...]) -> list[Finding]:
-    share = ctx.over_budget.get(file.path)
-    key = (file.path, file.blob, context_key, share, ctx.system_total if share is not None else None)
-    kept = _FILE_FINDINGS.get(key)
-    if kept is not None:
-        return kept
-    found = [f for check in _CACHEABLE_CHECKS for f in check(ctx, file)]
+def _findings_key(ctx: CheckContext, path: str, blob: str, context_key: tuple[Any, ...]) -> tuple[Any, ...]:
+    share = ctx.over_budget.get(path)
+    return (path, blob, context_key, share, ctx.system_total if share is not None else None)
+
+
+def _keep_findings(key: tuple[Any, ...], found: list[Finding]) -> None:
     with _FILE_FINDINGS_LOCK:
         if len(_FILE_FINDINGS) >= MAX_KEPT_FINDINGS:
             _FILE_FINDINGS.clear()
         _FILE_FINDINGS[key] = found
+
+
+def _own_findings(ctx: CheckContext, file: Any, context_key: tuple[Any, ...]) -> list[Finding]:
+    key = _findings_key(ctx, file.path, file.blob, context_key)
+    kept = _FILE_FINDINGS.get(key)
+    if kept is not None:
+        return kept
+    found = [f for check in _CACHEABLE_CHECKS for f in check(ctx, file)]
+    _keep_findings(key, found)
     return found
+
+
+def _warm_with_a_fork(ctx: CheckContext, context_key: tuple[Any, ...]) -> None:
+    """Fill the blob-keyed caches (own findings, passages, token counts) of every file, half of them in a forked
+    child on the other CPU (``letta_ls.doctor.forked``); the audit then finds them all computed."""
+    counter = ctx.counter
+
+    def work(files: Sequence[MemoryFile]) -> list[tuple[str, str, list[Finding], Passages | None, int | None]]:
+        done = []
+        for file in files:
+            markdown = is_markdown(file.path)
+            done.append((file.path, file.blob, _own_findings(ctx, file, context_key),
+                         passages_of(file) if markdown and file.text is not None else None,
+                         ctx.tokens(file) if markdown else None))
+        return done
+
+    for half in split_with_a_fork(list(ctx.snapshot), work)[1:]:  # this process's own half is in the caches
+        for path, blob, found, passages, tokens in half:
+            _keep_findings(_findings_key(ctx, path, blob, context_key), found)
+            if passages is not None:
+                keep_passages(blob, passages)
+            if tokens is not None:
+                TOKENS.put((counter.encoding, counter.exact, blob), tokens)
 
 
 def audit(
     snapshot: MemorySnapshot, settings: MemorySettings | None = None, counter: TokenCounter | None = None, *,
-    incremental: bool = True, should_stop: Callable[[], bool] | None = None,
+    incremental: bool = True, should_stop: Callable[[], bool] | None = None, use_a_fork: bool = False,
 ) -> AuditResult:
     """Every finding in ``snapshot`` (graded by ``settings.diagnostics``, sorted) and its token use.
 
     ``should_stop`` is asked between files; when it says True the audit raises ``AuditSuperseded``
-    (a newer ``HEAD`` makes this audit's answer useless, so its remaining work is skipped).
+    (a newer ``HEAD`` makes this audit's answer useless, so its remaining work is skipped). ``use_a_fork``:
+    a one-shot process (the CLI) may share the per-file work of a large memory with a forked child on another
+    CPU (``letta_ls.doctor.forked``, which says where that is safe); the findings are the same.
     """
     ctx = _context(snapshot, settings, counter)
     ctx.fresh = not incremental
     found: list[Finding] = []
     context_key = _settings_key(ctx)
     with _no_cycle_collection(len(snapshot) >= LARGE_AUDIT):
+        if use_a_fork and incremental and should_stop is None and can_fork(len(snapshot)):
+            _warm_with_a_fork(ctx, context_key)
         for number, file in enumerate(snapshot):
             if should_stop is not None and number % 64 == 0 and should_stop():
                 raise AuditSuperseded(snapshot.head)

@@ -57,6 +57,10 @@ class BlobCache(Generic[T]):
             self._items[key] = value
         return value
 
+    def put(self, key: Hashable, value: T) -> None:
+        """Keep a value computed elsewhere (by a forked half of an audit, ``letta_ls.doctor.forked``)."""
+        self.get(key, lambda: value)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

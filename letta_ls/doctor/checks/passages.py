@@ -159,3 +159,8 @@ def passages_of(file: MemoryFile) -> Passages:
     return _PASSAGES.get(file.blob, lambda: _passages(file))
 
 
+def keep_passages(blob: str, passages: Passages) -> None:
+    """Keep the passages of a blob computed in another process (a forked half of an audit)."""
+    _PASSAGES.put(blob, passages)
+
+
