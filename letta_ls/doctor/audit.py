@@ -9,7 +9,9 @@ Counts and per-file facts are cached by blob id, so a re-audit only works on wha
 An audit is incremental (issue 14): a file's own findings are kept, keyed by its path, its blob and
 the few facts about the rest of the memory that per-file checks may read (the settings, the set of
 paths, MemFS v2 or not, the file's share of an over-budget ``system/``), so after a commit only the
-changed files are re-checked, and a change to the set of paths re-checks path-dependent facts only.
+changed files are re-checked, and a change to the set of paths re-checks, on the other files, only the
+checks that read it (structure, frontmatter, links: their findings are kept under a key that holds the set
+of paths; those of size, placement and secrets under one that does not).
 The duplicate check reads other files' *content*, so it is never cached per file: it asks the passage
 index, which is itself kept per ``HEAD`` and updated by blob. A per-file check must not read another
 file's content (put such a rule in a snapshot check or behind an index); ``incremental=False`` runs
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from letta_ls.doctor.checks import FILE_CHECKS, SNAPSHOT_CHECKS, duplicates
+from letta_ls.doctor.checks import FILE_CHECKS, SNAPSHOT_CHECKS, duplicates, placement, secrets, size
 from letta_ls.doctor.checks.common import TOKENS, CheckContext, is_markdown
 from letta_ls.doctor.checks.passages import Passages, keep_passages, passages_of
 from letta_ls.doctor.findings import Finding, regrade, sort_findings
@@ -104,58 +106,81 @@ class AuditSuperseded(Exception):
     """An audit given up because a newer one was asked for (its ``should_stop`` said so)."""
 
 
-# checks of one file whose findings may be kept between audits (see the module docstring)
+# checks of one file whose findings may be kept between audits (see the module docstring), in two groups: those
+# that never look at the set of paths (so a commit that adds or removes a file keeps their findings on every other
+# file) and those that do (a link's target, a folder beside a file, a MemFS v2 folder index)
 _CACHEABLE_CHECKS = tuple(check for check in FILE_CHECKS if check is not duplicates.check_file)
-_FILE_FINDINGS: dict[tuple[Any, ...], list[Finding]] = {}
+_PATH_FREE_CHECKS = tuple(check for check in _CACHEABLE_CHECKS
+                          if check in (size.check_file, placement.check_file, secrets.check_file))
+_PATH_CHECKS = tuple(check for check in _CACHEABLE_CHECKS if check not in _PATH_FREE_CHECKS)
+# where each cacheable check's findings sit in the two groups, so a file's findings keep the checks' order
+_ORDER = tuple((0, _PATH_FREE_CHECKS.index(check)) if check in _PATH_FREE_CHECKS else (1, _PATH_CHECKS.index(check))
+               for check in _CACHEABLE_CHECKS)
+Kept = tuple[list[Finding], ...]  # one group's findings on one file, check by check
+_FILE_FINDINGS: dict[tuple[Any, ...], Kept] = {}
 _FILE_FINDINGS_LOCK = threading.Lock()
 MAX_KEPT_FINDINGS = 100_000
 
 
-def _settings_key(ctx: CheckContext) -> tuple[Any, ...]:
+def _settings_key(ctx: CheckContext) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What the path-free checks depend on beyond the file, and the same with the set of paths."""
     s = ctx.settings
-    return (s.systemTokenBudget, s.fileTokenLimit, tuple(sorted(s.diagnostics.items())), ctx.counter.encoding,
-            ctx.counter.exact, ctx.v2, hash(frozenset(ctx.snapshot.files)))
+    free = (s.systemTokenBudget, s.fileTokenLimit, tuple(sorted(s.diagnostics.items())), ctx.counter.encoding,
+            ctx.counter.exact, ctx.v2)
+    return free, (*free, hash(frozenset(ctx.snapshot.files)))
 
 
-def _findings_key(ctx: CheckContext, path: str, blob: str, context_key: tuple[Any, ...]) -> tuple[Any, ...]:
-    share = ctx.over_budget.get(path)
-    return (path, blob, context_key, share, ctx.system_total if share is not None else None)
+def _findings_keys(ctx: CheckContext, path: str, blob: str, context_key: tuple[tuple[Any, ...], tuple[Any, ...]]
+                   ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    share = ctx.over_budget.get(path)  # the budget finding names the file's share of an over-budget system/
+    return (path, blob, context_key[0], share, ctx.system_total if share is not None else None), \
+        (path, blob, context_key[1])
 
 
-def _keep_findings(key: tuple[Any, ...], found: list[Finding]) -> None:
+def _keep_findings(key: tuple[Any, ...], found: Kept) -> None:
     with _FILE_FINDINGS_LOCK:
         if len(_FILE_FINDINGS) >= MAX_KEPT_FINDINGS:
             _FILE_FINDINGS.clear()
         _FILE_FINDINGS[key] = found
 
 
-def _own_findings(ctx: CheckContext, file: Any, context_key: tuple[Any, ...]) -> list[Finding]:
-    key = _findings_key(ctx, file.path, file.blob, context_key)
-    kept = _FILE_FINDINGS.get(key)
-    if kept is not None:
-        return kept
-    found = [f for check in _CACHEABLE_CHECKS for f in check(ctx, file)]
-    _keep_findings(key, found)
-    return found
+def _kept_groups(ctx: CheckContext, file: Any, context_key: tuple[tuple[Any, ...], tuple[Any, ...]]
+                 ) -> tuple[Kept, Kept]:
+    groups = []
+    for key, checks in zip(_findings_keys(ctx, file.path, file.blob, context_key), (_PATH_FREE_CHECKS, _PATH_CHECKS),
+                           strict=True):
+        kept = _FILE_FINDINGS.get(key)
+        if kept is None:
+            kept = tuple(check(ctx, file) for check in checks)
+            _keep_findings(key, kept)
+        groups.append(kept)
+    return groups[0], groups[1]
 
 
-def _warm_with_a_fork(ctx: CheckContext, context_key: tuple[Any, ...]) -> None:
+def _own_findings(ctx: CheckContext, file: Any, context_key: tuple[tuple[Any, ...], tuple[Any, ...]]
+                  ) -> list[Finding]:
+    groups = _kept_groups(ctx, file, context_key)
+    return [f for group, index in _ORDER for f in groups[group][index]]
+
+
+def _warm_with_a_fork(ctx: CheckContext, context_key: tuple[tuple[Any, ...], tuple[Any, ...]]) -> None:
     """Fill the blob-keyed caches (own findings, passages, token counts) of every file, half of them in a forked
     child on the other CPU (``letta_ls.doctor.forked``); the audit then finds them all computed."""
     counter = ctx.counter
 
-    def work(files: Sequence[MemoryFile]) -> list[tuple[str, str, list[Finding], Passages | None, int | None]]:
+    def work(files: Sequence[MemoryFile]) -> list[tuple[str, str, tuple[Kept, Kept], Passages | None, int | None]]:
         done = []
         for file in files:
             markdown = is_markdown(file.path)
-            done.append((file.path, file.blob, _own_findings(ctx, file, context_key),
+            done.append((file.path, file.blob, _kept_groups(ctx, file, context_key),
                          passages_of(file) if markdown and file.text is not None else None,
                          ctx.tokens(file) if markdown else None))
         return done
 
     for half in split_with_a_fork(list(ctx.snapshot), work)[1:]:  # this process's own half is in the caches
-        for path, blob, found, passages, tokens in half:
-            _keep_findings(_findings_key(ctx, path, blob, context_key), found)
+        for path, blob, groups, passages, tokens in half:
+            for key, kept in zip(_findings_keys(ctx, path, blob, context_key), groups, strict=True):
+                _keep_findings(key, kept)
             if passages is not None:
                 keep_passages(blob, passages)
             if tokens is not None:
