@@ -1,0 +1,287 @@
+"""No request waits on background work (issue 14) for dreams, defrags and syncs, not only audits.
+
+Each test starts the long job over LSP and holds it provably mid-way: the dream's and the defrag's model
+reply is held back by the scripted model server (after the run already committed in its own worktree),
+and the sync's "network" is an ssh transport that waits on a file before it lets git talk to the remote.
+While the job is held, a read (``workspace/textDocumentContent``), a save (``letta/memoryWrite``), the
+tree and the history must each be answered within a few seconds with the job still pending; once the job
+is released it must finish, and both the save made meanwhile and the job's own result are in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from tests.fakes import Reply, Script, scripted_openai
+from tests.lsp.conftest import server_env
+from tests.subagents.dreams_helpers import REPORT, lesson, memory_call
+from tests.sync.remotes import Machine, bare_repository, remote_main
+
+# one client profile is enough: what is measured is the server's request path, not the transport
+pytestmark = pytest.mark.parametrize("client", [("visual-studio-code", "stdio")], indirect=True,
+                                     ids=["visual-studio-code-stdio"])
+
+ANSWER_WITHIN = 5.0  # seconds; the requests themselves take milliseconds
+HOLD_AT_MOST = 120.0  # a held reply gives up after this, so a failing test never hangs the run
+SAVED = "---\ndescription: Written while a job ran\n---\nSaved while the long job was held.\n"
+
+
+class HeldReply:
+    """A scripted model reply that is not sent until the test calls ``release()``; ``arrived`` is set as
+    soon as the model request reaches the fake server (the run is then provably inside its model call)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, _request) -> Reply:
+        self.arrived.set()
+        self.released.wait(HOLD_AT_MOST)
+        return self.reply
+
+    def release(self) -> None:
+        self.released.set()
+
+
+async def run(client, command: str, *arguments):
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command, arguments=list(arguments)))
+
+
+async def use_model(client, base_url: str) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"letta": {"model": {
+        "provider": "openai", "name": "gpt-test", "baseUrl": base_url}}}))
+    await client.recorder.wait_for("letta/status", lambda s: s.model == "gpt-test")
+
+
+def uri_of(client, path: str) -> str:
+    return f"letta-memory://{client.agent.id}/{path}"
+
+
+async def answered(request, what: str):
+    """``request``'s answer, which must come within ``ANSWER_WITHIN`` seconds."""
+    started = time.monotonic()
+    try:
+        result = await asyncio.wait_for(request, ANSWER_WITHIN)
+    except TimeoutError:
+        raise AssertionError(f"{what} got no answer within {ANSWER_WITHIN:g} s while the job ran") from None
+    return result, time.monotonic() - started
+
+
+async def requests_are_answered_while(client, job: asyncio.Task, *, read: str, save: str, text: str = SAVED) -> str:
+    """Read ``read``, save ``text`` to ``save``, ask for the tree and the save's history while ``job`` runs;
+    every answer comes promptly and ``job`` is still pending after the last one. Returns the save's commit."""
+    content, _ = await answered(client.workspace_text_document_content_async(
+        types.TextDocumentContentParams(uri=uri_of(client, read))), "workspace/textDocumentContent")
+    assert content.text.startswith("---"), content.text
+    saved, _ = await answered(client.protocol.send_request_async(
+        "letta/memoryWrite", {"uri": uri_of(client, save), "text": text}), "letta/memoryWrite")
+    assert saved.commit, "the save made no commit"
+    tree, _ = await answered(client.protocol.send_request_async("letta/memoryTree", {}), "letta/memoryTree")
+    assert tree.head == saved.commit and save in [entry.path for entry in tree.entries]
+    history, _ = await answered(client.protocol.send_request_async(
+        "letta/memoryHistory", {"uri": uri_of(client, save)}), "letta/memoryHistory")
+    assert [entry["commit"] for entry in history][:1] == [saved.commit]
+    assert not job.done(), "the job finished before the requests: nothing shows they did not wait for it"
+    return saved.commit
+
+
+def forget_on_failure(job: asyncio.Task) -> None:
+    """A test that fails while its job runs drops the job (its error would otherwise be logged unretrieved)."""
+    job.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+
+# ---------------------------------------------------------------------------------------------- dream
+@pytest.fixture
+def model():
+    with scripted_openai(Script()) as server:
+        yield server
+
+
+async def test_reads_saves_tree_and_history_are_answered_while_a_dream_runs(client, model):
+    """The save edits the very file the dream is writing its lesson into: both land."""
+    await use_model(client, model.base_url)
+    model.script.text("Sure, pnpm from now on.")
+    await run(client, "letta.chat", {"message": "Use pnpm, never npm."})
+    repo = client.home.memory_repo(client.agent)
+    human = repo.read("system/human.md").text
+    edited = human.replace("I haven't met the user yet.", "The user is Dana, who builds the payments service.")
+    assert edited != human
+    held = HeldReply(Reply(text=REPORT))
+    model.script.tool_call("memory", lesson()).respond(held)  # the lesson is committed, then the report waits
+    dream = asyncio.create_task(run(client, "letta.dream", {}))
+    forget_on_failure(dream)
+    try:
+        assert await asyncio.to_thread(held.arrived.wait, 60), "the dream never asked the model for its report"
+        saved = await requests_are_answered_while(client, dream, read="system/persona.md", save="system/human.md",
+                                                  text=edited)
+    finally:
+        held.release()
+    result = await asyncio.wait_for(dream, 60)
+
+    assert result["commits"] and result["commits"][-1] == repo.head()
+    merged = repo.read("system/human.md").text
+    assert "The user is Dana, who builds the payments service." in merged  # the save made during the dream
+    assert "- Uses pnpm, never npm." in merged  # and the dream's lesson, in the same file
+    assert "I haven't met the user yet." not in merged and "<<<<<<<" not in merged
+    assert repo.run_git_status("merge-base", "--is-ancestor", saved, repo.head())[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------- defrag
+TOOLS = "---\ndescription: Tools we use\n---\nEditor: neovim.\nShell: zsh.\nOS: linux.\n"
+
+
+async def test_reads_saves_tree_and_history_are_answered_while_a_defrag_runs(client, model):
+    """The save edits the very file the defrag is moving: the edit follows the file to its new place."""
+    await use_model(client, model.base_url)
+    repo = client.home.memory_repo(client.agent)
+    await client.protocol.send_request_async("letta/memoryWrite", {"uri": uri_of(client, "reference/tools.md"),
+                                                                   "text": TOOLS})
+    before = repo.head()
+    held = HeldReply(Reply(text="## Summary\nMoved the tools into a folder."))
+    model.script.tool_call("memory", memory_call("rename", "defrag: tools into a folder",
+                                                 old_path="reference/tools.md", new_path="reference/tools/overview.md"))
+    model.script.respond(held)
+    defrag = asyncio.create_task(run(client, "letta.defrag", {}))
+    forget_on_failure(defrag)
+    try:
+        assert await asyncio.to_thread(held.arrived.wait, 60), "the defrag never asked the model for its report"
+        saved = await requests_are_answered_while(client, defrag, read="system/human.md", save="reference/tools.md",
+                                                  text=TOOLS.replace("neovim", "helix"))
+    finally:
+        held.release()
+    result = await asyncio.wait_for(defrag, 60)
+
+    after = repo.snapshot()
+    assert "reference/tools.md" not in after  # the restructure landed
+    assert repo.read("reference/tools/overview.md").text == TOOLS.replace("neovim", "helix")  # with the save in it
+    assert repo.run_git_status("merge-base", "--is-ancestor", saved, after.head)[0] == 0
+    assert result["backup"].startswith("refs/letta-backup/defrag-")
+    assert repo.rev_parse(result["backup"]) == before  # the backup is memory as it was before the defrag
+
+
+SLOW_BUNDLE = """#!/bin/sh
+# git, except that writing a bundle (a backup's copy of memory) waits while the file "hold-bundle" exists:
+# a big memory's backup, provably still running.
+for arg; do
+  if [ "$arg" = bundle ]; then
+    touch "{dir}/bundling"
+    while [ -e "{dir}/hold-bundle" ]; do sleep 0.05; done
+    break
+  fi
+done
+exec {git} "$@"
+"""
+
+
+async def test_a_save_is_answered_while_a_defrag_writes_its_backup(client, model, slow_network):
+    """The defrag's backup bundles all of memory (a second or more on a big one) before the run starts; a
+    save waited for the bundle because it was written under the memory's writer lock."""
+    await use_model(client, model.base_url)
+    repo = client.home.memory_repo(client.agent)
+    before = repo.head()
+    model.script.text("## Summary\nNothing needed reorganising.")
+    (slow_network / "hold-bundle").touch()
+    defrag = asyncio.create_task(run(client, "letta.defrag", {}))
+    forget_on_failure(defrag)
+    try:
+        for _ in range(600):
+            if (slow_network / "bundling").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert (slow_network / "bundling").exists(), "the defrag never started its backup"
+        saved = await requests_are_answered_while(client, defrag, read="system/human.md",
+                                                  save="reference/meanwhile.md")
+    finally:
+        (slow_network / "hold-bundle").unlink(missing_ok=True)
+    result = await asyncio.wait_for(defrag, 60)
+
+    assert repo.read("reference/meanwhile.md").text == SAVED and saved == repo.head()
+    assert repo.rev_parse(result["backup"]) == before  # the backup is memory as the defrag found it
+    bundle = client.agent.backups_dir / f"{result['backup'].rsplit('/', 1)[-1]}.bundle"
+    assert repo.run_git_status("bundle", "verify", "-q", str(bundle))[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------- sync
+SLOW_SSH = """#!/bin/sh
+# A slow network for git's ssh transport: git runs "$0 HOST COMMAND" (ssh.variant simple); the
+# connection waits while the file "hold" exists, then the remote's git-upload-pack/receive-pack runs here.
+touch "{dir}/started"
+while [ -e "{dir}/hold" ]; do sleep 0.05; done
+for command; do :; done
+exec sh -c "$command"
+"""
+
+
+@pytest.fixture
+def slow_network(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("slow-network")
+    script = directory / "slow-ssh"
+    script.write_text(SLOW_SSH.format(dir=directory))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    (directory / "bin").mkdir()
+    git = directory / "bin" / "git"
+    git.write_text(SLOW_BUNDLE.format(dir=directory, git=shutil.which("git")))
+    git.chmod(git.stat().st_mode | stat.S_IXUSR)
+    return directory
+
+
+@pytest.fixture
+def lsp_env(lsp_home: Path, slow_network: Path) -> dict[str, str]:
+    env = server_env(lsp_home)
+    return {**env, "GIT_SSH_COMMAND": str(slow_network / "slow-ssh"), "GIT_SSH_VARIANT": "simple",
+            "PATH": f"{slow_network / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
+
+
+async def test_reads_saves_tree_and_history_are_answered_while_a_sync_waits_on_the_network(client, tmp_path,
+                                                                                           slow_network):
+    bare = bare_repository(tmp_path / "remotes" / "memory.git")
+    laptop = Machine(tmp_path / "laptop", str(bare))
+    laptop.write("reference/laptop.md", "---\ndescription: Learned on the laptop\n---\nFirst lesson.\n")
+    await asyncio.to_thread(laptop.sync)
+    url = f"ssh://memory-host{bare}"
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"letta": {"sync": {"remote": url}}}))
+    await client.recorder.wait_for("letta/status", lambda s: s.sync.remote == url)
+    first = await run(client, "letta.sync", {})  # histories meet (unheld): later syncs are ordinary ones
+    assert first["pulled"] >= 1 and (slow_network / "started").exists()
+    await asyncio.to_thread(laptop.sync)
+    arrived = laptop.write("reference/later.md", "---\ndescription: Learned later\n---\nSecond lesson.\n")
+    await asyncio.to_thread(laptop.sync)
+
+    (slow_network / "started").unlink()
+    (slow_network / "hold").touch()
+    sync = asyncio.create_task(run(client, "letta.sync", {}))
+    forget_on_failure(sync)
+    try:
+        for _ in range(600):
+            if (slow_network / "started").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert (slow_network / "started").exists(), "the sync never reached the network"
+        saved = await requests_are_answered_while(client, sync, read="reference/laptop.md",
+                                                  save="reference/meanwhile.md")
+    finally:
+        (slow_network / "hold").unlink(missing_ok=True)
+    result = await asyncio.wait_for(sync, 60)
+
+    repo = client.home.memory_repo(client.agent)
+    assert result["pulled"] == 1 and result["pushed"] >= 1 and result["conflicts"] == []
+    assert repo.read("reference/later.md").text.endswith("Second lesson.\n")  # the pulled commit landed
+    assert repo.read("reference/meanwhile.md").text == SAVED  # the save made during the sync is kept
+    head = repo.head()
+    for commit in (saved, arrived):
+        assert repo.run_git_status("merge-base", "--is-ancestor", commit, head)[0] == 0
+    assert remote_main(bare) == head  # and it was pushed: the save reached the remote
+    back = await asyncio.to_thread(laptop.sync)
+    assert back.pulled >= 1 and laptop.text("reference/meanwhile.md") == SAVED
