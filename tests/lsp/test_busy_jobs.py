@@ -11,6 +11,7 @@ is released it must finish, and both the save made meanwhile and the job's own r
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import stat
@@ -20,14 +21,17 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import make_test_lsp_client
 
+from letta_ls.home import Home
 from tests.fakes import Reply, Script, scripted_openai
-from tests.lsp.conftest import server_env
+from tests.lsp.conftest import accept_registrations, server_env, start_server, stop_server
 from tests.subagents.dreams_helpers import REPORT, lesson, memory_call
 from tests.sync.remotes import Machine, bare_repository, remote_main
 
 # one client profile is enough: what is measured is the server's request path, not the transport
-pytestmark = pytest.mark.parametrize("client", [("visual-studio-code", "stdio")], indirect=True,
+one_client = pytest.mark.parametrize("client", [("visual-studio-code", "stdio")], indirect=True,
                                      ids=["visual-studio-code-stdio"])
 
 ANSWER_WITHIN = 5.0  # seconds; the requests themselves take milliseconds
@@ -108,6 +112,7 @@ def model():
         yield server
 
 
+@one_client
 async def test_reads_saves_tree_and_history_are_answered_while_a_dream_runs(client, model):
     """The save edits the very file the dream is writing its lesson into: both land."""
     await use_model(client, model.base_url)
@@ -137,10 +142,41 @@ async def test_reads_saves_tree_and_history_are_answered_while_a_dream_runs(clie
     assert repo.run_git_status("merge-base", "--is-ancestor", saved, repo.head())[0] == 0
 
 
+async def test_closing_the_editor_while_a_dream_runs_shuts_down_cleanly_and_keeps_the_lesson(tmp_path, model):
+    """``shutdown`` while ``letta.dream`` is still pending: the dream is stopped, what it committed is merged,
+    and the shutdown is answered (pygls cancelled the pending command while iterating over the pending
+    requests, failed the shutdown with "dictionary changed size during iteration" and exited with code 1)."""
+    home = Home(tmp_path / "home")
+    agent = home.current_agent()
+    (home.root / "settings.json").write_text(json.dumps({"model": {"provider": "openai", "name": "gpt-test",
+                                                                   "baseUrl": model.base_url}}))
+    client = make_test_lsp_client()
+    accept_registrations(client)
+    await start_server(client, "stdio", server_env(home.root))
+    held = HeldReply(Reply(text=REPORT))
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"), initialization_options={"home": str(home.root)},
+            workspace_folders=[types.WorkspaceFolder(uri=home.root.as_uri(), name="ws")]))
+        model.script.text("Sure, pnpm from now on.").tool_call("memory", lesson()).respond(held)
+        await run(client, "letta.chat", {"message": "Use pnpm, never npm."})
+        dream = asyncio.create_task(run(client, "letta.dream", {}))
+        forget_on_failure(dream)
+        assert await asyncio.to_thread(held.arrived.wait, 60), "the dream never asked the model for its report"
+        await asyncio.wait_for(client.shutdown_async(None), 30)  # raises if the shutdown failed
+        client.exit(None)
+        assert await asyncio.wait_for(client._server.wait(), 30) == 0
+    finally:
+        held.release()
+        await stop_server(client)
+    assert "- Uses pnpm, never npm." in home.memory_repo(agent).read("system/human.md").text
+
+
 # ---------------------------------------------------------------------------------------------- defrag
 TOOLS = "---\ndescription: Tools we use\n---\nEditor: neovim.\nShell: zsh.\nOS: linux.\n"
 
 
+@one_client
 async def test_reads_saves_tree_and_history_are_answered_while_a_defrag_runs(client, model):
     """The save edits the very file the defrag is moving: the edit follows the file to its new place."""
     await use_model(client, model.base_url)
@@ -184,6 +220,7 @@ exec {git} "$@"
 """
 
 
+@one_client
 async def test_a_save_is_answered_while_a_defrag_writes_its_backup(client, model, slow_network):
     """The defrag's backup bundles all of memory (a second or more on a big one) before the run starts; a
     save waited for the bundle because it was written under the memory's writer lock."""
@@ -243,6 +280,7 @@ def lsp_env(lsp_home: Path, slow_network: Path) -> dict[str, str]:
             "PATH": f"{slow_network / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
 
 
+@one_client
 async def test_reads_saves_tree_and_history_are_answered_while_a_sync_waits_on_the_network(client, tmp_path,
                                                                                            slow_network):
     bare = bare_repository(tmp_path / "remotes" / "memory.git")
