@@ -112,6 +112,34 @@ def model():
         yield server
 
 
+async def own_server(home: Home, env: dict[str, str]):
+    """A letta-ls process the test shuts down itself (the ``client`` fixture shuts its own down)."""
+    client = make_test_lsp_client()
+    accept_registrations(client)
+    await start_server(client, "stdio", env)
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"), initialization_options={"home": str(home.root)},
+            workspace_folders=[types.WorkspaceFolder(uri=home.root.as_uri(), name="ws")]))
+    except BaseException:
+        await stop_server(client)
+        raise
+    return client
+
+
+async def editor_closes(client, within: float = 20.0) -> None:
+    """``shutdown`` is answered (no error) and, after ``exit``, the server is gone with code 0, all ``within``
+    seconds."""
+    started = time.monotonic()
+    await asyncio.wait_for(client.shutdown_async(None), within)  # raises if the shutdown failed
+    client.exit(None)
+    try:
+        code = await asyncio.wait_for(client._server.wait(), max(0.1, within - (time.monotonic() - started)))
+    except TimeoutError:
+        raise AssertionError(f"the server was still running {within:g} s after shutdown and exit") from None
+    assert code == 0
+
+
 @one_client
 async def test_reads_saves_tree_and_history_are_answered_while_a_dream_runs(client, model):
     """The save edits the very file the dream is writing its lesson into: both land."""
@@ -150,22 +178,15 @@ async def test_closing_the_editor_while_a_dream_runs_shuts_down_cleanly_and_keep
     agent = home.current_agent()
     (home.root / "settings.json").write_text(json.dumps({"model": {"provider": "openai", "name": "gpt-test",
                                                                    "baseUrl": model.base_url}}))
-    client = make_test_lsp_client()
-    accept_registrations(client)
-    await start_server(client, "stdio", server_env(home.root))
+    client = await own_server(home, server_env(home.root))
     held = HeldReply(Reply(text=REPORT))
     try:
-        await client.initialize_session(types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"), initialization_options={"home": str(home.root)},
-            workspace_folders=[types.WorkspaceFolder(uri=home.root.as_uri(), name="ws")]))
         model.script.text("Sure, pnpm from now on.").tool_call("memory", lesson()).respond(held)
         await run(client, "letta.chat", {"message": "Use pnpm, never npm."})
         dream = asyncio.create_task(run(client, "letta.dream", {}))
         forget_on_failure(dream)
         assert await asyncio.to_thread(held.arrived.wait, 60), "the dream never asked the model for its report"
-        await asyncio.wait_for(client.shutdown_async(None), 30)  # raises if the shutdown failed
-        client.exit(None)
-        assert await asyncio.wait_for(client._server.wait(), 30) == 0
+        await editor_closes(client)
     finally:
         held.release()
         await stop_server(client)
@@ -273,11 +294,15 @@ def slow_network(tmp_path_factory) -> Path:
     return directory
 
 
-@pytest.fixture
-def lsp_env(lsp_home: Path, slow_network: Path) -> dict[str, str]:
-    env = server_env(lsp_home)
+def slow_env(home: Path, slow_network: Path) -> dict[str, str]:
+    env = server_env(home)
     return {**env, "GIT_SSH_COMMAND": str(slow_network / "slow-ssh"), "GIT_SSH_VARIANT": "simple",
             "PATH": f"{slow_network / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
+
+
+@pytest.fixture
+def lsp_env(lsp_home: Path, slow_network: Path) -> dict[str, str]:
+    return slow_env(lsp_home, slow_network)
 
 
 @one_client
@@ -323,3 +348,28 @@ async def test_reads_saves_tree_and_history_are_answered_while_a_sync_waits_on_t
     assert remote_main(bare) == head  # and it was pushed: the save reached the remote
     back = await asyncio.to_thread(laptop.sync)
     assert back.pulled >= 1 and laptop.text("reference/meanwhile.md") == SAVED
+
+
+async def test_closing_the_editor_while_a_sync_waits_on_the_network_exits_at_once(tmp_path, slow_network):
+    """The sync's git waits on the network in a thread: unless it is stopped, the server process cannot exit
+    until the network answers or git times out (two minutes), and the editor is left with a server it must kill."""
+    bare = bare_repository(tmp_path / "remotes" / "memory.git")
+    home = Home(tmp_path / "home")
+    agent = home.current_agent()
+    head = home.memory_repo(agent).head()
+    (home.root / "settings.json").write_text(json.dumps({"sync": {"remote": f"ssh://memory-host{bare}"}}))
+    (slow_network / "hold").touch()
+    client = await own_server(home, slow_env(home.root, slow_network))
+    try:
+        sync = asyncio.create_task(run(client, "letta.sync", {}))
+        forget_on_failure(sync)
+        for _ in range(600):
+            if (slow_network / "started").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert (slow_network / "started").exists(), "the sync never reached the network"
+        await editor_closes(client)
+    finally:
+        (slow_network / "hold").unlink(missing_ok=True)
+        await stop_server(client)
+    assert home.memory_repo(agent).head() == head and remote_main(bare) is None  # nothing half-done
