@@ -170,6 +170,38 @@ async def test_reads_saves_tree_and_history_are_answered_while_a_dream_runs(clie
     assert repo.run_git_status("merge-base", "--is-ancestor", saved, repo.head())[0] == 0
 
 
+@one_client
+async def test_requests_are_answered_while_a_dreams_merge_asks_the_model_to_resolve_a_conflict(client, model):
+    """The merge's own model call (a same-lines conflict between the dream and a save) holds no lock either: a
+    save made while the model resolves is answered, and the merge lands on top of it with the resolution."""
+    await use_model(client, model.base_url)
+    model.script.text("Sure, pnpm from now on.")
+    await run(client, "letta.chat", {"message": "Use pnpm, never npm."})
+    repo = client.home.memory_repo(client.agent)
+    human = repo.read("system/human.md").text
+    resolved = human + "- Uses pnpm, never npm.\n- Prefers tabs.\n"
+    report, resolution = HeldReply(Reply(text=REPORT)), HeldReply(Reply(text=resolved))
+    model.script.tool_call("memory", lesson()).respond(report).respond(resolution)
+    dream = asyncio.create_task(run(client, "letta.dream", {}))
+    forget_on_failure(dream)
+    try:
+        assert await asyncio.to_thread(report.arrived.wait, 60), "the dream never asked the model for its report"
+        await client.protocol.send_request_async("letta/memoryWrite", {  # the same last line as the lesson's
+            "uri": uri_of(client, "system/human.md"), "text": human + "- Prefers tabs.\n"})
+        report.release()
+        assert await asyncio.to_thread(resolution.arrived.wait, 60), "the merge never asked the model to resolve"
+        saved = await requests_are_answered_while(client, dream, read="system/human.md",
+                                                  save="reference/meanwhile.md")
+    finally:
+        report.release()
+        resolution.release()
+    result = await asyncio.wait_for(dream, 60)
+
+    assert result["commits"] and repo.read("system/human.md").text == resolved  # the model's resolution
+    assert repo.read("reference/meanwhile.md").text == SAVED  # and the save made while it resolved
+    assert repo.run_git_status("merge-base", "--is-ancestor", saved, repo.head())[0] == 0
+
+
 async def test_closing_the_editor_while_a_dream_runs_shuts_down_cleanly_and_keeps_the_lesson(tmp_path, model):
     """``shutdown`` while ``letta.dream`` is still pending: the dream is stopped, what it committed is merged,
     and the shutdown is answered (pygls cancelled the pending command while iterating over the pending
