@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import stat
 import threading
 import time
 from pathlib import Path
@@ -29,6 +26,7 @@ from tests.fakes import Reply, Script, scripted_openai
 from tests.lsp.conftest import accept_registrations, server_env, start_server, stop_server
 from tests.subagents.dreams_helpers import REPORT, lesson, memory_call
 from tests.sync.remotes import Machine, bare_repository, remote_main
+from tests.sync.slow_network import slow_env, slow_network, ssh_url
 
 # one client profile is enough: what is measured is the server's request path, not the transport
 one_client = pytest.mark.parametrize("client", [("visual-studio-code", "stdio")], indirect=True,
@@ -259,41 +257,27 @@ async def test_reads_saves_tree_and_history_are_answered_while_a_defrag_runs(cli
     assert repo.rev_parse(result["backup"]) == before  # the backup is memory as it was before the defrag
 
 
-SLOW_BUNDLE = """#!/bin/sh
-# git, except that writing a bundle (a backup's copy of memory) waits while the file "hold-bundle" exists:
-# a big memory's backup, provably still running.
-for arg; do
-  if [ "$arg" = bundle ]; then
-    touch "{dir}/bundling"
-    while [ -e "{dir}/hold-bundle" ]; do sleep 0.05; done
-    break
-  fi
-done
-exec {git} "$@"
-"""
-
-
 @one_client
-async def test_a_save_is_answered_while_a_defrag_writes_its_backup(client, model, slow_network):
+async def test_a_save_is_answered_while_a_defrag_writes_its_backup(client, model, slow_network_dir):
     """The defrag's backup bundles all of memory (a second or more on a big one) before the run starts; a
     save waited for the bundle because it was written under the memory's writer lock."""
     await use_model(client, model.base_url)
     repo = client.home.memory_repo(client.agent)
     before = repo.head()
     model.script.text("## Summary\nNothing needed reorganising.")
-    (slow_network / "hold-bundle").touch()
+    (slow_network_dir / "hold-bundle").touch()
     defrag = asyncio.create_task(run(client, "letta.defrag", {}))
     forget_on_failure(defrag)
     try:
         for _ in range(600):
-            if (slow_network / "bundling").exists():
+            if (slow_network_dir / "bundling").exists():
                 break
             await asyncio.sleep(0.05)
-        assert (slow_network / "bundling").exists(), "the defrag never started its backup"
+        assert (slow_network_dir / "bundling").exists(), "the defrag never started its backup"
         saved = await requests_are_answered_while(client, defrag, read="system/human.md",
                                                   save="reference/meanwhile.md")
     finally:
-        (slow_network / "hold-bundle").unlink(missing_ok=True)
+        (slow_network_dir / "hold-bundle").unlink(missing_ok=True)
     result = await asyncio.wait_for(defrag, 60)
 
     assert repo.read("reference/meanwhile.md").text == SAVED and saved == repo.head()
@@ -303,71 +287,47 @@ async def test_a_save_is_answered_while_a_defrag_writes_its_backup(client, model
 
 
 # ---------------------------------------------------------------------------------------------- sync
-SLOW_SSH = """#!/bin/sh
-# A slow network for git's ssh transport: git runs "$0 HOST COMMAND" (ssh.variant simple); the
-# connection waits while the file "hold" exists, then the remote's git-upload-pack/receive-pack runs here.
-touch "{dir}/started"
-while [ -e "{dir}/hold" ]; do sleep 0.05; done
-for command; do :; done
-exec sh -c "$command"
-"""
+@pytest.fixture
+def slow_network_dir(tmp_path_factory) -> Path:
+    return slow_network(tmp_path_factory.mktemp("slow-network"))
 
 
 @pytest.fixture
-def slow_network(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("slow-network")
-    script = directory / "slow-ssh"
-    script.write_text(SLOW_SSH.format(dir=directory))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    (directory / "bin").mkdir()
-    git = directory / "bin" / "git"
-    git.write_text(SLOW_BUNDLE.format(dir=directory, git=shutil.which("git")))
-    git.chmod(git.stat().st_mode | stat.S_IXUSR)
-    return directory
-
-
-def slow_env(home: Path, slow_network: Path) -> dict[str, str]:
-    env = server_env(home)
-    return {**env, "GIT_SSH_COMMAND": str(slow_network / "slow-ssh"), "GIT_SSH_VARIANT": "simple",
-            "PATH": f"{slow_network / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
-
-
-@pytest.fixture
-def lsp_env(lsp_home: Path, slow_network: Path) -> dict[str, str]:
-    return slow_env(lsp_home, slow_network)
+def lsp_env(lsp_home: Path, slow_network_dir: Path) -> dict[str, str]:
+    return slow_env(server_env(lsp_home), slow_network_dir)
 
 
 @one_client
 async def test_reads_saves_tree_and_history_are_answered_while_a_sync_waits_on_the_network(client, tmp_path,
-                                                                                           slow_network):
+                                                                                           slow_network_dir):
     bare = bare_repository(tmp_path / "remotes" / "memory.git")
     laptop = Machine(tmp_path / "laptop", str(bare))
     laptop.write("reference/laptop.md", "---\ndescription: Learned on the laptop\n---\nFirst lesson.\n")
     await asyncio.to_thread(laptop.sync)
-    url = f"ssh://memory-host{bare}"
+    url = ssh_url(bare)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"letta": {"sync": {"remote": url}}}))
     await client.recorder.wait_for("letta/status", lambda s: s.sync.remote == url)
     first = await run(client, "letta.sync", {})  # histories meet (unheld): later syncs are ordinary ones
-    assert first["pulled"] >= 1 and (slow_network / "started").exists()
+    assert first["pulled"] >= 1 and (slow_network_dir / "started").exists()
     await asyncio.to_thread(laptop.sync)
     arrived = laptop.write("reference/later.md", "---\ndescription: Learned later\n---\nSecond lesson.\n")
     await asyncio.to_thread(laptop.sync)
 
-    (slow_network / "started").unlink()
-    (slow_network / "hold").touch()
+    (slow_network_dir / "started").unlink()
+    (slow_network_dir / "hold").touch()
     sync = asyncio.create_task(run(client, "letta.sync", {}))
     forget_on_failure(sync)
     try:
         for _ in range(600):
-            if (slow_network / "started").exists():
+            if (slow_network_dir / "started").exists():
                 break
             await asyncio.sleep(0.05)
-        assert (slow_network / "started").exists(), "the sync never reached the network"
+        assert (slow_network_dir / "started").exists(), "the sync never reached the network"
         saved = await requests_are_answered_while(client, sync, read="reference/laptop.md",
                                                   save="reference/meanwhile.md")
     finally:
-        (slow_network / "hold").unlink(missing_ok=True)
+        (slow_network_dir / "hold").unlink(missing_ok=True)
     result = await asyncio.wait_for(sync, 60)
 
     repo = client.home.memory_repo(client.agent)
@@ -382,26 +342,26 @@ async def test_reads_saves_tree_and_history_are_answered_while_a_sync_waits_on_t
     assert back.pulled >= 1 and laptop.text("reference/meanwhile.md") == SAVED
 
 
-async def test_closing_the_editor_while_a_sync_waits_on_the_network_exits_at_once(tmp_path, slow_network):
+async def test_closing_the_editor_while_a_sync_waits_on_the_network_exits_at_once(tmp_path, slow_network_dir):
     """The sync's git waits on the network in a thread: unless it is stopped, the server process cannot exit
     until the network answers or git times out (two minutes), and the editor is left with a server it must kill."""
     bare = bare_repository(tmp_path / "remotes" / "memory.git")
     home = Home(tmp_path / "home")
     agent = home.current_agent()
     head = home.memory_repo(agent).head()
-    (home.root / "settings.json").write_text(json.dumps({"sync": {"remote": f"ssh://memory-host{bare}"}}))
-    (slow_network / "hold").touch()
-    client = await own_server(home, slow_env(home.root, slow_network))
+    (home.root / "settings.json").write_text(json.dumps({"sync": {"remote": ssh_url(bare)}}))
+    (slow_network_dir / "hold").touch()
+    client = await own_server(home, slow_env(server_env(home.root), slow_network_dir))
     try:
         sync = asyncio.create_task(run(client, "letta.sync", {}))
         forget_on_failure(sync)
         for _ in range(600):
-            if (slow_network / "started").exists():
+            if (slow_network_dir / "started").exists():
                 break
             await asyncio.sleep(0.05)
-        assert (slow_network / "started").exists(), "the sync never reached the network"
+        assert (slow_network_dir / "started").exists(), "the sync never reached the network"
         await editor_closes(client)
     finally:
-        (slow_network / "hold").unlink(missing_ok=True)
+        (slow_network_dir / "hold").unlink(missing_ok=True)
         await stop_server(client)
     assert home.memory_repo(agent).head() == head and remote_main(bare) is None  # nothing half-done
