@@ -137,6 +137,7 @@ def cancel_pending_requests(ls: LettaServer) -> None:
     iteration" (and the server then exited with code 1); pygls issue #606. Over a copy here, it is safe."""
     own = ls.protocol.msg_id  # the shutdown request's id (context-local): it must still be answered
     this_handler = asyncio.current_task()  # pygls runs a handler yielded by its own under a new id: this one
-    for msg_id, future in list(ls.protocol._request_futures.items()):
+    pending = getattr(ls.protocol, "_request_futures", {})  # pygls' own table; gone in a later pygls: nothing to do
+    for msg_id, future in list(pending.items()):
         if msg_id != own and future is not this_handler and not future.done():
             future.cancel()
