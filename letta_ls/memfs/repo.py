@@ -387,7 +387,9 @@ class MemoryRepo:
             return self.commit(changes, message or f"restore: memory as of {commit[:12]}", author)
 
     def backup(self, backups_dir: Path, label: str = "manual") -> str:
-        """Keep HEAD under ``refs/letta-backup/<label>-<time>`` and as a git bundle in ``backups_dir``."""
+        """Keep HEAD under ``refs/letta-backup/<label>-<time>`` and as a git bundle in ``backups_dir``. Only the
+        ref needs the writer lock: the bundle (seconds on a big memory) copies objects that never change, and
+        saves arriving meanwhile (a defrag backs up before it starts) must not wait for it."""
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         safe_label = "".join(c if c.isalnum() or c in "-_" else "-" for c in label) or "backup"
         name = f"{safe_label}-{stamp}"
@@ -397,8 +399,8 @@ class MemoryRepo:
             if head is None:
                 raise MemoryRepoError("memory has no commit to back up yet")
             self._git("update-ref", ref, head)
-            backups_dir.mkdir(parents=True, exist_ok=True)
-            self._git("bundle", "create", "-q", str(backups_dir / f"{name}.bundle"), ref)
+        backups_dir.mkdir(parents=True, exist_ok=True)
+        self._git("bundle", "create", "-q", str(backups_dir / f"{name}.bundle"), ref)
         return ref
 
     def backups(self) -> list[tuple[str, str]]:

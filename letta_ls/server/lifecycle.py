@@ -7,6 +7,7 @@ and the previous settings stay in force: the server never starts half-configured
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,17 @@ def register(server: LettaServer) -> None:
         for task in list(ls.background):
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)
+        cancel_pending_requests(ls)
+
+
+def cancel_pending_requests(ls: LettaServer) -> None:
+    """Cancel the requests still running (a ``letta.dream`` or ``letta.sync`` the editor is closed during) before
+    pygls does: pygls cancels them while iterating over its table of pending requests, a cancelled command's
+    callback removes itself from that table, and the shutdown failed with "dictionary changed size during
+    iteration" (and the server then exited with code 1); pygls issue #606. Over a copy here, it is safe."""
+    own = ls.protocol.msg_id  # the shutdown request's id (context-local): it must still be answered
+    this_handler = asyncio.current_task()  # pygls runs a handler yielded by its own under a new id: this one
+    pending = getattr(ls.protocol, "_request_futures", {})  # pygls' own table; gone in a later pygls: nothing to do
+    for msg_id, future in list(pending.items()):
+        if msg_id != own and future is not this_handler and not future.done():
+            future.cancel()

@@ -335,6 +335,9 @@ async def sync_memory_async(repo: MemoryRepo, remote: Remote | str, *, author: A
                 timeout=timeout, attempts=attempts)
     try:
         return await job.run()
+    except asyncio.CancelledError:
+        job.git.stop()  # else its thread, and so the process, waits for the network (git's own time limit)
+        raise
     except SyncError:
         raise
     except Exception as exc:  # the merge's or git's own errors: redacted, with what to do

@@ -7,6 +7,7 @@ API::
     git = RemoteGit(repo.path, remote, timeout=120)
     git.fetch_main("refs/letta-sync/<id>/main")      # into a private ref, never a branch; False: no main
     git.push_commit(commit)                          # PushResult: ok / rejected because the remote moved
+    git.stop()                                       # any thread: kill what runs, refuse more (SyncStopped)
 
 Accepted: an absolute path (``~`` expanded), ``file://``, ``git://``, ``ssh://`` and ``user@host:path``,
 ``http://`` and ``https://``. Refused with a message that says what to write instead: relative paths,
@@ -36,6 +37,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +89,10 @@ class RemoteAuthError(SyncError):
 
 class RemoteTimeoutError(SyncError):
     """The remote did not finish in time; git was stopped."""
+
+
+class SyncStopped(SyncError):
+    """``RemoteGit.stop()`` ended the command (the sync was cancelled, e.g. the editor closed)."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,18 @@ class RemoteGit:
         self.cwd = Path(cwd)
         self.remote = remote
         self.timeout = timeout
+        self._running: set[subprocess.Popen] = set()
+        self._guard = threading.Lock()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Kill the git commands running now and refuse new ones (any thread). A command waiting on the network
+        runs in a thread that cancelling its task cannot stop; the process would then wait for it to exit."""
+        with self._guard:
+            self._stopped = True
+            running = list(self._running)
+        for proc in running:
+            _signal_group(proc)
 
     @property
     def _url(self) -> str:
@@ -309,11 +327,15 @@ class RemoteGit:
         if self.remote.kind == "ssh" and not (env.get("GIT_SSH_COMMAND") or env.get("GIT_SSH")) \
                 and not self._configured("core.sshCommand"):
             env["GIT_SSH_COMMAND"] = f"ssh -o BatchMode=yes -o ConnectTimeout={max(1, int(min(self.timeout, 30)))}"
-        try:
-            proc = subprocess.Popen(["git", *config, *args], cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        except OSError as exc:
-            raise SyncError(f"could not run git: {exc}; install git and make sure it is on PATH") from None
+        with self._guard:
+            if self._stopped:
+                raise SyncStopped("the sync was stopped")
+            try:
+                proc = subprocess.Popen(["git", *config, *args], cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            except OSError as exc:
+                raise SyncError(f"could not run git: {exc}; install git and make sure it is on PATH") from None
+            self._running.add(proc)
         try:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -323,6 +345,11 @@ class RemoteGit:
         except BaseException:
             _kill_group(proc)
             raise
+        finally:
+            with self._guard:
+                self._running.discard(proc)
+        if self._stopped:
+            raise SyncStopped(f"the sync with {self.remote.display} was stopped while git was running")
         redact = self.remote.redact
         return GitResult(proc.returncode, redact(out.decode("utf-8", "replace")),
                          redact(err.decode("utf-8", "replace")))
@@ -355,13 +382,17 @@ def _remote_moved(summary: str, stderr: str) -> bool:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """Stop git and the helpers it started (ssh, git-remote-https), then reap it."""
+    _signal_group(proc)
+    with contextlib.suppress(Exception):
+        proc.communicate(timeout=5)
+
+
+def _signal_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if sys.platform == "win32":  # no process groups (nor SIGKILL): git's helpers end with their pipes
             proc.kill()
         else:
             os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        proc.communicate(timeout=5)
 
 
 def _last_lines(text: str, count: int = 3) -> str:
