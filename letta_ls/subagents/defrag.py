@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,6 +37,8 @@ from letta_ls.subagents.models import ProviderFactory, close_provider, subagent_
 from letta_ls.subagents.reports import commits_section, landed_commits, merge_section, summarise_commits
 from letta_ls.subagents.resolve import model_resolver
 from letta_ls.subagents.runner import RunRequest, RunResult, SubagentRunner
+
+AuditOf = Callable[[MemorySnapshot], Awaitable[AuditResult]]  # the audit of a snapshot, run where the caller says
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +123,21 @@ class Defragger:
     """Defrags of one agent (``session``'s, which must not switch agents while it is used)."""
 
     def __init__(self, session: Session, runner: SubagentRunner, *, provider_factory: ProviderFactory | None = None,
-                 step_limit: int = DEFRAG_STEP_LIMIT) -> None:
+                 step_limit: int = DEFRAG_STEP_LIMIT, audit_of: AuditOf | None = None) -> None:
         self.session = session
         self.runner = runner
         self.provider_factory = provider_factory
         self.step_limit = step_limit
+        # how the before/after audits run: by default in a thread; the language server sends a large memory's
+        # to its audit worker process, so that requests answered meanwhile never wait behind the audit (issue 14)
+        self.audit_of = audit_of
 
-    def _measure(self) -> tuple[MemoryStats, MemorySnapshot, AuditResult]:
-        snapshot = self.session.repo.snapshot()
-        audit = self.session.audit(snapshot)
+    async def _measure(self) -> tuple[MemoryStats, MemorySnapshot, AuditResult]:
+        snapshot = await asyncio.to_thread(self.session.repo.snapshot)
+        if self.audit_of is not None:
+            audit = await self.audit_of(snapshot)
+        else:
+            audit = await asyncio.to_thread(self.session.audit, snapshot)
         return MemoryStats.of(snapshot, audit), snapshot, audit
 
     async def defrag(self) -> DefragResult:
@@ -139,7 +148,7 @@ class Defragger:
         started = datetime.now(UTC)
         try:
             backup = await asyncio.to_thread(self.session.backup, "defrag")
-            before, snapshot, audit = await asyncio.to_thread(self._measure)
+            before, snapshot, audit = await self._measure()
             message = defrag_message(snapshot, audit, settings.memory.fileTokenLimit)
             error: dict[str, str] = {}
 
@@ -159,7 +168,7 @@ class Defragger:
             result = await self.runner.run(RunRequest("defrag", work, resolver=resolver))
         finally:
             await close_provider(provider)
-        after, _snapshot, _audit = await asyncio.to_thread(self._measure)
+        after, _snapshot, _audit = await self._measure()
         return await asyncio.to_thread(self._conclude, result, backup, before, after, error.get("cause"), started)
 
     def _conclude(self, result: RunResult, backup: str, before: MemoryStats, after: MemoryStats, cause: str | None,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from letta_ls.session import Session
 from letta_ls.settings import Settings
-from letta_ls.subagents.defrag import Defragger, DefragResult
+from letta_ls.subagents.defrag import AuditOf, Defragger, DefragResult
 from letta_ls.subagents.dream import Dreamer, DreamResult
 from letta_ls.subagents.models import ProviderFactory
 from letta_ls.subagents.runner import RunnerObserver, SubagentRunner
@@ -46,13 +46,14 @@ class MemorySubagents:
     def __init__(self, session: Session, *, observers: Iterable[RunnerObserver] = (),
                  provider_factory: ProviderFactory | None = None,
                  on_dream_state: Callable[[DreamState], None] | None = None,
-                 on_dream_result: Callable[[DreamResult | BaseException], None] | None = None) -> None:
+                 on_dream_result: Callable[[DreamResult | BaseException], None] | None = None,
+                 audit_of: AuditOf | None = None) -> None:
         self.session = copy.copy(session)
         self.agent_id = self.session.agent.id
         self.runner = SubagentRunner(self.session, observers=observers)
         self.dreamer = Dreamer(self.session, self.runner, provider_factory=provider_factory)
         self.scheduler = DreamScheduler(self.dreamer, on_state=on_dream_state, on_result=on_dream_result)
-        self.defragger = Defragger(self.session, self.runner, provider_factory=provider_factory)
+        self.defragger = Defragger(self.session, self.runner, provider_factory=provider_factory, audit_of=audit_of)
         self._detach: list[Callable[[], None]] = []
 
     @property

@@ -99,3 +99,25 @@ async def test_a_failed_defrag_says_why_and_keeps_the_backup(session, model, sub
     assert result.backup in result.report  # ...and the backup undoes it
     session.restore(result.backup)
     assert "reference/staging.md" in session.repo.snapshot()
+
+
+async def test_the_before_and_after_audits_run_where_the_caller_says(session, model):
+    """The language server sends a large memory's audits to its worker process (``audit_of``): a defrag must
+    not audit in a thread of its own, where it would hold the server's GIL while requests wait."""
+    audited: list[str | None] = []
+
+    async def audit_elsewhere(snapshot):
+        audited.append(snapshot.head)
+        return session.audit(snapshot)
+
+    subagents = MemorySubagents(session, audit_of=audit_elsewhere)
+    await subagents.start()
+    try:
+        before = session.repo.head()
+        defrag_script(model)
+        result = await subagents.defrag()
+    finally:
+        await subagents.close()
+    assert result.ok
+    assert audited == [before, session.repo.head()]  # before the run, and after its merge
+    assert "file-oversized" in user_messages(model.model_requests[0])[-1]  # the doctor's findings still guide it
