@@ -41,7 +41,7 @@ from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F4
 from letta_ls.memfs.index_commit import commit_paths
 from letta_ls.memfs.paths import check_memory_path
 from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
-from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id, merged_files
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
 from letta_ls.memfs.worktree_files import (
     lexists_nofollow,
     refuse_links,
@@ -343,9 +343,9 @@ class MemoryRepo:
             head = self.head()
             if head is None:
                 raise MemoryRepoError("the commit did not move main; run `git status` in the memory directory")
-            self._remember_snapshot(MemorySnapshot(head, merged_files(base.files, {
+            self._remember_snapshot(base.with_files({
                 path: None if data is None else MemoryFile(path, blobs[path] or git_blob_id(data), data)
-                for path, data in effective.items()})))
+                for path, data in effective.items()}, head=head))
             return CommitResult(head, tuple(paths), blobs)
 
     def _stat_index(self) -> tuple[int, int, int] | None:

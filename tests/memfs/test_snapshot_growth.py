@@ -11,11 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from letta_ls.memfs import compile as compile_module
 from letta_ls.memfs import repo as repo_module
+from letta_ls.memfs.compile import clear_compile_cache, compile_memory
 from letta_ls.memfs.git_plumbing import parse_ls_tree
 from letta_ls.memfs.repo import Author, MemoryRepo
+from letta_ls.memfs.skills import _memory_skills, clear_skill_caches, memory_skills
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
-from tests.memfs.compile_memories import notes_memory
+from letta_ls.memfs.tree import tree_limits
+from tests.memfs.compile_memories import Calls, notes_memory
 
 AUTHOR = Author("Test", "test@example.com")
 
@@ -99,3 +103,55 @@ def test_a_commit_on_a_3000_file_memory_orders_its_snapshot_among_a_few_paths(
     assert list(kept.files) == list(fresh.files)
     assert all(kept.files[p].blob == f.blob and kept.files[p].data == f.data for p, f in fresh.files.items())
     assert isinstance(kept.files["reference/chat/new.md"], MemoryFile)
+
+
+def test_compiling_a_new_head_lists_no_path_and_blob_of_the_memory_for_the_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compile cache recognises a snapshot by its mapping; listing its paths and blobs (two lists of 10,000
+    on a large memory, for every new ``HEAD``) is needed only when another mapping claims the same ``HEAD``."""
+    clear_compile_cache()
+    first = MemorySnapshot.from_mapping(notes_memory(2_000), head="1" * 40)
+    compile_memory(first)
+    listed = Calls(compile_module._signature)
+    monkeypatch.setattr(compile_module, "_signature", listed)
+    second = first.with_text("reference/chat/new.md", "---\ndescription: New.\n---\nBody.\n")
+    second = MemorySnapshot("2" * 40, second.files, second.change)
+    compiled = compile_memory(second)
+    assert compile_memory(second) is compiled
+    assert listed.count == 0
+    overlay = MemorySnapshot("2" * 40, dict(second.files))  # the same HEAD from another mapping: compared
+    assert compile_memory(overlay) is compiled
+    edited = second.with_text("reference/chat/new.md", "---\ndescription: Edited.\n---\nBody.\n")
+    assert "Edited." in compile_memory(edited).text  # same HEAD, other blobs: not the cached compile
+    monkeypatch.undo()
+    assert compiled.text == compile_module._render(second, tree_limits()).text
+
+
+_HISTORY_PATHS = ["system/persona.md", "system/human.md", "system/project/x.md", "system/.hidden.md", "persona.md",
+                  "MEMORY.md", "reference/MEMORY.md", "reference/a.md", "reference/deep/b.md", "notes/c.md",
+                  "skills/deploy/SKILL.md", "skills/deploy/run.sh", "skills/flat.md", "skills/.x/SKILL.md",
+                  "reference/sk-proj-Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7n.md"]
+_HISTORY_TEXTS = ["---\ndescription: One.\n---\nBody.\n", "---\nname: deploy\ndescription: Ship it.\n---\nGo.\n",
+                  "no frontmatter\n", "---\ndescription: [broken\n---\nx\n", b"\xff\x00 binary"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.dictionaries(st.sampled_from(_HISTORY_PATHS), st.sampled_from(_HISTORY_TEXTS), max_size=8),
+       st.lists(st.dictionaries(st.sampled_from(_HISTORY_PATHS), st.none() | st.sampled_from(_HISTORY_TEXTS),
+                                min_size=1, max_size=3), min_size=1, max_size=8))
+def test_what_follows_a_commit_by_its_changed_paths_is_what_a_fresh_snapshot_gives(start, commits) -> None:
+    """The prompt's memory section and the memory's skills, followed commit by commit through the paths each
+    commit's snapshot says it changed, are the section and the skills of the same files read afresh."""
+    clear_compile_cache()
+    clear_skill_caches()
+    snapshot = MemorySnapshot.from_mapping(start, head=f"{0:040x}")
+    compile_memory(snapshot)
+    memory_skills(snapshot)
+    for number, changes in enumerate(commits, start=1):
+        made = snapshot.with_files({path: None if text is None else MemorySnapshot.from_mapping({path: text})
+                                    .files[path] for path, text in changes.items()}, head=f"{number:040x}")
+        assert made.paths_changed_since(snapshot.files) == frozenset(changes)
+        fresh = MemorySnapshot.from_mapping({p: f.data for p, f in made.files.items()}, head=made.head)
+        assert compile_memory(made) == compile_module._render(fresh, tree_limits())
+        assert memory_skills(made) == _memory_skills(fresh.files, None)
+        snapshot = made
