@@ -268,7 +268,11 @@ _KEPT_LOCK = threading.Lock()
 def _render_from_kept(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
     """``_render(snapshot)``, built by moving the changed paths of a kept section (see ``section_parts``)."""
     with _KEPT_LOCK:
-        for index, kept in enumerate(_KEPT):
+        # the section a commit's snapshot was made from first: the last one compiled may be another memory's
+        parent = snapshot.change.parent if snapshot.change is not None else None
+        order = sorted(range(len(_KEPT)), key=lambda index: _KEPT[index].parts.files is not parent)
+        for index in order:
+            kept = _KEPT[index]
             if kept.parts.advance(snapshot, limits):
                 _KEPT.insert(0, _KEPT.pop(index))
                 break

@@ -5,8 +5,6 @@ cache). Python lines are counted, so what is left per path is work in C (a copy 
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from letta_ls.agent.runtime import AgentRuntime
@@ -15,28 +13,9 @@ from letta_ls.memfs.compile import _render, compile_memory
 from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.memfs.tree import tree_limits
 from letta_ls.session import Session
-from tests.memfs.compile_memories import notes_memory
+from tests.memfs.compile_memories import notes_memory, python_lines
 
 AUTHOR = Author("Test", "test@example.com")
-
-
-def python_lines(action: Callable[[], object]) -> int:
-    """How many Python lines ``action`` runs (in this thread)."""
-    lines = 0
-
-    def trace(frame, event, arg):
-        nonlocal lines
-        if event == "line":
-            lines += 1
-        return trace
-
-    previous = sys.gettrace()
-    sys.settrace(trace)
-    try:
-        action()
-    finally:
-        sys.settrace(previous)
-    return lines
 
 
 def _write_and_next_prompt(root: Path, notes: int) -> tuple[int, int, str, AgentRuntime]:

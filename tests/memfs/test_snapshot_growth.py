@@ -20,7 +20,7 @@ from letta_ls.memfs.repo import Author, MemoryRepo
 from letta_ls.memfs.skills import _memory_skills, clear_skill_caches, memory_skills
 from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot
 from letta_ls.memfs.tree import tree_limits
-from tests.memfs.compile_memories import Calls, notes_memory
+from tests.memfs.compile_memories import Calls, notes_memory, python_lines
 
 AUTHOR = Author("Test", "test@example.com")
 
@@ -177,3 +177,33 @@ def test_laying_a_file_over_a_10000_file_snapshot_leaves_the_cycle_collector_asl
     finally:
         gc.callbacks.remove(count)
     assert passes <= 2, f"{passes} passes of the cycle collector for 10 changes"
+
+
+def _lines_to_follow_a_commit(base: MemorySnapshot, meanwhile: MemorySnapshot | None, head: str) -> int:
+    """Python lines to compile the ``HEAD`` a one-file commit makes on ``base``, ``meanwhile`` compiled in between."""
+    compile_memory(base)
+    if meanwhile is not None:
+        compile_memory(meanwhile)
+    note = MemorySnapshot.from_mapping({"reference/chat/new.md": "---\ndescription: New.\n---\nBody.\n"}).files
+    made = base.with_files(note, head=head)
+    lines = python_lines(lambda: compile_memory(made))
+    assert compile_memory(made) == compile_module._render(made, tree_limits())
+    return lines
+
+
+def test_a_commit_of_one_memory_is_followed_without_comparing_it_with_another_memory_compiled_meanwhile() -> None:
+    """A process compiles a few memories (the agent's, a subagent's; the bench's 5-file memory beside its 10,000-file
+    one): a commit's new ``HEAD`` is followed from the section it was made from, not compared path by path with
+    the section compiled last, which belongs to the other memory."""
+    large = MemorySnapshot.from_mapping(notes_memory(4_000), head="a" * 40)
+    small = MemorySnapshot.from_mapping(notes_memory(4), head="b" * 40)
+    clear_compile_cache()
+    large_alone = _lines_to_follow_a_commit(large, None, "c" * 40)
+    clear_compile_cache()
+    large_beside_small = _lines_to_follow_a_commit(large, small, "d" * 40)
+    clear_compile_cache()
+    small_alone = _lines_to_follow_a_commit(small, None, "e" * 40)
+    clear_compile_cache()
+    small_beside_large = _lines_to_follow_a_commit(small, large, "f" * 40)
+    assert large_beside_small <= large_alone * 1.1 + 100, f"{large_alone} -> {large_beside_small} lines"
+    assert small_beside_large <= small_alone * 1.1 + 100, f"{small_alone} -> {small_beside_large} lines"
