@@ -36,7 +36,7 @@ import operator
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from letta_ls.memfs.frontmatter import one_line
@@ -268,7 +268,11 @@ _KEPT_LOCK = threading.Lock()
 def _render_from_kept(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledMemory:
     """``_render(snapshot)``, built by moving the changed paths of a kept section (see ``section_parts``)."""
     with _KEPT_LOCK:
-        for index, kept in enumerate(_KEPT):
+        # the section a commit's snapshot was made from first: the last one compiled may be another memory's
+        parent = snapshot.change.parent if snapshot.change is not None else None
+        order = sorted(range(len(_KEPT)), key=lambda index: _KEPT[index].parts.files is not parent)
+        for index in order:
+            kept = _KEPT[index]
             if kept.parts.advance(snapshot, limits):
                 _KEPT.insert(0, _KEPT.pop(index))
                 break
@@ -290,20 +294,28 @@ def _render_from_kept(snapshot: MemorySnapshot, limits: TreeLimits) -> CompiledM
 # ---------------------------------------------------------------- cache
 
 
-@dataclass(frozen=True)
+@dataclass
 class _CacheEntry:
-    files: object  # the snapshot's mapping, for an identity fast path
-    signature: tuple[list[str], list[str]]
+    files: Mapping[str, MemoryFile]  # the snapshot's mapping: the same object is the same content
     limits: TreeLimits
     compiled: CompiledMemory
+    _signature: tuple[list[str], list[str]] | None = None
+
+    @property
+    def signature(self) -> tuple[list[str], list[str]]:
+        """Listed only when another mapping claims this ``HEAD`` (an editor overlay): a commit's new ``HEAD``
+        is compiled once per step, and two lists of every path and blob cost more than the compile (issue 14)."""
+        if self._signature is None:
+            self._signature = _signature(self.files)
+        return self._signature
 
 
 _blob_of = operator.attrgetter("blob")
 
 
-def _signature(snapshot: MemorySnapshot) -> tuple[list[str], list[str]]:
+def _signature(files: Mapping[str, MemoryFile]) -> tuple[list[str], list[str]]:
     """Paths and blob ids in order: equal signatures mean equal content."""
-    return list(snapshot.files), list(map(_blob_of, snapshot.files.values()))
+    return list(files), list(map(_blob_of, files.values()))
 
 
 class _CompileCache:
@@ -332,7 +344,7 @@ class _CompileCache:
                     continue
                 if entry.files is not snapshot.files:
                     if signature is None:
-                        signature = _signature(snapshot)
+                        signature = _signature(snapshot.files)
                     if entry.signature != signature:
                         continue
                 self._items.move_to_end(head)
@@ -345,7 +357,7 @@ class _CompileCache:
         head = snapshot.head
         if head is None:
             return compiled
-        entry = _CacheEntry(snapshot.files, _signature(snapshot), limits, compiled)
+        entry = _CacheEntry(snapshot.files, limits, compiled)
         with self._lock:
             variants = self._items.setdefault(head, [])
             variants.insert(0, entry)

@@ -343,13 +343,9 @@ class MemoryRepo:
             head = self.head()
             if head is None:
                 raise MemoryRepoError("the commit did not move main; run `git status` in the memory directory")
-            files = dict(base.files)
-            for path, data in effective.items():
-                if data is None:
-                    files.pop(path, None)
-                else:
-                    files[path] = MemoryFile(path, blobs[path] or git_blob_id(data), data)
-            self._remember_snapshot(MemorySnapshot(head, dict(sorted(files.items()))))
+            self._remember_snapshot(base.with_files({
+                path: None if data is None else MemoryFile(path, blobs[path] or git_blob_id(data), data)
+                for path, data in effective.items()}, head=head))
             return CommitResult(head, tuple(paths), blobs)
 
     def _stat_index(self) -> tuple[int, int, int] | None:

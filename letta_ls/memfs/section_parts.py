@@ -69,6 +69,11 @@ class SectionParts:
         there are too many to follow one by one."""
         old, new = self.files, snapshot.files
         limit = max(MOST_CHANGES_FOLLOWED, len(new) // 4)
+        known = snapshot.paths_changed_since(old)  # a commit's snapshot says which paths it changed
+        if known is not None:
+            return sorted(known) if len(known) <= limit else None
+        if abs(len(new) - len(old)) > limit:  # each path added or removed is a change: another memory, most likely
+            return None
         changed: list[str] = []
         added = 0
         for path, file in new.items():

@@ -197,12 +197,22 @@ def clear_skill_caches() -> None:
 def memory_skills(snapshot: MemorySnapshot, memory_dir: Path | None = None) -> list[Skill]:
     """Skills stored in memory at ``skills/<id>/SKILL.md`` (a ``SKILL.md`` directly in ``skills/`` is a
     flat file, not a skill, and is left out)."""
-    cached = _SNAPSHOT_SKILLS.get(id(snapshot.files))
-    if isinstance(cached, tuple) and cached[0] is snapshot.files and cached[1] == memory_dir:
-        return list(cached[2])
-    skills = _memory_skills(snapshot.files, memory_dir)
+    cached = _kept_skills(snapshot.files, memory_dir)
+    if cached is not None:
+        return list(cached)
+    change = snapshot.change  # a commit outside skills/ keeps the skills of the snapshot it was made from
+    kept = None if change is None or any(p.startswith(SKILLS_DIR) for p in change.paths) else \
+        _kept_skills(change.parent, memory_dir)
+    skills = list(kept) if kept is not None else _memory_skills(snapshot.files, memory_dir)
     _SNAPSHOT_SKILLS.put(id(snapshot.files), (snapshot.files, memory_dir, tuple(skills)))
     return skills
+
+
+def _kept_skills(files: Mapping[str, MemoryFile], memory_dir: Path | None) -> tuple[Skill, ...] | None:
+    cached = _SNAPSHOT_SKILLS.get(id(files))
+    if isinstance(cached, tuple) and cached[0] is files and cached[1] == memory_dir:
+        return cached[2]
+    return None
 
 
 def _memory_skills(files: Mapping[str, MemoryFile], memory_dir: Path | None) -> list[Skill]:
