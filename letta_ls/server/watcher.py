@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from letta_ls.memfs.checkout import changed_path_names
 from letta_ls.server.app import LettaServer
@@ -37,13 +38,21 @@ async def check_head(ls: LettaServer) -> None:
     ls.notify_memory_changed(head, paths, own=head in ls.own_commits)
 
 
+def _import_watchfiles() -> Any:
+    """Blocking: ``watchfiles.awatch`` and the ``anyio`` backend it runs on, imported (75-150 ms). In a worker
+    thread, not on the event loop, where every request arriving at start-up waited for the imports."""
+    import anyio._backends._asyncio  # noqa: F401  (what ``awatch`` imports lazily on its first step)
+    from watchfiles import awatch
+
+    return awatch
+
+
 async def watch(ls: LettaServer, restart: asyncio.Event) -> None:
     ls.spawn(_catch_up(ls), name="first head check")
     while True:
         git_dir = ls.current.repo.common_dir
         try:
-            from watchfiles import awatch
-
+            awatch = await ls.run_blocking(_import_watchfiles)
             async for changes in awatch(git_dir, debounce=100, step=25, recursive=True,
                                         watch_filter=lambda _change, path: _is_ref_change(path),
                                         stop_event=restart):
