@@ -41,7 +41,7 @@ from letta_ls.memfs.head_guard import NotOnMainError, ensure_on_main  # noqa: F4
 from letta_ls.memfs.index_commit import commit_paths
 from letta_ls.memfs.paths import check_memory_path
 from letta_ls.memfs.repo_errors import MemoryFileNotFoundError, MemoryRepoError, StaleVersionError
-from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id
+from letta_ls.memfs.snapshot import MemoryFile, MemorySnapshot, git_blob_id, in_path_order
 from letta_ls.memfs.worktree_files import (
     lexists_nofollow,
     refuse_links,
@@ -239,7 +239,7 @@ class MemoryRepo:
     def _build_snapshot(self, commit: str) -> MemorySnapshot:
         tree = self._tree(commit)
         blobs = self._read_blobs(tree.values())
-        snap = MemorySnapshot(commit, {p: MemoryFile(p, b, blobs[b]) for p, b in sorted(tree.items())})
+        snap = MemorySnapshot(commit, {p: MemoryFile(p, tree[p], blobs[tree[p]]) for p in sorted(tree)})
         self._remember_snapshot(snap)
         return snap
 
@@ -349,7 +349,7 @@ class MemoryRepo:
                     files.pop(path, None)
                 else:
                     files[path] = MemoryFile(path, blobs[path] or git_blob_id(data), data)
-            self._remember_snapshot(MemorySnapshot(head, dict(sorted(files.items()))))
+            self._remember_snapshot(MemorySnapshot(head, in_path_order(files)))
             return CommitResult(head, tuple(paths), blobs)
 
     def _stat_index(self) -> tuple[int, int, int] | None:
