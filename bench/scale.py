@@ -226,8 +226,9 @@ def lsp_table(curve: list[dict]) -> str:
                 cells += [f"{b['p50_ms']} / {b['p99_ms']} ms", f"{d['p50_ms']} / {d['p99_ms']} ms",
                           f"{entry['p99_ratio']}x"]
             rows.append("| " + " | ".join(cells) + " |")
-        rows.append(f"| {point['files']:,} | median | | | "
-                    f"{point[LSP_LABELS[0]]['median_p99_ratio']}x | | | {point[LSP_LABELS[1]]['median_p99_ratio']}x |")
+        medians = [point[label]["median_p99_ratio"] for label in LSP_LABELS]
+        read, save = (f"{m}x" if m is not None else "-" for m in medians)
+        rows.append(f"| {point['files']:,} | median | | | {read} | | | {save} |")
     return "\n".join(rows)
 
 
