@@ -1,6 +1,7 @@
 """Scale (issue 14): the doctor's growth with the files, and requests answered while a full audit runs.
 
-Run with ``python bench/scale.py [--quick] [--only doctor|lsp]``; prints one JSON document. Every
+Run with ``python bench/scale.py [--quick] [--only doctor|lsp] [--lsp-sizes 100,1000,10000] [--lsp-runs N]``;
+prints one JSON document (and the LSP curve as a markdown table on stderr). Every
 figure is a ratio or a difference against a floor measured in the same run:
 
 * **doctor curves**: ``letta-ls doctor DIR --format json`` (a real process) over memories of 100, 1,000
@@ -8,7 +9,9 @@ figure is a ratio or a difference against a floor measured in the same run:
   same command over a 1-file memory (the interpreter, imports and tokenizer load). Targets: 2,000 files
   < 1 s beyond the 1-file run in all three kinds, 10,000 files < 3 s. The in-process re-audit after one
   file changed (the incremental audit the server runs after a commit) is given beside each.
-* **LSP latency during a full audit**: a real ``letta-ls serve`` over a 10,000-file memory. Right after
+* **LSP latency during a full audit**, a curve over ``--lsp-sizes`` (default 100 / 1,000 / 10,000 files),
+  each size ``--lsp-runs`` times with a fresh server and home, and the median ratio over the runs: a real
+  ``letta-ls serve`` over the memory. Right after
   ``initialized`` the server starts its first, full audit (cold worker process, nothing cached). Reads
   (``workspace/textDocumentContent``) and saves (``letta/memoryWrite``) are timed from then until the
   audit publishes its diagnostics (only samples answered before that count as "busy"), then the same
@@ -141,11 +144,13 @@ def _round(peer: RpcPeer, agent_id: str, paths: list[str], i: int, reads: list, 
         writes.append(dt)
 
 
-def bench_lsp_during_audit(tmp: Path, n: int, samples: int) -> dict:
+def bench_lsp_during_audit(tmp: Path, n: int, samples: int, run: int = 1) -> dict:
+    """One run: a fresh server over a fresh ``n``-file memory (its own home and index), busy then idle."""
     files = memory_of(n, "distinct")
-    _home, agent_id, _repo = build_home(tmp / f"lsp-home-{n}", files)
+    home_dir = tmp / f"lsp-home-{n}-run-{run}"
+    _home, agent_id, _repo = build_home(home_dir, files)
     paths = [p for p in files if p.startswith("reference/")][:500]
-    peer = letta_server(tmp / f"lsp-home-{n}")
+    peer = letta_server(home_dir)
     try:
         peer.initialize()
         busy_reads: list[float] = []
@@ -165,14 +170,14 @@ def bench_lsp_during_audit(tmp: Path, n: int, samples: int) -> dict:
         peer.settle(1.0, limit=600)
         idle_reads: list[float] = []
         idle_writes: list[float] = []
-        for j in range(i):
+        for j in range(max(i, 20)):  # at least two saves' worth, even when the audit was over at once
             _round(peer, agent_id, paths, j, idle_reads, idle_writes)
             if j % 10 == 9:
                 peer.settle(0.05, limit=600)  # let each save's own audit finish: the server stays idle
     finally:
         peer.close()
     out = {"name": f"LSP read/save latency while the first full audit of {n:,} files runs vs idle",
-           "busy_phase_s": round(busy_for, 2), "audit_published_after_s": round(audit_done, 2)}
+           "files": n, "run": run, "busy_phase_s": round(busy_for, 2), "audit_published_after_s": round(audit_done, 2)}
     for label, busy, idle in (("workspace/textDocumentContent", busy_reads, idle_reads),
                               ("letta/memoryWrite", busy_writes, idle_writes)):
         if not busy or not idle:
@@ -185,6 +190,48 @@ def bench_lsp_during_audit(tmp: Path, n: int, samples: int) -> dict:
     return out
 
 
+LSP_LABELS = ("workspace/textDocumentContent", "letta/memoryWrite")
+
+
+def lsp_curve(tmp: Path, sizes: list[int], runs: int, samples: int) -> list[dict]:
+    """Per memory size, ``runs`` runs (each a fresh server) and the median p99 ratio over them."""
+    curve = []
+    for n in sizes:
+        each = []
+        for run in range(1, runs + 1):
+            each.append(bench_lsp_during_audit(tmp, n, samples, run))
+            print(json.dumps(each[-1]), file=sys.stderr, flush=True)
+        point: dict = {"files": n, "runs": each}
+        for label in LSP_LABELS:
+            ratios = [r[label]["p99_ratio"] for r in each if "p99_ratio" in r[label]]
+            point[label] = {"median_p99_ratio": round(statistics.median(ratios), 2) if ratios else None,
+                            "runs_meeting_target": f"{sum(x <= 2.0 for x in ratios)}/{len(each)}"}
+        curve.append(point)
+    return curve
+
+
+def lsp_table(curve: list[dict]) -> str:
+    """The curve as a markdown table (for docs/benchmarks-scale.md), one row per run."""
+    rows = ["| files | run | read busy p50 / p99 | read idle p50 / p99 | read ratio | save busy p50 / p99 | "
+            "save idle p50 / p99 | save ratio |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for point in curve:
+        for r in point["runs"]:
+            cells = [f"{point['files']:,}", str(r["run"])]
+            for label in LSP_LABELS:
+                entry = r[label]
+                if "p99_ratio" not in entry:
+                    cells += [f"{entry['busy']} samples", f"{entry['idle']} samples", "-"]
+                    continue
+                b, d = entry["busy"], entry["idle"]
+                cells += [f"{b['p50_ms']} / {b['p99_ms']} ms", f"{d['p50_ms']} / {d['p99_ms']} ms",
+                          f"{entry['p99_ratio']}x"]
+            rows.append("| " + " | ".join(cells) + " |")
+        medians = [point[label]["median_p99_ratio"] for label in LSP_LABELS]
+        read, save = (f"{m}x" if m is not None else "-" for m in medians)
+        rows.append(f"| {point['files']:,} | median | | | {read} | | | {save} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -192,6 +239,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="CLI runs per point (the median is kept)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="which memories: distinct,header,identical")
     parser.add_argument("--sizes", help="doctor curve points, e.g. 100,1000,10000 (default 100,1000,2000,10000)")
+    parser.add_argument("--lsp-sizes", default="100,1000,10000",
+                        help="memory sizes of the LSP latency curve (files, comma-separated)")
+    parser.add_argument("--lsp-runs", type=int, default=3, help="LSP runs per size, each a fresh server")
     args = parser.parse_args()
     sizes = [100, 1000] if args.quick else [100, 1000, 2000, 10_000]
     if args.sizes:
@@ -202,8 +252,11 @@ def main() -> None:
             results += bench_doctor(Path(tmp), sizes, 1 if args.quick else args.rounds,
                                     tuple(args.kinds.split(",")))
         if args.only in (None, "lsp"):
-            n, samples = (1000, 100) if args.quick else (10_000, 400)
-            results.append(bench_lsp_during_audit(Path(tmp), n, samples))
+            lsp_sizes = [1000] if args.quick else [int(x) for x in args.lsp_sizes.split(",")]
+            curve = lsp_curve(Path(tmp), lsp_sizes, max(1, args.lsp_runs), 100 if args.quick else 400)
+            results.append({"name": "LSP read/save latency during the first full audit vs idle, by memory size",
+                            "curve": curve})
+            print(lsp_table(curve), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2))
 
 

@@ -239,7 +239,7 @@ class MemoryRepo:
     def _build_snapshot(self, commit: str) -> MemorySnapshot:
         tree = self._tree(commit)
         blobs = self._read_blobs(tree.values())
-        snap = MemorySnapshot(commit, {p: MemoryFile(p, b, blobs[b]) for p, b in sorted(tree.items())})
+        snap = MemorySnapshot(commit, {p: MemoryFile(p, tree[p], blobs[tree[p]]) for p in sorted(tree)})
         self._remember_snapshot(snap)
         return snap
 

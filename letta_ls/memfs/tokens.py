@@ -10,9 +10,14 @@ count falls back to UTF-8 bytes / 4 (Letta Code's estimate) and says so through 
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
 import re
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 ENCODING = "o200k_base"
 CHUNK_CHARS = 200_000
@@ -125,13 +130,35 @@ _lock = threading.Lock()
 _load_lock = threading.Lock()
 
 
+def _rust_backend() -> Any:
+    """The ``bpe-openai`` wheel's Rust tokenizer for ``ENCODING``, loaded without importing the ``bpe_openai``
+    package: its ``__init__`` parses three whole rank tables in Python (~0.9 s of CPU holding the GIL in bursts,
+    beside the language server's first requests) that only its pure-Python API uses; the Rust backend carries
+    its own. Falls back to the public API if the wheel's layout changes."""
+    spec = importlib.util.find_spec("bpe_openai")  # finds the package without running its __init__
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES if folder is not None else ():
+        path = folder / f"_bindings{suffix}"
+        if path.is_file():
+            name = "bpe_openai._bindings"
+            bindings = sys.modules.get(name)
+            if bindings is None:
+                found = importlib.util.spec_from_file_location(name, path)
+                if found is None or found.loader is None:
+                    break
+                bindings = importlib.util.module_from_spec(found)
+                found.loader.exec_module(bindings)
+                sys.modules[name] = bindings  # a Rust module initialises once: a later package import reuses it
+            return bindings.tokenizer_for_encoding(ENCODING)
+    import bpe_openai
+
+    return bpe_openai.get_encoding(ENCODING)._backend
+
+
 @functools.cache
 def _load_exact() -> TokenCounter | None:
     try:
-        import bpe_openai
-
-        encoding = bpe_openai.get_encoding(ENCODING)
-        backend = encoding._backend  # the Rust tokenizer; its count() avoids building a token list
+        backend = _rust_backend()  # the Rust tokenizer; its count() avoids building a token list
         backend.count("warm up")
     except Exception:
         return None

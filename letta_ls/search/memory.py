@@ -1,16 +1,19 @@
 """Memory files in the search index: kept at the repository's HEAD by blob id, searched by BM25.
 
-The index records the commit its memory rows describe (``state.memory_head``). Catching up to a newer
-HEAD asks git what changed between the two (``git diff-tree``) and rewrites only those paths, reading
-just their blobs; when the old commit is unknown (a first index, a rewritten history) it compares every
-path's blob id at HEAD (``git ls-tree``) with the rows and still rewrites only the paths that differ. So
-a commit costs the index the files it touched, not the memory's size. Reading HEAD costs no process
-(``MemoryRepo.head`` reads the ref files), so a search on an unchanged memory spawns no git at all.
+The index records the commit its memory rows describe (``state.memory_head``) and the process that wrote
+them (``state.memory_indexed_by``: the server hands a large memory's catch-up to its worker process).
+Catching up to a newer HEAD asks git what changed between the two (``git diff-tree``) and rewrites only
+those paths, reading just their blobs; when the old commit is unknown (a first index, a rewritten
+history) it compares every path's blob id at HEAD (``git ls-tree``) with the rows and still rewrites
+only the paths that differ. So a commit costs the index the files it touched, not the memory's size.
+Reading HEAD costs no process (``MemoryRepo.head`` reads the ref files), so a search on an unchanged
+memory spawns no git at all.
 Text files are indexed whole (path, frontmatter ``description``, body); binary files are left out.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -103,14 +106,20 @@ def _catch_up(db: sqlite3.Connection, repo: MemoryRepo) -> str | None:
             if row is not None:
                 db.execute("INSERT INTO memory_rows(path, blob, description, body, text) VALUES (?, ?, ?, ?, ?)",
                            row)
-        db.execute("INSERT INTO state(key, value) VALUES ('memory_head', ?) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (head,))
+        for key, value in (("memory_head", head), ("memory_indexed_by", str(os.getpid()))):
+            db.execute("INSERT INTO state(key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
     return head
 
 
 def _indexed_head(db: sqlite3.Connection) -> str | None:
     found = db.execute("SELECT value FROM state WHERE key = 'memory_head'").fetchone()
     return found[0] if found else None
+
+
+def indexed_head(index: SearchIndex) -> str | None:
+    """The commit the index's memory rows describe (None: never indexed)."""
+    return index.run(_indexed_head)
 
 
 def index_memory(index: SearchIndex, repo: MemoryRepo) -> str | None:

@@ -12,6 +12,7 @@ register their handlers on the server object in ``build_server``; a feature with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ from letta_ls import __version__
 from letta_ls.config_problems import ConfigurationProblem
 from letta_ls.contract import ErrorKind, fail, unstructure
 from letta_ls.contract.memory import MemoryChanged
+from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.errors import as_rpc_error
 from letta_ls.server.features import Event, Feature, RecentCommits
 from letta_ls.server.protocol import GuardedProtocol
@@ -96,6 +98,7 @@ class LettaServer(LanguageServer):
         self.pending_writes = 0
         self.announced_head: str | None = None
         self._features: dict[type[Feature], Feature] = {}
+        self._tokenizer: asyncio.Future | None = None  # its load, started at ``initialize`` (warm_tokenizer)
 
     # ------------------------------------------------------------------ features
     def add_feature(self, feature: F) -> F:
@@ -132,6 +135,20 @@ class LettaServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    def warm_tokenizer(self) -> None:
+        """Start loading the tokenizer in a worker thread (at ``initialize``), without holding up the answer."""
+        if self._tokenizer is None:
+            self._tokenizer = asyncio.wrap_future(self.executor.submit(get_token_counter))
+
+    async def tokenizer_loaded(self) -> None:
+        """Wait here, on the event loop, until the tokenizer is loaded; await it before handing counting work to
+        the worker pool. That work would otherwise wait for the load (~1 s) *in* a worker thread, and with the
+        audit after each save doing so the four threads were taken and reads waited for one."""
+        self.warm_tokenizer()
+        assert self._tokenizer is not None
+        with contextlib.suppress(Exception):  # a failed load falls back to the estimate: the work runs anyway
+            await asyncio.shield(self._tokenizer)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run git, model or CPU work off the event loop."""

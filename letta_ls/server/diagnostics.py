@@ -162,6 +162,7 @@ class DiagnosticsPublisher(Feature):
             return
         text, version = doc.source, doc.version
         session = self.ls.current
+        await self.ls.tokenizer_loaded()  # not in a worker thread: reads need those
 
         def check() -> list[Finding]:
             snap = session.repo.snapshot().with_text(parsed.path, text)
@@ -192,6 +193,7 @@ class DiagnosticsPublisher(Feature):
 
     async def _refresh_committed(self, reuse_audit: bool = False) -> None:
         session = self.ls.current
+        await self.ls.tokenizer_loaded()  # not in a worker thread: reads need those
         snap = await self.ls.run_blocking(session.repo.snapshot)
         last = self._last_audit
         if reuse_audit and last is not None and last[0] == (session.agent.id, snap.head):
@@ -199,8 +201,7 @@ class DiagnosticsPublisher(Feature):
         elif snap.head is None or len(snap.files) < PROCESS_AUDIT_MIN_FILES:
             result = await self.ls.run_blocking(session.audit, snap)
         else:  # a large memory is audited in the worker process: requests never wait behind it
-            # the tokenizer may still be loading (warmed at ``initialize``): wait for it in a thread, not here
-            exact = await self.ls.run_blocking(lambda: session.counter.exact)
+            exact = await self.ls.run_blocking(lambda: session.counter.exact)  # loaded: answers at once
             found = await self.auditor.audit(session.repo.path, snap.head, session.settings.memory, exact)
             if found is None:
                 return  # superseded: the audit of a newer HEAD publishes

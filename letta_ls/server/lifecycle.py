@@ -16,7 +16,6 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 
 from letta_ls.config_problems import ConfigurationProblem
-from letta_ls.memfs.tokens import get_token_counter
 from letta_ls.server.app import LettaServer
 from letta_ls.server.features import Event
 from letta_ls.server.health import ConfigHealth
@@ -102,7 +101,7 @@ def register(server: LettaServer) -> None:
         ls.settings_sources["init"] = init
         health = ls.get_feature(ConfigHealth)
         await health.open(init.get("home"), init)  # a broken configuration is reported, never fatal
-        ls.executor.submit(get_token_counter)  # warm the tokenizer without holding up the answer
+        ls.warm_tokenizer()
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LettaServer, params: types.InitializedParams) -> None:

@@ -58,6 +58,7 @@ class StatusFeature(Feature):
 
     async def _send(self, dream: str, runs: list[dict[str, Any]]) -> None:
         async with self._order:
+            await self.ls.tokenizer_loaded()  # the count waits for it here, not in a worker thread reads need
             status = await self.ls.run_blocking(self.compute, dream, runs)
             if status != self._last:
                 self._last = status
