@@ -78,11 +78,14 @@ def _repo(repo_path: str) -> MemoryRepo:
     return repo
 
 
-def _audit_commit(repo_path: str, commit: str, settings: MemorySettings, exact: bool, generation: int) -> AuditResult:
+def _audit_commit(repo_path: str, commit: str, settings: MemorySettings, exact: bool,
+                  generation: int | None) -> AuditResult:
+    """The audit of ``commit``; given up when a newer one is asked for, unless ``generation`` is None (an audit a
+    command waits for: ``letta.doctor``, a defrag's before and after)."""
     snapshot = _repo(repo_path).snapshot(commit)
 
     def superseded() -> bool:
-        return _generation is not None and _generation.value != generation
+        return generation is not None and _generation is not None and _generation.value != generation
 
     return audit(snapshot, settings, get_token_counter(exact), should_stop=superseded)
 
@@ -137,6 +140,22 @@ class BackgroundAuditor:
             except BrokenProcessPool:  # the worker died (killed, out of memory): start a new one next time
                 self._forget_broken_pool(pool)
                 return None
+
+    async def audit_for_a_command(self, repo_path: Path, commit: str, settings: MemorySettings,
+                                  exact: bool) -> AuditResult:
+        """The audit of ``commit`` for a command that waits for it (``letta.doctor``, a defrag's before and after):
+        queued in the worker like the others, never superseded by a newer ``HEAD``, and not superseding the
+        diagnostics' audit either. A worker that died is replaced once; ``WorkerUnavailable`` after that."""
+        loop = asyncio.get_running_loop()
+        for _attempt in range(2):
+            if self.closed:
+                raise WorkerUnavailable("the server is shutting down")
+            pool = self._executor()
+            try:
+                return await loop.run_in_executor(pool, _audit_commit, str(repo_path), commit, settings, exact, None)
+            except BrokenProcessPool:
+                self._forget_broken_pool(pool)
+        raise WorkerUnavailable("the worker process died twice")
 
     async def catch_up_search_index(self, agent_dir: Path, repo_path: Path) -> str | None:
         """Catch the agent's search index up with the memory's HEAD in the worker process; the HEAD indexed.

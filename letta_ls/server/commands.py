@@ -28,8 +28,10 @@ from letta_ls.contract.memory import BackupParams, BackupResult, RestoreParams, 
 from letta_ls.contract.wire import converter
 from letta_ls.contract.work import SleeptimeParams, SleeptimeResult
 from letta_ls.doctor import render_report
+from letta_ls.doctor.fixes import safe_fixes
 from letta_ls.memfs.presets import list_presets
 from letta_ls.server.app import LettaServer
+from letta_ls.server.diagnostics import DiagnosticsPublisher
 from letta_ls.server.features import Event
 from letta_ls.server.health import ConfigHealth
 from letta_ls.server.typed import command
@@ -63,16 +65,18 @@ def register(server: LettaServer) -> None:
     @command(server, "letta.doctor")
     async def doctor(ls: LettaServer, params: DoctorParams) -> DoctorResult:
         session = ls.current
+        publisher = ls.get_feature(DiagnosticsPublisher)  # a large memory is audited in its worker process
         token = await ls.begin_progress("Memory doctor", "auditing memory")
         try:
-            result = await ls.run_blocking(session.audit)
+            result = await publisher.audit_for_a_command(session, await ls.run_blocking(session.repo.snapshot))
             if params.fix:
                 ls.report_progress(token, "applying safe fixes", 60)
-                applied = await ls.run_blocking(session.apply_fixes)  # by the user, who asked for them
+                applied = await ls.run_blocking(session.apply_fixes,  # by the user, who asked for them
+                                                safe_fixes(result))
                 if applied:
                     ls.notify_memory_changed(session.repo.head(),
                                              {p for _f, c in applied for p in c.paths})
-                result = await ls.run_blocking(session.audit)
+                result = await publisher.audit_for_a_command(session, await ls.run_blocking(session.repo.snapshot))
         finally:
             ls.end_progress(token, "done")
         report = render_report(result)

@@ -23,12 +23,14 @@ from lsprotocol import types
 from letta_ls.doctor import AuditResult
 from letta_ls.doctor.checks.common import split_lines
 from letta_ls.doctor.findings import Finding
+from letta_ls.memfs.snapshot import MemorySnapshot
 from letta_ls.server.app import LettaServer
-from letta_ls.server.audits import PROCESS_AUDIT_MIN_FILES, BackgroundAuditor
+from letta_ls.server.audits import PROCESS_AUDIT_MIN_FILES, BackgroundAuditor, WorkerUnavailable
 from letta_ls.server.features import Feature
 from letta_ls.server.stale_notes import StaleNotes
 from letta_ls.server.textpos import to_client_units
 from letta_ls.server.uris import MEMORY, BadUriError, memory_uri, parse_uri
+from letta_ls.session import Session
 
 log = logging.getLogger("letta_ls.server")
 DEBOUNCE_SECONDS = 0.2
@@ -190,6 +192,20 @@ class DiagnosticsPublisher(Feature):
         self._refresh_reuses = reuse_audit
         self.refresh_task = self.ls.spawn(self._refresh_committed(reuse_audit),
                                           name="diagnostics for committed memory")
+
+    async def audit_for_a_command(self, session: Session, snap: MemorySnapshot) -> AuditResult:
+        """The audit of a committed snapshot for a command that waits for it (``letta.doctor``, a defrag): a large
+        memory's in the worker process, where it holds neither the server's GIL nor a worker thread while other
+        requests are answered; a small one's in a thread (milliseconds)."""
+        if snap.head is not None and len(snap.files) >= PROCESS_AUDIT_MIN_FILES:
+            await self.ls.tokenizer_loaded()
+            exact = await self.ls.run_blocking(lambda: session.counter.exact)
+            try:
+                return await self.auditor.audit_for_a_command(session.repo.path, snap.head, session.settings.memory,
+                                                              exact)
+            except WorkerUnavailable as exc:
+                log.warning("the audit worker could not audit for a command (%s); auditing in a thread", exc)
+        return await self.ls.run_blocking(session.audit, snap)
 
     async def _refresh_committed(self, reuse_audit: bool = False) -> None:
         session = self.ls.current
