@@ -358,7 +358,17 @@ class MemoryRepo:
     def _index_untouched_since_our_commit(self) -> bool:
         """True when the index is the one our last commit left (so only our `git add` changed it).
 
-        Our own `git add` has just rewritten it, so compare what it was before that add."""
+        Our own `git add` has just rewritten it, so compare what it was before that add. Before this process's
+        first commit there is no such commit: the index is adopted when it stages exactly ``HEAD``'s tree
+        (``git diff-index --cached``, ~2 ms on 10,000 files with git's cached trees), so the first save after a
+        start is not the one that pays ``git commit``'s ``lstat`` of every file (60-80 ms on 10,000 files)."""
+        if self._index_stamp is None and self._index_before_add is not None:
+            try:
+                self._git("diff-index", "--cached", "--quiet", "HEAD", "--")
+            except MemoryRepoError:  # something is staged, or git could not tell: the porcelain path decides
+                return False
+            if self._stat_index() == self._index_before_add:  # nobody wrote the index while git looked
+                self._index_stamp = self._index_before_add
         return self._index_before_add is not None and self._index_before_add == self._index_stamp
 
     def _apply_to_worktree(self, changes: Mapping[str, bytes | None]) -> None:

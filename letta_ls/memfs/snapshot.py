@@ -192,6 +192,19 @@ class MemorySnapshot:
         return index < len(paths) and paths[index].startswith(prefix)
 
     @cached_property
+    def sorted_paths(self) -> list[str]:
+        """The paths in order (the mapping is kept sorted, so this is a linear pass in C, once per snapshot)."""
+        return sorted(self.files)
+
+    def under(self, prefix: str) -> list[MemoryFile]:
+        """The files whose path starts with ``prefix`` (a folder and ``/``), found by bisection: ``letta/status``
+        asks for ``system/`` after every commit, and a scan of a 10,000-file memory held the server ~3 ms."""
+        paths = self.sorted_paths
+        start = bisect.bisect_left(paths, prefix)
+        end = bisect.bisect_left(paths, prefix[:-1] + chr(ord(prefix[-1]) + 1), start)
+        return [self.files[path] for path in paths[start:end]]
+
+    @cached_property
     def v2(self) -> bool:
         """MemFS v2 (a root ``MEMORY.md`` index): Letta Code then keeps the root Markdown files in context
         and projects only the files of child folders that carry their own ``MEMORY.md``."""

@@ -297,8 +297,11 @@ class CheckContext:
     @cached_property
     def system_sizes(self) -> list[tuple[str, int]]:
         """Every in-context file (``system/**/*.md``; a MemFS v2 memory's root files) with its tokens, largest first."""
-        sizes = [(f.path, self.tokens(f)) for f in self.snapshot
-                 if self.snapshot.tier(f.path) == "system" and is_markdown(f.path)]
+        snapshot = self.snapshot
+        # the legacy layout's in-context files all lie under system/: found by bisection, not a scan of every path
+        candidates = snapshot if snapshot.v2 else snapshot.under(SYSTEM_DIR)
+        sizes = [(f.path, self.tokens(f)) for f in candidates
+                 if snapshot.tier(f.path) == "system" and is_markdown(f.path)]
         sizes.sort(key=lambda item: (-item[1], item[0]))
         return sizes
 
