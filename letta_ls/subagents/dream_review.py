@@ -125,8 +125,24 @@ class DreamReviews:
             state["runs"].setdefault(run_id, {"held": now_iso(), "decisions": {}})
         return ref
 
+    def _may_hold_runs(self) -> bool:
+        """Whether any review ref may exist, read from the ref files: ``letta/status`` asks after every commit,
+        and a ``git for-each-ref`` each time, beside a save, slowed the read answered next (issue 14)."""
+        common = self.main.common_dir
+        if (common / "reftable").exists():  # refs not kept in files: only git can tell
+            return True
+        loose = common / REVIEW_REF_PREFIX
+        if loose.is_dir() and any(loose.iterdir()):
+            return True
+        try:
+            return f" {REVIEW_REF_PREFIX}".encode() in (common / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            return False
+
     def runs(self) -> list[str]:
         """Every held run (decided or not), oldest first."""
+        if not self._may_hold_runs():
+            return []
         out = self.main.run_git("for-each-ref", "--sort=committerdate", "--format=%(refname)", REVIEW_REF_PREFIX)
         return [line.removeprefix(REVIEW_REF_PREFIX) for line in out.decode().splitlines() if line]
 

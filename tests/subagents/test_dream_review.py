@@ -161,3 +161,17 @@ async def test_a_review_dream_waits_for_the_user_and_nothing_reaches_main(model)
     assert session.repo.head() == head
     reviews.accept(result.run_id, ["system/human.md"], session.agent.author)
     assert "Dana" in session.repo.read("system/human.md").text and "team/deploys.md" not in session.repo.snapshot()
+
+
+def test_with_no_run_held_the_status_asks_git_nothing(memory, trees, reviews, monkeypatch):
+    """``letta/status`` lists held runs after every commit; with none held (most of the time) it reads the ref
+    files and spawns no git (a ``git for-each-ref`` per commit slowed the read a save was followed by)."""
+    calls: list[tuple] = []
+    real = memory.run_git
+    monkeypatch.setattr(memory, "run_git", lambda *args, **kw: calls.append(args) or real(*args, **kw))
+    assert reviews.pending_counts() == [] and calls == []
+    run = held_run(trees, reviews, {"team/deploys.md": NEW_NOTE})
+    assert reviews.pending() == [run]  # a loose ref: found
+    git(memory, "pack-refs", "--all")
+    assert not (memory.common_dir / REVIEW_REF_PREFIX / run).exists()
+    assert reviews.pending() == [run]  # a packed one too
