@@ -101,7 +101,7 @@ def register(server: LettaServer) -> None:
         ls.settings_sources["init"] = init
         health = ls.get_feature(ConfigHealth)
         await health.open(init.get("home"), init)  # a broken configuration is reported, never fatal
-        ls.warm_tokenizer()
+        await ls.warm_up()
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LettaServer, params: types.InitializedParams) -> None:
