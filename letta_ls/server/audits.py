@@ -30,10 +30,11 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from letta_ls.doctor.audit import AuditResult, AuditSuperseded, audit
 from letta_ls.memfs.repo import MemoryRepo
@@ -43,6 +44,7 @@ from letta_ls.search.memory import index_memory
 from letta_ls.settings import MemorySettings
 
 log = logging.getLogger("letta_ls.server")
+T = TypeVar("T")
 # below this many files an audit is milliseconds: it runs in a worker thread, without the process hop
 # (and without starting the worker process, a fresh interpreter that loads the tokenizer: seconds)
 PROCESS_AUDIT_MIN_FILES = 300
@@ -146,16 +148,7 @@ class BackgroundAuditor:
         """The audit of ``commit`` for a command that waits for it (``letta.doctor``, a defrag's before and after):
         queued in the worker like the others, never superseded by a newer ``HEAD``, and not superseding the
         diagnostics' audit either. A worker that died is replaced once; ``WorkerUnavailable`` after that."""
-        loop = asyncio.get_running_loop()
-        for _attempt in range(2):
-            if self.closed:
-                raise WorkerUnavailable("the server is shutting down")
-            pool = self._executor()
-            try:
-                return await loop.run_in_executor(pool, _audit_commit, str(repo_path), commit, settings, exact, None)
-            except BrokenProcessPool:
-                self._forget_broken_pool(pool)
-        raise WorkerUnavailable("the worker process died twice")
+        return await self._in_the_worker(_audit_commit, str(repo_path), commit, settings, exact, None)
 
     async def catch_up_search_index(self, agent_dir: Path, repo_path: Path) -> str | None:
         """Catch the agent's search index up with the memory's HEAD in the worker process; the HEAD indexed.
@@ -163,13 +156,18 @@ class BackgroundAuditor:
         Queued behind the audit in progress (one worker, first come first served) rather than competing with
         it for the CPU, and niced like it: the server process never holds the GIL for a large memory's index.
         A worker that died is replaced once; ``WorkerUnavailable`` if that fails too or the server is closing."""
+        return await self._in_the_worker(_catch_up_search_index, str(agent_dir), str(repo_path))
+
+    async def _in_the_worker(self, job: Callable[..., T], *args: Any) -> T:
+        """``job(*args)`` in the worker process, queued behind what it is doing; a worker that died is replaced
+        once, and ``WorkerUnavailable`` says so when that one dies too or the server is closing."""
         loop = asyncio.get_running_loop()
         for _attempt in range(2):
             if self.closed:
                 raise WorkerUnavailable("the server is shutting down")
             pool = self._executor()
             try:
-                return await loop.run_in_executor(pool, _catch_up_search_index, str(agent_dir), str(repo_path))
+                return await loop.run_in_executor(pool, job, *args)
             except BrokenProcessPool:
                 self._forget_broken_pool(pool)
         raise WorkerUnavailable("the worker process died twice")

@@ -166,16 +166,7 @@ def test_a_commit_does_not_run_git_commit_which_stats_every_file(repo, monkeypat
     memory's ~15 ms commit); a memory commit stages its own paths, writes the tree from the index and moves
     ``main`` with plumbing, and leaves the same repository behind: index == HEAD, a reflog entry, the message
     as ``git commit`` cleans it, the author."""
-    from letta_ls.memfs import repo as repo_module
-
-    commands: list[str] = []
-    real = repo_module.git_process
-
-    def recording(cwd, args, env=None, input=None):
-        commands.append(args[0])
-        return real(cwd, args, env, input)
-
-    monkeypatch.setattr(repo_module, "git_process", recording)
+    commands = _git_commands(monkeypatch)
     head = repo.head()
     repo.commit({"notes/a.md": b"A\n", "system/human.md": None}, "  add a note  \n\n\n\nwhy: \t\nbecause\n\n", AGENT)
     assert "commit" not in commands and "add" not in commands
