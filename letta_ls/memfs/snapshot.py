@@ -187,7 +187,7 @@ class MemorySnapshot:
         if "folders" in self.__dict__:
             return path in self.folders
         prefix = path + "/"
-        paths = sorted(self.files)  # kept sorted already: a linear pass in C
+        paths = self.sorted_paths
         index = bisect.bisect_left(paths, prefix)
         return index < len(paths) and paths[index].startswith(prefix)
 
